@@ -122,3 +122,13 @@ type Message struct {
 }
 
 func (m *Message) Error() string { return m.Text }
+
+// The server side, implemented in server.go, has this shape (the engine in
+// package sqlsim relies on it):
+//
+//	func NewServer(h Handler, opts Options) *Server
+//	func (s *Server) Serve(l net.Listener) error // returns after Close
+//	func (s *Server) Close() error               // stops accepting, ends sessions
+//
+// with Options{TLSConfig *tls.Config (nil: encryption not supported);
+// Logger *slog.Logger}.
