@@ -65,6 +65,10 @@ func (c *conn) handshake(ctx context.Context) (Session, error) {
 	}
 	tlsCfg := c.srv.opts.TLSConfig
 	strict := first[0] == 0x16 // a TLS record: TDS 8.0 puts TLS first
+	if !strict && first[0] != packetPrelogin {
+		// Refuse at once rather than wait for a "packet" of garbage.
+		return nil, fmt.Errorf("%w: first byte %#x is neither PRELOGIN nor TLS", errProtocol, first[0])
+	}
 	if strict {
 		if tlsCfg == nil {
 			return nil, fmt.Errorf("%w: TLS-first (TDS 8.0) client, but no certificate configured", errProtocol)
