@@ -102,6 +102,10 @@ func (c *conn) handshake(ctx context.Context) (Session, error) {
 		answer, refuse = encryptNotSup, false
 	}
 	_, fedAuth := opts[preloginFedAuth]
+	// Until LOGIN7 tells the client's packet size, answer in packets no
+	// larger than the smallest size a client may choose: go-mssqldb, for
+	// one, refuses packets beyond the size it asked for.
+	c.pw.packetSize = minPacketSize
 	if err := c.pw.writeMessage(packetReply, preloginResponse(answer, fedAuth)); err != nil {
 		return nil, err
 	}
@@ -113,7 +117,7 @@ func (c *conn) handshake(ctx context.Context) (Session, error) {
 	if !strict && answer != encryptNotSup {
 		// TDS 7.x: the TLS handshake travels inside PRELOGIN packets,
 		// then TLS runs directly on the socket.
-		hs := &handshakeConn{rw: base, pw: &packetWriter{w: base, packetSize: defaultPacketSize, spid: c.spid}}
+		hs := &handshakeConn{rw: base, pw: &packetWriter{w: base, packetSize: minPacketSize, spid: c.spid}}
 		sw := &switchConn{Conn: c.raw, cur: hs}
 		tc := tls.Server(sw, c.tlsConfig(false))
 		if err := tc.HandshakeContext(ctx); err != nil {
@@ -206,12 +210,15 @@ func (c *conn) login(ctx context.Context, m message, encrypted bool) (Session, e
 	c.database = sess.Database()
 	c.loginDB = c.database
 	size := negotiatePacketSize(l.PacketSize, encrypted)
-	c.pw.packetSize = size
+	// The new size applies from the message after the login response
+	// ([MS-TDS] 2.2.7.9); the response itself still uses the smallest.
+	c.pw.packetSize = minPacketSize
 	resp := loginResponse(c.serverName(), c.database, ackVersion(l.TDSVersion), size, l.Extension)
 	if err := c.pw.writeMessage(packetReply, resp); err != nil {
 		sess.Close()
 		return nil, err
 	}
+	c.pw.packetSize = size
 	c.log.Debug("tds: login", "user", l.UserName, "database", c.database, "packet_size", size, "encrypted", encrypted)
 	return sess, nil
 }

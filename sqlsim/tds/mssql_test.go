@@ -485,9 +485,19 @@ done:
 // TestPacketSizes streams a result set much larger than the packet size
 // and sends a batch that spans many packets.
 func TestPacketSizes(t *testing.T) {
-	ts := startServer(t, false)
-	for _, size := range []int{512, 4096, 32767} {
-		db := ts.open(t, fmt.Sprintf("encrypt=disable&packet+size=%d", size))
+	ts := startServer(t, true)
+	for _, mode := range []string{"encrypt=disable", "encrypt=true&TrustServerCertificate=true"} {
+		for _, size := range []int{512, 4096, 32767} {
+			t.Run(fmt.Sprintf("%s/%d", mode, size), func(t *testing.T) {
+				testPacketSize(t, ts.open(t, fmt.Sprintf("%s&packet+size=%d", mode, size)))
+			})
+		}
+	}
+}
+
+func testPacketSize(t *testing.T, db *sql.DB) {
+	{
+		size := 0
 		rows, err := db.Query("rows 3000")
 		if err != nil {
 			t.Fatal(err)
