@@ -102,8 +102,8 @@ func negotiatePacketSize(asked uint32, encrypted bool) int {
 	return size
 }
 
-// loginResponse builds SQL Server's answer to a good login ([MS-TDS]
-// 4.2 shows the sequence): database ENVCHANGE and INFO 5701, collation,
+// loginResponse builds SQL Server's answer to a good login, in the order
+// SQL Server sends it: database ENVCHANGE and INFO 5701, collation,
 // language ENVCHANGE and INFO 5703, LOGINACK, packet size, DONE.
 func loginResponse(server, database string, tdsVersion uint32, packetSize int, featureAck bool) []byte {
 	var b tokenBuf

@@ -123,7 +123,7 @@ func preloginResponse(encrypt byte, fedAuthAsked bool) []byte {
 }
 
 // handshakeConn carries the TLS handshake of TDS 7.x inside PRELOGIN
-// packets ([MS-TDS] 3.3.5.1 / 2.2.6.5): each Write of the TLS stack (one
+// packets ([MS-TDS] 2.2.6.5): each Write of the TLS stack (one
 // flight) goes out as one PRELOGIN message, and Read returns the payloads
 // of the client's PRELOGIN packets.
 type handshakeConn struct {

@@ -120,7 +120,7 @@ func parseParam(r *reader, ordinal int) (rpcParam, error) {
 }
 
 // readTyped reads TYPE_INFO after the type id, fills col, then reads the
-// value in that type ([MS-TDS] 2.2.5.5, 2.2.5.6). NULL comes back as nil.
+// value in that type ([MS-TDS] 2.2.5.2.3, 2.2.5.6). NULL comes back as nil.
 func readTyped(r *reader, id byte, col *Column) (any, error) {
 	switch id {
 	case typeNull:

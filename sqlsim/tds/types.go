@@ -127,7 +127,7 @@ func (c Column) precision() uint8 {
 }
 
 // decimalSize is the byte length of a decimal value of precision p,
-// including its sign byte ([MS-TDS] 2.2.5.5.1.6).
+// including its sign byte ([MS-TDS] data type details, decimal/numeric).
 func decimalSize(p uint8) int {
 	switch {
 	case p <= 9:
@@ -142,7 +142,7 @@ func decimalSize(p uint8) int {
 }
 
 // timeSize is the byte length of the time part of time/datetime2/
-// datetimeoffset at the given scale ([MS-TDS] 2.2.5.5.1.8).
+// datetimeoffset at the given scale ([MS-TDS] 2.2.5.4.3).
 func timeSize(scale uint8) int {
 	switch {
 	case scale <= 2:
@@ -221,7 +221,7 @@ func varLen(c Column, dflt uint16) uint16 {
 	}
 }
 
-// value writes one value of a column in ROW format ([MS-TDS] 2.2.7.19):
+// value writes one value of a column in ROW format ([MS-TDS] 2.2.7.20):
 // a length (or PLP header) then the bytes, or the type's NULL marker.
 func (b *tokenBuf) value(c Column, v any) error {
 	if v == nil {
@@ -428,7 +428,7 @@ func (b *tokenBuf) decimalValue(c Column, v any) error {
 
 // timeValue writes datetime, datetime2, datetimeoffset and date values.
 // datetime and datetime2 send the wall clock of t; datetimeoffset sends
-// UTC plus the offset, as [MS-TDS] 2.2.5.5.1.8 defines.
+// UTC plus the offset, as [MS-TDS] defines for these types.
 func (b *tokenBuf) timeValue(c Column, t time.Time) {
 	switch c.Type {
 	case TypeDateTime:

@@ -253,7 +253,7 @@ func (w *responseWriter) finishProc(more, eom bool) error {
 	return nil
 }
 
-// returnValue writes RETURNVALUE ([MS-TDS] 2.2.7.18) in the parameter's
+// returnValue writes RETURNVALUE ([MS-TDS] 2.2.7.19) in the parameter's
 // declared type.
 func (w *responseWriter) returnValue(ordinal int, p rpcParam, v any) error {
 	var b tokenBuf
@@ -276,7 +276,7 @@ func (w *responseWriter) returnValue(ordinal int, p rpcParam, v any) error {
 
 // finishAttention ends a cancelled request: whatever was produced goes
 // out, then DONE with the ATTN bit acknowledges the attention
-// ([MS-TDS] 2.2.1.7, 3.3.5.7).
+// ([MS-TDS] 2.2.1.7).
 func (w *responseWriter) finishAttention() error {
 	w.emitPending()
 	w.buf.done(tokenDone, doneAttn, curCmdNone, 0)
