@@ -552,3 +552,60 @@ func TestManyConnections(t *testing.T) {
 		t.Errorf("only %d connections opened", s.OpenConnections)
 	}
 }
+
+func TestOutputParams(t *testing.T) {
+	ts := startServer(t, false)
+	db := ts.open(t, "encrypt=disable")
+	n, str, untouched := int64(21), "hi", int64(7)
+	_, err := db.Exec("set outputs",
+		sql.Named("n", sql.Out{Dest: &n}), sql.Named("s", sql.Out{Dest: &str}), sql.Named("in", 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 42 || str != "hi!" {
+		t.Fatalf("outputs n=%d s=%q, want 42 and hi!", n, str)
+	}
+	// An output parameter the engine leaves alone returns its input.
+	if _, err := db.Exec("select echo", sql.Named("u", sql.Out{Dest: &untouched})); err != nil {
+		t.Fatal(err)
+	}
+	if untouched != 7 {
+		t.Fatalf("untouched output = %d", untouched)
+	}
+}
+
+// TestPreparedHandles drives sp_prepexec / sp_execute / sp_unprepare by
+// name, as ODBC-style clients use them.
+func TestPreparedHandles(t *testing.T) {
+	ts := startServer(t, false)
+	db := ts.open(t, "encrypt=disable")
+	ctx := context.Background()
+	// One connection throughout: the pool's RESETCONNECTION on reuse
+	// would drop the handles, as sp_reset_connection does.
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var handle int64
+	_, err = conn.ExecContext(ctx, "sp_prepexec", sql.Named("handle", sql.Out{Dest: &handle}),
+		sql.Named("params", "@p1 int"), sql.Named("stmt", "select echo"), sql.Named("p1", 5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if handle != 1 {
+		t.Fatalf("handle = %d, want 1", handle)
+	}
+	var got int64
+	if err := conn.QueryRowContext(ctx, "sp_execute", handle, int64(9)).Scan(&got); err != nil || got != 9 {
+		t.Fatalf("sp_execute: %d %v", got, err)
+	}
+	if _, err := conn.ExecContext(ctx, "sp_unprepare", handle); err != nil {
+		t.Fatal(err)
+	}
+	_, err = conn.ExecContext(ctx, "sp_execute", handle, int64(9))
+	var me mssql.Error
+	if !errors.As(err, &me) || me.Number != 8179 {
+		t.Fatalf("sp_execute after unprepare: %v", err)
+	}
+}

@@ -204,6 +204,25 @@ func (s *testSession) Exec(ctx context.Context, sql string, params []Param, w Re
 		w.Columns([]Column{{Name: "", Type: TypeBigInt}})
 		w.Row(int64(len([]rune(sql))))
 		return w.Done(1, true)
+	case sql == "set outputs":
+		// Each OUTPUT parameter gets its input value doubled (numbers) or
+		// suffixed (strings), through the optional OutputSetter.
+		for _, p := range params {
+			if !p.Output {
+				continue
+			}
+			var v any
+			switch x := p.Value.(type) {
+			case int64:
+				v = 2 * x
+			case string:
+				v = x + "!"
+			}
+			if err := w.(OutputSetter).SetOutput(p.Name, v); err != nil {
+				return err
+			}
+		}
+		return w.Done(0, false)
 	case sql == "do update":
 		return w.Done(3, true)
 	case sql == "select two":
