@@ -356,6 +356,7 @@ func (c *conn) run(ctx context.Context, msgs <-chan message, inProc bool,
 				lost = true
 				msgs = nil
 			}
+			w.stopped.Store(true)
 			cancel()
 		}
 	}

@@ -430,6 +430,21 @@ func TestCancel(t *testing.T) {
 			t.Fatal(n)
 		}
 	}
+	// Closing Rows early sends ATTENTION while rows still stream; the
+	// statement stops and the connection is reused.
+	rows, err := db.Query("rows 1000000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rows.Next() {
+		t.Fatal(rows.Err())
+	}
+	if err := rows.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := queryInt(t, db, "select 1"); n != 1 {
+		t.Fatal(n)
+	}
 	stats := db.Stats()
 	if stats.OpenConnections != 1 {
 		t.Errorf("open connections = %d, want the one connection reused", stats.OpenConnections)

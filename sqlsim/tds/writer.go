@@ -1,9 +1,11 @@
 package tds
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 )
 
 // OutputSetter is implemented by the ResultWriter the server passes to
@@ -46,6 +48,11 @@ type responseWriter struct {
 	errAny     bool
 	params     []rpcParam  // parameters of the RPC call running now
 	outVals    map[int]any // values set with SetOutput, by parameter index
+
+	// stopped is set when the client sent ATTENTION or went away: writes
+	// then fail with context.Canceled, so an engine that streams rows
+	// without watching ctx still stops at its next Row.
+	stopped atomic.Bool
 }
 
 func newResponseWriter(c *conn, inProc bool) *responseWriter {
@@ -90,6 +97,9 @@ func (w *responseWriter) Columns(cols []Column) error {
 
 // Row writes one ROW token.
 func (w *responseWriter) Row(values ...any) error {
+	if w.stopped.Load() {
+		return context.Canceled
+	}
 	if w.cols == nil {
 		return errNoColumns
 	}
@@ -154,6 +164,9 @@ func (w *responseWriter) ChangeDatabase(name string) error {
 
 // Flush sends everything buffered now, without ending the response.
 func (w *responseWriter) Flush() error {
+	if w.stopped.Load() {
+		return context.Canceled
+	}
 	if len(w.buf) == 0 {
 		return nil
 	}
