@@ -292,7 +292,7 @@ type testServer struct {
 
 // startServer runs a server on 127.0.0.1 with a certificate for
 // "sqlsim.test" (or none when tlsOn is false).
-func startServer(t *testing.T, tlsOn bool) *testServer {
+func startServer(t testing.TB, tlsOn bool) *testServer {
 	t.Helper()
 	ts := &testServer{h: newTestHandler()}
 	var cfg *tls.Config
@@ -331,7 +331,7 @@ func (ts *testServer) dsn(query string) string {
 	return fmt.Sprintf("sqlserver://sa:Secret%%231@%s?database=master&dial+timeout=5&%s", ts.addr, query)
 }
 
-func (ts *testServer) open(t *testing.T, query string) *sql.DB {
+func (ts *testServer) open(t testing.TB, query string) *sql.DB {
 	t.Helper()
 	db, err := sql.Open("sqlserver", ts.dsn(query))
 	if err != nil {
