@@ -57,88 +57,109 @@ func (c *conn) serve(ctx context.Context) error {
 // handshake runs PRELOGIN, the TLS negotiation it asks for, and LOGIN7.
 func (c *conn) handshake(ctx context.Context) (Session, error) {
 	base := &bufConn{Conn: c.raw, r: bufio.NewReader(c.raw)}
-	c.rw = base
-	c.pw.w = base
-	first, err := base.r.Peek(1)
-	if err != nil {
-		return nil, err
-	}
-	tlsCfg := c.srv.opts.TLSConfig
-	strict := first[0] == 0x16 // a TLS record: TDS 8.0 puts TLS first
-	if !strict && first[0] != packetPrelogin {
-		// Refuse at once rather than wait for a "packet" of garbage.
-		return nil, fmt.Errorf("%w: first byte %#x is neither PRELOGIN nor TLS", errProtocol, first[0])
-	}
-	if strict {
-		if tlsCfg == nil {
-			return nil, fmt.Errorf("%w: TLS-first (TDS 8.0) client, but no certificate configured", errProtocol)
-		}
-		tc := tls.Server(base, c.tlsConfig(true))
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return nil, fmt.Errorf("tds 8.0 TLS handshake: %w", err)
-		}
-		c.rw, c.pw.w = tc, tc
-	}
-
-	m, err := readMessage(c.rw, 64<<10)
-	if err != nil {
-		return nil, err
-	}
-	if m.Type != packetPrelogin {
-		return nil, fmt.Errorf("%w: first message has type %#x, want PRELOGIN", errProtocol, m.Type)
-	}
-	opts, err := parsePrelogin(m.Data)
-	if err != nil {
-		return nil, err
-	}
-	clientEnc := byte(encryptOff)
-	if v := opts[preloginEncryption]; len(v) == 1 {
-		clientEnc = v[0]
-	}
-	answer, refuse := negotiateEncryption(clientEnc, tlsCfg != nil)
-	if strict {
-		// The channel is already encrypted; the option no longer
-		// negotiates anything.
-		answer, refuse = encryptNotSup, false
-	}
-	_, fedAuth := opts[preloginFedAuth]
+	c.rw, c.pw.w = base, base
 	// Until LOGIN7 tells the client's packet size, answer in packets no
 	// larger than the smallest size a client may choose: go-mssqldb, for
 	// one, refuses packets beyond the size it asked for.
 	c.pw.packetSize = minPacketSize
-	if err := c.pw.writeMessage(packetReply, preloginResponse(answer, fedAuth)); err != nil {
+
+	strict, err := c.tlsFirst(ctx, base)
+	if err != nil {
 		return nil, err
 	}
-	if refuse {
-		return nil, fmt.Errorf("%w: client requires encryption, server has no certificate", errLoginRefused)
+	answer, err := c.prelogin(strict)
+	if err != nil {
+		return nil, err
 	}
-
 	loginOnly := false
 	if !strict && answer != encryptNotSup {
-		// TDS 7.x: the TLS handshake travels inside PRELOGIN packets,
-		// then TLS runs directly on the socket.
-		hs := &handshakeConn{rw: base, pw: &packetWriter{w: base, packetSize: minPacketSize, spid: c.spid}}
-		sw := &switchConn{Conn: c.raw, cur: hs}
-		tc := tls.Server(sw, c.tlsConfig(false))
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return nil, fmt.Errorf("TLS handshake: %w", err)
+		if err := c.wrappedTLS(ctx, base); err != nil {
+			return nil, err
 		}
-		sw.cur = base
-		c.rw, c.pw.w = tc, tc
 		loginOnly = answer == encryptOff
 	}
-	encrypted := c.rw != io.ReadWriter(base)
-
-	m, err = c.readLogin(base, loginOnly)
+	m, err := c.readLogin(base, loginOnly)
 	if err != nil {
 		return nil, err
 	}
 	if loginOnly {
 		// ENCRYPT_OFF: only LOGIN7 was encrypted; all else is plaintext.
 		c.rw, c.pw.w = base, base
-		encrypted = false
 	}
+	encrypted := c.rw != io.ReadWriter(base)
 	return c.login(ctx, m, encrypted)
+}
+
+// tlsFirst recognises a TDS 8.0 client, whose first bytes are a TLS
+// record rather than PRELOGIN, and runs the TLS handshake on the socket.
+func (c *conn) tlsFirst(ctx context.Context, base *bufConn) (strict bool, err error) {
+	first, err := base.r.Peek(1)
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case first[0] == packetPrelogin:
+		return false, nil
+	case first[0] != 0x16: // not a TLS handshake record either
+		// Refuse at once rather than wait for a "packet" of garbage.
+		return false, fmt.Errorf("%w: first byte %#x is neither PRELOGIN nor TLS", errProtocol, first[0])
+	case c.srv.opts.TLSConfig == nil:
+		return false, fmt.Errorf("%w: TLS-first (TDS 8.0) client, but no certificate configured", errProtocol)
+	}
+	tc := tls.Server(base, c.tlsConfig(true))
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return false, fmt.Errorf("tds 8.0 TLS handshake: %w", err)
+	}
+	c.rw, c.pw.w = tc, tc
+	return true, nil
+}
+
+// prelogin reads the client's PRELOGIN and answers it; it returns the
+// ENCRYPTION value agreed on.
+func (c *conn) prelogin(strict bool) (byte, error) {
+	m, err := readMessage(c.rw, 64<<10)
+	if err != nil {
+		return 0, err
+	}
+	if m.Type != packetPrelogin {
+		return 0, fmt.Errorf("%w: first message has type %#x, want PRELOGIN", errProtocol, m.Type)
+	}
+	opts, err := parsePrelogin(m.Data)
+	if err != nil {
+		return 0, err
+	}
+	clientEnc := byte(encryptOff)
+	if v := opts[preloginEncryption]; len(v) == 1 {
+		clientEnc = v[0]
+	}
+	answer, refuse := negotiateEncryption(clientEnc, c.srv.opts.TLSConfig != nil)
+	if strict {
+		// The channel is already encrypted; the option no longer
+		// negotiates anything.
+		answer, refuse = encryptNotSup, false
+	}
+	_, fedAuth := opts[preloginFedAuth]
+	if err := c.pw.writeMessage(packetReply, preloginResponse(answer, fedAuth)); err != nil {
+		return 0, err
+	}
+	if refuse {
+		return 0, fmt.Errorf("%w: client requires encryption, server has no certificate", errLoginRefused)
+	}
+	return answer, nil
+}
+
+// wrappedTLS runs the TDS 7.x TLS handshake, whose records travel inside
+// PRELOGIN packets; afterwards TLS runs directly on the socket.
+func (c *conn) wrappedTLS(ctx context.Context, base *bufConn) error {
+	hs := &handshakeConn{rw: base, pw: &packetWriter{w: base, packetSize: minPacketSize, spid: c.spid}}
+	sw := &switchConn{Conn: c.raw, cur: hs}
+	tc := tls.Server(sw, c.tlsConfig(false))
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return fmt.Errorf("TLS handshake: %w", err)
+	}
+	sw.cur = base
+	c.rw, c.pw.w = tc, tc
+	return nil
 }
 
 // readLogin reads the LOGIN7 message. With login-only encryption the
