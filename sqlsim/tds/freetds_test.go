@@ -64,11 +64,12 @@ func TestFreeTDS(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ts := startServer(t, tc.tlsOn)
-			out, err := runTSQL(t, ts, tc.encryption, "Secret#1", "select types")
+			out, err := runTSQL(t, ts, tc.encryption, "Secret#1", "select types\ngo\nselect variants")
 			if err != nil {
 				t.Fatalf("tsql: %v\n%s", err, out)
 			}
-			for _, want := range []string{"héllo", "12345678901234567890123", "-1234.567", "6F9619FF-8B86-D011-B42D-00C04FC964FF", "(2 rows affected)"} {
+			for _, want := range []string{"héllo", "12345678901234567890123", "-1234.567", "6F9619FF-8B86-D011-B42D-00C04FC964FF", "(2 rows affected)",
+				"15.0.2000.5\t1\t1099511627776\t1\t2.5"} {
 				if !strings.Contains(out, want) {
 					t.Errorf("tsql output lacks %q:\n%.2000s", want, out)
 				}

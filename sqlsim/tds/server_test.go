@@ -223,6 +223,21 @@ func (s *testSession) Exec(ctx context.Context, sql string, params []Param, w Re
 			}
 		}
 		return w.Done(0, false)
+	case sql == "select variants":
+		// As SERVERPROPERTY answers: one sql_variant per value.
+		vals := []any{"15.0.2000.5", int64(1), int64(1) << 40, true, 2.5, testTime,
+			DecimalFromInt64(-12345, 2), []byte{1, 2}, testGUID, nil}
+		cols := make([]Column, len(vals))
+		for i := range cols {
+			cols[i] = Column{Name: fmt.Sprintf("v%d", i), Type: TypeVariant, Nullable: true}
+		}
+		if err := w.Columns(cols); err != nil {
+			return err
+		}
+		if err := w.Row(vals...); err != nil {
+			return err
+		}
+		return w.Done(1, true)
 	case sql == "do update":
 		return w.Done(3, true)
 	case sql == "select two":

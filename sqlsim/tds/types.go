@@ -21,6 +21,12 @@ const (
 	TypeDate
 	// TypeVarChar is a single-byte string (string values, Latin-1).
 	TypeVarChar
+	// TypeVariant is sql_variant, what SERVERPROPERTY returns: each value
+	// carries its own base type, chosen from its Go type (string ->
+	// nvarchar, int64 -> int or bigint, bool -> bit, float64 -> float,
+	// time.Time -> datetime, Decimal -> numeric, []byte -> varbinary,
+	// [16]byte -> uniqueidentifier).
+	TypeVariant
 )
 
 // TDS data type ids ([MS-TDS] 2.2.5.4).
@@ -61,6 +67,7 @@ const (
 	typeBigChar        = 0xAF
 	typeNVarChar       = 0xE7
 	typeNChar          = 0xEF
+	typeVariant        = 0x62
 )
 
 const (
@@ -104,6 +111,8 @@ func (t Type) String() string {
 		return "uniqueidentifier"
 	case TypeVarBinary:
 		return "varbinary"
+	case TypeVariant:
+		return "sql_variant"
 	}
 	return fmt.Sprintf("Type(%d)", int(t))
 }
@@ -204,6 +213,9 @@ func (b *tokenBuf) typeInfo(c Column) error {
 		b.byte(typeDateN)
 	case TypeUniqueIdentifier:
 		b.bytes([]byte{typeGUID, 16})
+	case TypeVariant:
+		b.byte(typeVariant)
+		b.u32(8016) // the largest sql_variant: 8000 data bytes plus header
 	default:
 		return fmt.Errorf("tds: column %q: unsupported type %v", c.Name, c.Type)
 	}
@@ -295,6 +307,8 @@ func (b *tokenBuf) value(c Column, v any) error {
 		}
 		b.byte(16)
 		b.bytes(swapGUID(g[:]))
+	case TypeVariant:
+		return b.variantValue(c, v)
 	default:
 		return fmt.Errorf("tds: column %q: unsupported type %v", c.Name, c.Type)
 	}
@@ -311,6 +325,8 @@ func (b *tokenBuf) null(c Column) {
 		b.u64(plpNull)
 	case c.Type == TypeNVarChar || c.Type == TypeVarChar || c.Type == TypeVarBinary:
 		b.u16(0xFFFF) // CHARBIN_NULL
+	case c.Type == TypeVariant:
+		b.u32(0)
 	default:
 		b.byte(0) // BYTELEN types: zero length is NULL
 	}
@@ -535,4 +551,58 @@ func fromLatin1(b []byte) string {
 		r[i] = rune(c)
 	}
 	return string(r)
+}
+
+// variantValue writes a sql_variant value ([MS-TDS] 2.2.5.5.4): total
+// length, base type, the count of property bytes, the properties, data.
+func (b *tokenBuf) variantValue(c Column, v any) error {
+	var base byte
+	var props, data []byte
+	le := binary.LittleEndian
+	switch x := v.(type) {
+	case string:
+		data = appendUCS2(nil, x)
+		base = typeNVarChar
+		props = le.AppendUint16(append(props, defaultCollation[:]...), 8000)
+	case int64:
+		if x >= math.MinInt32 && x <= math.MaxInt32 {
+			base, data = typeInt4, le.AppendUint32(nil, uint32(int32(x)))
+		} else {
+			base, data = typeInt8, le.AppendUint64(nil, uint64(x))
+		}
+	case int:
+		return b.variantValue(c, int64(x))
+	case bool:
+		base, data = typeBit, []byte{0}
+		if x {
+			data[0] = 1
+		}
+	case float64:
+		base, data = typeFlt8, le.AppendUint64(nil, math.Float64bits(x))
+	case time.Time:
+		days, ticks := dateTimeParts(x)
+		base, data = typeDateTime, le.AppendUint32(le.AppendUint32(nil, uint32(days)), ticks)
+	case Decimal:
+		var t tokenBuf
+		col := Column{Type: TypeNumeric, Precision: 38, Scale: x.Scale}
+		if err := t.decimalValue(col, x); err != nil {
+			return err
+		}
+		base, props, data = typeNumericN, []byte{38, x.Scale}, t[1:] // drop the length byte
+	case []byte:
+		base, props, data = typeBigVarBin, le.AppendUint16(nil, 8000), x
+	case [16]byte:
+		base, data = typeGUID, swapGUID(x[:])
+	default:
+		return typeErr(c, v)
+	}
+	if len(data) > 8000 {
+		return fmt.Errorf("tds: column %q: sql_variant value of %d bytes exceeds 8000", c.Name, len(data))
+	}
+	b.u32(uint32(2 + len(props) + len(data)))
+	b.byte(base)
+	b.byte(byte(len(props)))
+	b.bytes(props)
+	b.bytes(data)
+	return nil
 }
