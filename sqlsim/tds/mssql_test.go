@@ -31,21 +31,25 @@ func TestEncryptModes(t *testing.T) {
 	// Text of the login response (INFO 5701), as UCS-2: visible on the
 	// wire only when the response is not encrypted.
 	plainMarker := appendUCS2(nil, "Changed database context")
+	// The client library name go-mssqldb puts in LOGIN7, as UCS-2:
+	// readable only when LOGIN7 itself was not encrypted.
+	loginMarker := appendUCS2(nil, "go-mssqldb")
 	cases := []struct {
-		name      string
-		query     func(ts *testServer) string
-		encrypted bool // whole session under TLS
-		plainAck  bool // the login response readable on the wire
+		name       string
+		query      func(ts *testServer) string
+		encrypted  bool // whole session under TLS
+		plainAck   bool // the login response readable on the wire
+		plainLogin bool // LOGIN7 readable on the wire
 	}{
-		{"disable", func(*testServer) string { return "encrypt=disable" }, false, true},
-		{"false_login_only", func(*testServer) string { return "encrypt=false&TrustServerCertificate=true" }, false, true},
-		{"true_trust", func(*testServer) string { return "encrypt=true&TrustServerCertificate=true" }, true, false},
+		{"disable", func(*testServer) string { return "encrypt=disable" }, false, true, true},
+		{"false_login_only", func(*testServer) string { return "encrypt=false&TrustServerCertificate=true" }, false, true, false},
+		{"true_trust", func(*testServer) string { return "encrypt=true&TrustServerCertificate=true" }, true, false, false},
 		{"true_ca", func(ts *testServer) string {
 			return "encrypt=true&certificate=" + ts.caFile + "&hostNameInCertificate=sqlsim.test"
-		}, true, false},
+		}, true, false, false},
 		{"strict", func(ts *testServer) string {
 			return "encrypt=strict&certificate=" + ts.caFile + "&hostNameInCertificate=sqlsim.test"
-		}, true, false},
+		}, true, false, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -59,6 +63,9 @@ func TestEncryptModes(t *testing.T) {
 			}
 			if got := bytes.Contains(ts.rec.written(), plainMarker); got != tc.plainAck {
 				t.Errorf("login response in plaintext = %v, want %v", got, tc.plainAck)
+			}
+			if got := bytes.Contains(ts.rec.read(), loginMarker); got != tc.plainLogin {
+				t.Errorf("LOGIN7 in plaintext = %v, want %v", got, tc.plainLogin)
 			}
 		})
 	}

@@ -258,6 +258,13 @@ type recordingListener struct {
 	net.Listener
 	mu  sync.Mutex
 	out []*bytes.Buffer
+	in  bytes.Buffer // what clients sent, all connections together
+}
+
+func (l *recordingListener) read() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Clone(l.in.Bytes())
 }
 
 func (l *recordingListener) Accept() (net.Conn, error) {
@@ -286,6 +293,14 @@ type recordingConn struct {
 	net.Conn
 	l   *recordingListener
 	buf *bytes.Buffer
+}
+
+func (c *recordingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.l.mu.Lock()
+	c.l.in.Write(p[:n])
+	c.l.mu.Unlock()
+	return n, err
 }
 
 func (c *recordingConn) Write(p []byte) (int, error) {
