@@ -42,6 +42,9 @@ func TestEncryptModes(t *testing.T) {
 		plainLogin bool // LOGIN7 readable on the wire
 	}{
 		{"disable", func(*testServer) string { return "encrypt=disable" }, false, true, true},
+		// No encrypt parameter: go-mssqldb's default is ENCRYPT_OFF with
+		// the certificate trusted, i.e. login-only TLS.
+		{"default", func(*testServer) string { return "" }, false, true, false},
 		{"false_login_only", func(*testServer) string { return "encrypt=false&TrustServerCertificate=true" }, false, true, false},
 		{"true_trust", func(*testServer) string { return "encrypt=true&TrustServerCertificate=true" }, true, false, false},
 		{"true_ca", func(ts *testServer) string {
