@@ -367,8 +367,11 @@ func (c *conn) run(ctx context.Context, msgs <-chan message, inProc bool,
 		case m, ok := <-msgs:
 			switch {
 			case !ok:
-				lost = true // client gone: stop the work, then drop the connection
+				// Client gone: stop the work and unblock any write in
+				// progress; the connection is dropped afterwards.
+				lost = true
 				msgs = nil
+				c.raw.Close()
 			case m.Type == packetAttention:
 				attention = true
 			default:
