@@ -296,3 +296,24 @@ func TestCloseEndsSessions(t *testing.T) {
 	}
 	rc.expectClosed()
 }
+
+func TestClientGoneCancelsExec(t *testing.T) {
+	ts := startServer(t, false)
+	rc := dialRaw(t, ts)
+	rc.login()
+	rc.send(packetSQLBatch, append(allHeaders(), appendUCS2(nil, "wait block")...))
+	time.Sleep(50 * time.Millisecond)
+	rc.c.Close()
+	sess := ts.h.sessions[0]
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		sess.mu.Lock()
+		done := sess.cancelled
+		sess.mu.Unlock()
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Exec's context was not cancelled after the client disconnected")
+		}
+	}
+}
