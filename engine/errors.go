@@ -1,0 +1,151 @@
+// Package engine holds what every engine package and the handlers share: the
+// table of user-facing error codes, each with the action a person can take.
+// Codes are stable API: the portal, the JSON API, alerts and jobs carry them.
+package engine
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is a stable, user-facing error code in the style of the portal
+// sqlvault replaces (UserError… for what the user can fix, Internal… for
+// the rest).
+type Code string
+
+// The codes. Keep the list sorted by area; add a row to actions with each.
+const (
+	// Requests and access.
+	CodeInvalidRequest Code = "UserErrorInvalidRequest"
+	CodeUnauthorized   Code = "UserErrorUnauthorized"
+	CodeForbidden      Code = "UserErrorForbidden"
+	CodeNotFound       Code = "UserErrorNotFound"
+	CodeConflict       Code = "UserErrorConflict"
+	CodeTooManyLogins  Code = "UserErrorTooManyLoginAttempts"
+	CodeInternal       Code = "InternalError"
+
+	// Instances.
+	CodeInstanceUnreachable       Code = "UserErrorInstanceUnreachable"
+	CodeSQLLoginFailed            Code = "UserErrorSQLLoginFailed"
+	CodeTLSFailed                 Code = "UserErrorSQLTLSFailed"
+	CodeNotSQLServer              Code = "UserErrorNotSQLServer"
+	CodeNoSysadmin                Code = "UserErrorSQLNoSysadminMembership"
+	CodeDeviceCertificateNotTrust Code = "UserErrorDeviceCertificateNotTrusted"
+	CodeDeviceUnreachable         Code = "UserErrorDeviceUnreachable"
+
+	// Databases and backups.
+	CodeDatabaseNotFound     Code = "UserErrorDatabaseNotFound"
+	CodeDatabaseNotOnline    Code = "UserErrorDatabaseNotOnline"
+	CodeLogBackupSimple      Code = "UserErrorLogBackupNotAllowedInSimpleRecovery"
+	CodeMissingFullBackup    Code = "UserErrorMissingFullBackup"
+	CodeBackupFailed         Code = "UserErrorBackupFailed"
+	CodeConnectionLost       Code = "UserErrorSQLConnectionLost"
+	CodeInterrupted          Code = "UserErrorInterrupted"
+	CodeCancelled            Code = "UserErrorJobCancelled"
+	CodeAlreadyInProgress    Code = "UserErrorOperationAlreadyInProgress"
+	CodeVaultFull            Code = "UserErrorVaultStorageFull"
+	CodeVaultCorrupt         Code = "UserErrorVaultDataCorrupt"
+	CodeProtectionStopped    Code = "UserErrorProtectionStopped"
+	CodePolicyInUse          Code = "UserErrorPolicyInUse"
+	CodePolicyInvalid        Code = "UserErrorInvalidPolicy"
+	CodeDatabaseAlreadyProtd Code = "UserErrorDatabaseAlreadyProtected"
+
+	// Restores.
+	CodeLogChainBroken        Code = "UserErrorLogChainBroken"
+	CodeTimeNotCovered        Code = "UserErrorPointInTimeNotCovered"
+	CodeRecoveryPointExpired  Code = "UserErrorRecoveryPointExpired"
+	CodeTargetDatabaseExists  Code = "UserErrorTargetDatabaseExists"
+	CodeOverwriteNotConfirmed Code = "UserErrorOverwriteNotConfirmed"
+	CodeRestoreFailed         Code = "UserErrorRestoreFailed"
+	CodeTailLogBackupFailed   Code = "UserErrorTailLogBackupFailed"
+)
+
+// actions is the recommended action for each code.
+var actions = map[Code]string{
+	CodeInvalidRequest: "Correct the field named in the message and try again.",
+	CodeUnauthorized:   "Sign in, or send a valid API token in the Authorization header.",
+	CodeForbidden:      "Ask an administrator for a role that allows this action.",
+	CodeNotFound:       "Check the id; the object may have been deleted.",
+	CodeConflict:       "Reload the object and try again.",
+	CodeTooManyLogins:  "Wait a moment before trying to sign in again.",
+	CodeInternal:       "Retry the operation; if it fails again, check the server log.",
+
+	CodeInstanceUnreachable:       "Check that SQL Server is running, that the host and port are right and that the firewall allows the connection.",
+	CodeSQLLoginFailed:            "Check the SQL login name and password, and that SQL Server authentication is enabled on the instance.",
+	CodeTLSFailed:                 "Check the encryption setting; trust the instance's certificate or set trust_server_certificate.",
+	CodeNotSQLServer:              "Check the host and port: the service there does not speak SQL Server's protocol.",
+	CodeNoSysadmin:                "Download the permission script from the server's page and run it as administrator on the SQL Server host, then select Rediscover DBs.",
+	CodeDeviceCertificateNotTrust: "Import sqlvault's device CA certificate into the trusted root store of the SQL Server host (the permission script does this).",
+	CodeDeviceUnreachable:         "Make sure the SQL Server host resolves the device name to this server and that port 443 is open to it.",
+
+	CodeDatabaseNotFound:     "Select Rediscover DBs on the server; the database may have been dropped or renamed.",
+	CodeDatabaseNotOnline:    "Bring the database online, then retry the backup.",
+	CodeLogBackupSimple:      "Switch the database to the FULL recovery model, or rely on full and differential backups only.",
+	CodeMissingFullBackup:    "Run a full backup first; a differential or log backup needs one.",
+	CodeBackupFailed:         "Check the job's error message and the SQL Server error log, then retry.",
+	CodeConnectionLost:       "Check the network between sqlvault and SQL Server; the job will be retried.",
+	CodeInterrupted:          "The server stopped while the job ran; it is retried automatically.",
+	CodeCancelled:            "No action needed; start the operation again if you still want it.",
+	CodeAlreadyInProgress:    "Wait for the running operation to finish.",
+	CodeVaultFull:            "Free space on the vault's storage or add capacity, then retry.",
+	CodeVaultCorrupt:         "Run verify on the vault; restore from another recovery point if one is damaged.",
+	CodeProtectionStopped:    "Resume protection with a policy to start backups again.",
+	CodePolicyInUse:          "Move the items to another policy or stop their protection first.",
+	CodePolicyInvalid:        "Correct the policy field named in the message.",
+	CodeDatabaseAlreadyProtd: "The database is already protected; change its policy instead.",
+
+	CodeLogChainBroken:        "Run a full backup to start a new log chain; restore points across the break are not available.",
+	CodeTimeNotCovered:        "Pick a time inside one of the restorable log ranges shown on the timeline.",
+	CodeRecoveryPointExpired:  "Pick a later recovery point; the one needed has expired.",
+	CodeTargetDatabaseExists:  "Choose another database name, or confirm overwrite.",
+	CodeOverwriteNotConfirmed: "Set overwrite to confirm replacing the original database.",
+	CodeRestoreFailed:         "Check the job's error message and the SQL Server error log, then retry.",
+	CodeTailLogBackupFailed:   "Check the source database; the restore was not started so nothing was lost.",
+}
+
+// Action returns the recommended action for c, or a generic one.
+func (c Code) Action() string {
+	if a, ok := actions[c]; ok {
+		return a
+	}
+	return actions[CodeInternal]
+}
+
+// Error is an error with a code a user sees.
+type Error struct {
+	Code    Code
+	Message string
+	Err     error // the cause, for logs; never shown as is
+}
+
+// Errorf makes an *Error with a formatted message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Wrap makes an *Error that keeps err as its cause.
+func Wrap(code Code, err error, message string) *Error {
+	return &Error{Code: code, Message: message, Err: err}
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Action is the recommended action for the error's code.
+func (e *Error) Action() string { return e.Code.Action() }
+
+// CodeOf returns the code of the first *Error in err's chain, or
+// CodeInternal.
+func CodeOf(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternal
+}
