@@ -1,0 +1,152 @@
+// Package db is sqlvault's catalog: one SQLite file (modernc.org/sqlite, no
+// cgo) holding users, servers, databases, policies, protected items, jobs,
+// recovery points and alerts. Migrations are embedded and applied at Open.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// ErrNotFound is returned when a row asked for by id or name does not exist.
+var ErrNotFound = errors.New("not found")
+
+// DB is the catalog. Writes go through a single connection (SQLite allows one
+// writer; queuing them in Go beats busy-waiting in SQLite), reads through a
+// small pool that WAL mode lets run beside the writer.
+type DB struct {
+	write *sql.DB
+	read  *sql.DB
+	path  string
+	now   func() time.Time
+}
+
+// FileName is the catalog's name inside the data directory.
+const FileName = "sqlvault.db"
+
+// Open creates or opens the catalog in dir and brings its schema up to date.
+func Open(ctx context.Context, dir string) (*DB, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	path := filepath.Join(dir, FileName)
+	write, err := openPool(path, 1)
+	if err != nil {
+		return nil, err
+	}
+	read, err := openPool(path, 4)
+	if err != nil {
+		write.Close()
+		return nil, err
+	}
+	d := &DB{write: write, read: read, path: path, now: time.Now}
+	if err := d.migrate(ctx); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func openPool(path string, conns int) (*sql.DB, error) {
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", "busy_timeout(10000)", "synchronous(NORMAL)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	pool, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open catalog %s: %w", path, err)
+	}
+	pool.SetMaxOpenConns(conns)
+	pool.SetMaxIdleConns(conns)
+	pool.SetConnMaxLifetime(0)
+	return pool, nil
+}
+
+func (d *DB) migrate(ctx context.Context) error {
+	fsys, err := subFS()
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, d.write, fsys)
+	if err != nil {
+		return fmt.Errorf("load migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate catalog %s: %w", d.path, err)
+	}
+	return nil
+}
+
+// SchemaVersion reports the newest migration applied to the catalog.
+func (d *DB) SchemaVersion(ctx context.Context) (int64, error) {
+	fsys, err := subFS()
+	if err != nil {
+		return 0, err
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, d.read, fsys)
+	if err != nil {
+		return 0, err
+	}
+	return p.GetDBVersion(ctx)
+}
+
+// Ping checks that the catalog answers a query, for /healthz.
+func (d *DB) Ping(ctx context.Context) error {
+	var one int
+	return d.read.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// Path is the catalog file, for messages.
+func (d *DB) Path() string { return d.path }
+
+// Close closes both pools.
+func (d *DB) Close() error {
+	return errors.Join(d.read.Close(), d.write.Close())
+}
+
+// SetClock replaces the clock, for tests.
+func (d *DB) SetClock(now func() time.Time) { d.now = now }
+
+func (d *DB) nowMS() int64 { return d.now().UnixMilli() }
+
+// tx runs fn in a write transaction.
+func (d *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := d.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// ms converts a time to the catalog's Unix milliseconds.
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+// fromMS converts Unix milliseconds back to UTC time.
+func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+// nullTime converts a nullable column to *time.Time.
+func nullTime(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMS(v.Int64)
+	return &t
+}

@@ -1,0 +1,7 @@
+package db
+
+import (
+	"io/fs"
+)
+
+func subFS() (fs.FS, error) { return fs.Sub(migrations, "migrations") }
