@@ -149,3 +149,13 @@ func CodeOf(err error) Code {
 	}
 	return CodeInternal
 }
+
+// MessageOf returns the message a user sees for err: the Message of the
+// first *Error in its chain, or err's text.
+func MessageOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return err.Error()
+}
