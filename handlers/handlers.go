@@ -1,0 +1,117 @@
+// Package handlers holds the HTTP handlers: portal pages rendered with templ
+// and the JSON API under /api/v1. Handlers parse requests, call the catalog
+// or the coordinator, and render; they hold no SQL Server or vault logic.
+package handlers
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+
+	"github.com/sqlvault/sqlvault/auth"
+	"github.com/sqlvault/sqlvault/db"
+	"github.com/sqlvault/sqlvault/engine"
+	"github.com/sqlvault/sqlvault/templates"
+)
+
+// Handlers carries what the handlers need; main wires it.
+type Handlers struct {
+	DB       *db.DB
+	Logger   *slog.Logger
+	Version  string
+	Secure   bool // cookies only over TLS
+	Throttle auth.Throttle
+}
+
+// Principal is who makes a request: a signed-in user or an API token.
+type Principal struct {
+	Name      string
+	Role      db.Role
+	SessionID string // empty for API tokens
+	ViaToken  bool
+}
+
+const principalKey = "sqlvault.principal"
+
+// SetPrincipal records who makes the request (the auth middleware calls it).
+func SetPrincipal(c echo.Context, p Principal) { c.Set(principalKey, p) }
+
+// PrincipalOf returns who makes the request.
+func PrincipalOf(c echo.Context) (Principal, bool) {
+	p, ok := c.Get(principalKey).(Principal)
+	return p, ok
+}
+
+// CSRFToken is the token the CSRF middleware put in the context.
+func CSRFToken(c echo.Context) string {
+	s, _ := c.Get("csrf").(string)
+	return s
+}
+
+func (h *Handlers) page(c echo.Context, title, nav string) templates.Page {
+	p, _ := PrincipalOf(c)
+	return templates.Page{Title: title, Nav: nav, User: p.Name, Role: string(p.Role), CSRF: CSRFToken(c), Version: h.Version}
+}
+
+func render(c echo.Context, status int, comp templ.Component) error {
+	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	c.Response().WriteHeader(status)
+	return comp.Render(c.Request().Context(), c.Response())
+}
+
+// APIError is the JSON body of every API error.
+type APIError struct {
+	Code    engine.Code `json:"code"`
+	Message string      `json:"message"`
+	Action  string      `json:"action"`
+}
+
+// statusOf maps an error code to the HTTP status the API answers with.
+func statusOf(code engine.Code) int {
+	switch code {
+	case engine.CodeInvalidRequest, engine.CodePolicyInvalid:
+		return http.StatusUnprocessableEntity
+	case engine.CodeUnauthorized:
+		return http.StatusUnauthorized
+	case engine.CodeForbidden:
+		return http.StatusForbidden
+	case engine.CodeNotFound, engine.CodeDatabaseNotFound:
+		return http.StatusNotFound
+	case engine.CodeConflict, engine.CodePolicyInUse, engine.CodeAlreadyInProgress,
+		engine.CodeDatabaseAlreadyProtd, engine.CodeTargetDatabaseExists, engine.CodeOverwriteNotConfirmed:
+		return http.StatusConflict
+	case engine.CodeTooManyLogins:
+		return http.StatusTooManyRequests
+	case engine.CodeInternal:
+		return http.StatusInternalServerError
+	}
+	return http.StatusBadRequest
+}
+
+// apiErr answers an API request with the JSON error for err.
+func apiErr(c echo.Context, err error) error {
+	code := engine.CodeOf(err)
+	if errors.Is(err, db.ErrNotFound) {
+		code = engine.CodeNotFound
+	}
+	msg := engine.MessageOf(err)
+	if code == engine.CodeInternal {
+		slog.Default().Error("api request failed", "path", c.Path(), "err", err)
+		msg = "internal error"
+	}
+	return c.JSON(statusOf(code), APIError{Code: code, Message: msg, Action: code.Action()})
+}
+
+// APIErrorJSON answers with a JSON error of the given status and code; the
+// central error handler uses it for errors raised by middleware.
+func APIErrorJSON(c echo.Context, status int, code engine.Code, msg string) error {
+	return c.JSON(status, APIError{Code: code, Message: msg, Action: code.Action()})
+}
+
+// ErrorPage renders the portal's error page.
+func (h *Handlers) ErrorPage(c echo.Context, status int, heading, msg string) error {
+	return render(c, status, templates.ErrorPage(h.page(c, heading, ""), status, heading, msg))
+}
