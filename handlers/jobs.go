@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -19,7 +20,7 @@ func (h *Handlers) Jobs(c echo.Context) error {
 		return err
 	}
 	d := templates.JobsData{Jobs: jobs, Status: f.Status, Operation: f.Operation, Query: c.Request().URL.RawQuery}
-	if len(jobs) == f.Limit || (f.Limit == 0 && len(jobs) == 50) {
+	if limit := cmp.Or(f.Limit, 50); len(jobs) > 0 && len(jobs) == limit {
 		d.NextBefore = jobs[len(jobs)-1].ID
 	}
 	if c.Request().Header.Get("HX-Target") == "jobs-table" {
