@@ -4,7 +4,7 @@
 -- Registered SQL Server instances.
 CREATE TABLE servers (
     id                       INTEGER PRIMARY KEY,
-    name                     TEXT    NOT NULL UNIQUE,
+    name                     TEXT    NOT NULL UNIQUE COLLATE NOCASE,
     host                     TEXT    NOT NULL,
     port                     INTEGER NOT NULL,
     instance_name            TEXT    NOT NULL DEFAULT 'MSSQLSERVER',
@@ -44,7 +44,7 @@ CREATE TABLE databases (
 -- Backup policies; the schedule and retention are the JSON of engine/policy.
 CREATE TABLE policies (
     id         INTEGER PRIMARY KEY,
-    name       TEXT    NOT NULL UNIQUE,
+    name       TEXT    NOT NULL UNIQUE COLLATE NOCASE,
     body       TEXT    NOT NULL,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL

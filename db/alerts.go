@@ -1,0 +1,79 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+// Alert is a failure that needs attention.
+type Alert struct {
+	ID         int64      `json:"id"`
+	Severity   string     `json:"severity"`
+	Code       string     `json:"code"`
+	Message    string     `json:"message"`
+	ServerID   *int64     `json:"server_id,omitempty"`
+	ItemID     *int64     `json:"item_id,omitempty"`
+	JobID      *int64     `json:"job_id,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ResolvedAt *time.Time `json:"resolved_at"`
+}
+
+// RaiseAlert opens an alert unless one with the same code is already open
+// for the same server and item (a failing schedule raises one alert, not one
+// per run).
+func (d *DB) RaiseAlert(ctx context.Context, a Alert) error {
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		tx.QueryRowContext(ctx, `SELECT count(*) FROM alerts WHERE resolved_at IS NULL AND code = ?
+			AND coalesce(server_id, 0) = coalesce(?, 0) AND coalesce(item_id, 0) = coalesce(?, 0)`,
+			a.Code, a.ServerID, a.ItemID).Scan(&n)
+		if n > 0 {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO alerts (severity, code, message, server_id, item_id, job_id, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, orDefault(a.Severity, "error"), a.Code, a.Message, a.ServerID, a.ItemID, a.JobID, d.nowMS())
+		return err
+	})
+}
+
+// ResolveAlerts closes the open alerts of a server or item once their cause
+// has cleared (a later success).
+func (d *DB) ResolveAlerts(ctx context.Context, serverID, itemID int64) error {
+	_, err := d.write.ExecContext(ctx, `UPDATE alerts SET resolved_at = ? WHERE resolved_at IS NULL
+		AND coalesce(server_id, 0) = ? AND coalesce(item_id, 0) = ?`, d.nowMS(), serverID, itemID)
+	return err
+}
+
+// ListAlerts returns open alerts first, then recently resolved ones.
+func (d *DB) ListAlerts(ctx context.Context, limit int) ([]Alert, error) {
+	if limit <= 0 {
+		limit = 200
+	}
+	rows, err := d.read.QueryContext(ctx, `SELECT id, severity, code, message, server_id, item_id, job_id, created_at, resolved_at
+		FROM alerts ORDER BY resolved_at IS NOT NULL, created_at DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Alert
+	for rows.Next() {
+		var a Alert
+		var srv, item, job, resolved sql.NullInt64
+		var created int64
+		if err := rows.Scan(&a.ID, &a.Severity, &a.Code, &a.Message, &srv, &item, &job, &created, &resolved); err != nil {
+			return nil, err
+		}
+		a.ServerID, a.ItemID, a.JobID = ptr(srv), ptr(item), ptr(job)
+		a.CreatedAt, a.ResolvedAt = fromMS(created), nullTime(resolved)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+func ptr(v sql.NullInt64) *int64 {
+	if !v.Valid {
+		return nil
+	}
+	return &v.Int64
+}
