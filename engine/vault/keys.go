@@ -1,0 +1,125 @@
+package vault
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/zeebo/blake3"
+	"golang.org/x/crypto/argon2"
+)
+
+// configName is the object that holds the wrapped master key.
+const configName = "config"
+
+// config is stored in clear: it holds only the KDF parameters, the salt and
+// the master key sealed under the passphrase's key.
+type config struct {
+	Version    int    `json:"version"`
+	KDF        string `json:"kdf"`
+	Time       uint32 `json:"time"`
+	MemoryKiB  uint32 `json:"memory_kib"`
+	Threads    uint8  `json:"threads"`
+	Salt       []byte `json:"salt"`
+	WrappedKey []byte `json:"wrapped_key"` // nonce || AES-GCM(master key)
+}
+
+// ErrWrongKey is returned when the passphrase does not open the vault.
+var ErrWrongKey = errors.New("the passphrase does not open this vault")
+
+// ErrNoVault is returned when the backend holds no vault yet.
+var ErrNoVault = errors.New("no vault here: run with a new passphrase to create one")
+
+// Init creates a vault in the backend: a random master key, wrapped by a key
+// derived from the passphrase with argon2id.
+func Init(ctx context.Context, b Backend, passphrase []byte) error {
+	if len(passphrase) < 8 {
+		return errors.New("vault passphrase must be at least 8 bytes")
+	}
+	if _, err := b.Get(ctx, configName); err == nil {
+		return errors.New("a vault already exists here")
+	}
+	master := make([]byte, 32)
+	rand.Read(master)
+	c := config{Version: 1, KDF: "argon2id", Time: 3, MemoryKiB: 64 * 1024, Threads: 2, Salt: make([]byte, 16)}
+	rand.Read(c.Salt)
+	kek := argon2.IDKey(passphrase, c.Salt, c.Time, c.MemoryKiB, c.Threads, 32)
+	aead, _ := newAEAD(kek)
+	c.WrappedKey = seal(aead, master)
+	data, _ := json.MarshalIndent(c, "", "  ")
+	return b.Put(ctx, configName, data)
+}
+
+// openKeys unwraps the master key and derives the working keys from it.
+func openKeys(ctx context.Context, b Backend, passphrase []byte) (*keys, error) {
+	data, err := b.Get(ctx, configName)
+	if errors.Is(err, ErrNotExist) {
+		return nil, ErrNoVault
+	}
+	if err != nil {
+		return nil, err
+	}
+	var c config
+	if err := json.Unmarshal(data, &c); err != nil || c.Version != 1 || c.KDF != "argon2id" {
+		return nil, fmt.Errorf("vault config is not readable (version %d, kdf %q)", c.Version, c.KDF)
+	}
+	kek := argon2.IDKey(passphrase, c.Salt, c.Time, c.MemoryKiB, c.Threads, 32)
+	aead, _ := newAEAD(kek)
+	master, err := open(aead, c.WrappedKey)
+	if err != nil {
+		return nil, ErrWrongKey
+	}
+	return deriveKeys(master)
+}
+
+// keys are derived from the master key with BLAKE3's key derivation, one
+// per purpose, so chunk ids reveal nothing about content without the key.
+type keys struct {
+	idKey []byte
+	aead  cipher.AEAD
+}
+
+func deriveKeys(master []byte) (*keys, error) {
+	idKey := make([]byte, 32)
+	encKey := make([]byte, 32)
+	blake3.DeriveKey("sqlvault 2026 chunk id", master, idKey)
+	blake3.DeriveKey("sqlvault 2026 encryption", master, encKey)
+	aead, err := newAEAD(encKey)
+	if err != nil {
+		return nil, err
+	}
+	return &keys{idKey: idKey, aead: aead}, nil
+}
+
+func newAEAD(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+// seal encrypts with a fresh random nonce stored in front.
+func seal(aead cipher.AEAD, plain []byte) []byte {
+	out := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
+	rand.Read(out)
+	return aead.Seal(out, out, plain, nil)
+}
+
+var errAuth = errors.New("authentication failed: data damaged or wrong key")
+
+func open(aead cipher.AEAD, sealed []byte) ([]byte, error) {
+	n := aead.NonceSize()
+	if len(sealed) < n+aead.Overhead() {
+		return nil, errAuth
+	}
+	p, err := aead.Open(nil, sealed[:n], sealed[n:], nil)
+	if err != nil {
+		return nil, errAuth
+	}
+	return p, nil
+}

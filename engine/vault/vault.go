@@ -1,0 +1,467 @@
+// Package vault is sqlvault's store. Backup streams arrive as the blocks of
+// Azure block blobs; each block is cut into content-defined chunks
+// (FastCDC), each chunk named by a keyed BLAKE3 hash and stored once across
+// the whole vault, compressed with zstd and sealed with AES-256-GCM, and
+// chunks are gathered into pack files. A committed blob is an encrypted
+// manifest listing its chunks. Everything lives in the backend, so a new
+// server with the passphrase can list and restore every backup.
+package vault
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jotfs/fastcdc-go"
+	"github.com/klauspost/compress/zstd"
+	"github.com/zeebo/blake3"
+)
+
+// Options tune a vault.
+type Options struct {
+	PackSize   int // bytes of sealed chunks per pack file; default 16 MiB
+	ChunkAvg   int // FastCDC average chunk size; default 64 KiB
+	CacheItems int // decoded chunks kept for readers; default 64
+	Logger     *slog.Logger
+	// Hook, when set, is called at named points; tests use it to crash the
+	// process at chosen moments.
+	Hook func(point string)
+}
+
+// ChunkID names a chunk: the keyed BLAKE3 hash of its plaintext.
+type ChunkID [32]byte
+
+func (c ChunkID) String() string { return hex.EncodeToString(c[:]) }
+
+// location is where a sealed chunk lives.
+type location struct {
+	Pack   string `json:"p"`
+	Offset int64  `json:"o"`
+	Length int64  `json:"l"` // sealed length
+	Size   int64  `json:"s"` // plaintext length
+}
+
+// chunkRef is one chunk of a blob.
+type chunkRef struct {
+	ID   ChunkID `json:"id"`
+	Size int64   `json:"n"`
+}
+
+// Vault is an open vault.
+type Vault struct {
+	b    Backend
+	k    *keys
+	opts Options
+	enc  *zstd.Encoder
+	dec  *zstd.Decoder
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	index   map[ChunkID]location
+	pack    *packWriter                     // the open pack, not yet durable
+	pending map[ChunkID]bool                // chunks in the open pack
+	staged  map[string]map[string][]chunkRef // blob -> block id -> chunks, uncommitted
+	gcMu    sync.RWMutex                    // GC excludes writers
+	cache   *chunkCache
+}
+
+// Open unlocks the vault in b and loads its index.
+func Open(ctx context.Context, b Backend, passphrase []byte, opts Options) (*Vault, error) {
+	k, err := openKeys(ctx, b, passphrase)
+	if err != nil {
+		return nil, err
+	}
+	if opts.PackSize <= 0 {
+		opts.PackSize = 16 << 20
+	}
+	if opts.ChunkAvg <= 0 {
+		opts.ChunkAvg = 64 << 10
+	}
+	if opts.CacheItems <= 0 {
+		opts.CacheItems = 64
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+	dec, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0))
+	v := &Vault{b: b, k: k, opts: opts, enc: enc, dec: dec, log: opts.Logger,
+		index: map[ChunkID]location{}, pending: map[ChunkID]bool{}, staged: map[string]map[string][]chunkRef{},
+		cache: newChunkCache(opts.CacheItems)}
+	if err := v.loadIndex(ctx); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// Create initialises a vault in b if there is none, then opens it.
+func Create(ctx context.Context, b Backend, passphrase []byte, opts Options) (*Vault, error) {
+	v, err := Open(ctx, b, passphrase, opts)
+	if errors.Is(err, ErrNoVault) {
+		if err := Init(ctx, b, passphrase); err != nil {
+			return nil, err
+		}
+		return Open(ctx, b, passphrase, opts)
+	}
+	return v, err
+}
+
+func (v *Vault) hook(point string) {
+	if v.opts.Hook != nil {
+		v.opts.Hook(point)
+	}
+}
+
+// Close flushes nothing: uncommitted data is garbage by design.
+func (v *Vault) Close() error {
+	v.enc.Close()
+	v.dec.Close()
+	return nil
+}
+
+// chunkerMu serialises FastCDC's constructor, which writes a shared table.
+var chunkerMu sync.Mutex
+
+// PutBlock stores one block of a blob being uploaded. Blocks of different
+// blobs, and of one blob, may arrive concurrently. The block's chunks are
+// durable only after CommitBlob.
+func (v *Vault) PutBlock(ctx context.Context, blob, blockID string, data []byte) error {
+	v.gcMu.RLock()
+	defer v.gcMu.RUnlock()
+	refs, err := v.storeChunks(ctx, data)
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.staged[blob] == nil {
+		v.staged[blob] = map[string][]chunkRef{}
+	}
+	v.staged[blob][blockID] = refs
+	return nil
+}
+
+func (v *Vault) storeChunks(ctx context.Context, data []byte) ([]chunkRef, error) {
+	if len(data) == 0 {
+		return nil, nil
+	}
+	chunkerMu.Lock()
+	ch, err := fastcdc.NewChunker(bytes.NewReader(data), fastcdc.Options{AverageSize: v.opts.ChunkAvg})
+	chunkerMu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	var refs []chunkRef
+	for {
+		c, err := ch.Next()
+		if err == io.EOF {
+			return refs, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		id := v.chunkID(c.Data)
+		refs = append(refs, chunkRef{ID: id, Size: int64(len(c.Data))})
+		if v.has(id) {
+			continue
+		}
+		sealed := seal(v.k.aead, v.enc.EncodeAll(c.Data, nil))
+		if err := v.addToPack(ctx, id, sealed, int64(len(c.Data))); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (v *Vault) chunkID(data []byte) ChunkID {
+	h, _ := blake3.NewKeyed(v.k.idKey)
+	h.Write(data)
+	var id ChunkID
+	copy(id[:], h.Sum(nil))
+	return id
+}
+
+func (v *Vault) has(id ChunkID) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	_, ok := v.index[id]
+	return ok || v.pending[id]
+}
+
+// addToPack appends a sealed chunk to the open pack, writing the pack out
+// when it is full.
+func (v *Vault) addToPack(ctx context.Context, id ChunkID, sealed []byte, size int64) error {
+	v.mu.Lock()
+	if v.pending[id] {
+		v.mu.Unlock()
+		return nil
+	}
+	if _, ok := v.index[id]; ok {
+		v.mu.Unlock()
+		return nil
+	}
+	if v.pack == nil {
+		v.pack = newPackWriter()
+	}
+	v.pack.add(id, sealed, size)
+	v.pending[id] = true
+	var full *packWriter
+	if v.pack.size() >= v.opts.PackSize {
+		full, v.pack = v.pack, nil
+	}
+	v.mu.Unlock()
+	if full != nil {
+		return v.writePack(ctx, full)
+	}
+	return nil
+}
+
+// writePack makes a pack durable: the pack object first, then its index
+// object. A crash between them leaves a pack no index names: garbage that
+// GC removes, never a dangling index entry.
+func (v *Vault) writePack(ctx context.Context, p *packWriter) error {
+	name := "packs/" + randomName()
+	if err := v.b.Put(ctx, name, p.buf.Bytes()); err != nil {
+		v.dropPending(p)
+		return fmt.Errorf("write pack: %w", err)
+	}
+	v.hook("after-pack")
+	entries := make(map[string]location, len(p.entries))
+	for id, loc := range p.entries {
+		loc.Pack = name
+		entries[id.String()] = loc
+	}
+	plain, _ := json.Marshal(entries)
+	if err := v.b.Put(ctx, "index/"+name[len("packs/"):], seal(v.k.aead, plain)); err != nil {
+		v.dropPending(p)
+		return fmt.Errorf("write index: %w", err)
+	}
+	v.hook("after-index")
+	v.mu.Lock()
+	for id, loc := range p.entries {
+		loc.Pack = name
+		v.index[id] = loc
+		delete(v.pending, id)
+	}
+	v.mu.Unlock()
+	return nil
+}
+
+func (v *Vault) dropPending(p *packWriter) {
+	v.mu.Lock()
+	for id := range p.entries {
+		delete(v.pending, id)
+	}
+	v.mu.Unlock()
+}
+
+// flush makes the open pack durable.
+func (v *Vault) flush(ctx context.Context) error {
+	v.mu.Lock()
+	p := v.pack
+	v.pack = nil
+	v.mu.Unlock()
+	if p == nil || len(p.entries) == 0 {
+		return nil
+	}
+	return v.writePack(ctx, p)
+}
+
+// Manifest describes a committed blob.
+type Manifest struct {
+	Blob        string            `json:"blob"`
+	Size        int64             `json:"size"`
+	Chunks      []chunkRef        `json:"chunks"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Created     time.Time         `json:"created"`
+	StoredBytes int64             `json:"stored_bytes"` // sealed bytes of chunks first stored by this blob
+}
+
+// manifestName maps a blob name to its manifest object; the blob name is
+// hashed so it may hold any character.
+func manifestName(blob string) string {
+	h := blake3.Sum256([]byte(blob))
+	return "manifests/" + hex.EncodeToString(h[:16])
+}
+
+// CommitBlob commits a blob as the ordered blocks named, as Put Block List
+// does. Every pack the blob needs is durable before its manifest is written.
+func (v *Vault) CommitBlob(ctx context.Context, blob string, blockIDs []string, labels map[string]string) (Manifest, error) {
+	v.gcMu.RLock()
+	defer v.gcMu.RUnlock()
+	v.mu.Lock()
+	blocks := v.staged[blob]
+	m := Manifest{Blob: blob, Labels: labels, Created: time.Now().UTC()}
+	for _, id := range blockIDs {
+		refs, ok := blocks[id]
+		if !ok {
+			v.mu.Unlock()
+			return Manifest{}, fmt.Errorf("blob %s: block %q was never uploaded", blob, id)
+		}
+		for _, r := range refs {
+			m.Size += r.Size
+		}
+		m.Chunks = append(m.Chunks, refs...)
+	}
+	v.mu.Unlock()
+	if err := v.flush(ctx); err != nil {
+		return Manifest{}, err
+	}
+	v.hook("before-manifest")
+	if err := v.putManifest(ctx, m); err != nil {
+		return Manifest{}, err
+	}
+	v.hook("after-manifest")
+	v.mu.Lock()
+	delete(v.staged, blob)
+	v.mu.Unlock()
+	return m, nil
+}
+
+func (v *Vault) putManifest(ctx context.Context, m Manifest) error {
+	plain, _ := json.Marshal(m)
+	if err := v.b.Put(ctx, manifestName(m.Blob), seal(v.k.aead, plain)); err != nil {
+		return fmt.Errorf("write manifest of %s: %w", m.Blob, err)
+	}
+	return nil
+}
+
+// Manifest reads the manifest of a committed blob.
+func (v *Vault) Manifest(ctx context.Context, blob string) (Manifest, error) {
+	return v.readManifest(ctx, manifestName(blob))
+}
+
+func (v *Vault) readManifest(ctx context.Context, name string) (Manifest, error) {
+	sealed, err := v.b.Get(ctx, name)
+	if err != nil {
+		return Manifest{}, err
+	}
+	plain, err := open(v.k.aead, sealed)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("manifest %s: %w", name, err)
+	}
+	var m Manifest
+	return m, json.Unmarshal(plain, &m)
+}
+
+// Annotate adds labels to a committed blob (e.g. the LSNs SQL Server
+// reported after the upload), rewriting its manifest atomically.
+func (v *Vault) Annotate(ctx context.Context, blob string, labels map[string]string) error {
+	m, err := v.Manifest(ctx, blob)
+	if err != nil {
+		return err
+	}
+	if m.Labels == nil {
+		m.Labels = map[string]string{}
+	}
+	for k, val := range labels {
+		m.Labels[k] = val
+	}
+	return v.putManifest(ctx, m)
+}
+
+// DeleteBlob removes a committed blob; its chunks go at the next GC.
+func (v *Vault) DeleteBlob(ctx context.Context, blob string) error {
+	v.mu.Lock()
+	delete(v.staged, blob)
+	v.mu.Unlock()
+	return v.b.Delete(ctx, manifestName(blob))
+}
+
+// AbortBlob forgets the uncommitted blocks of a blob.
+func (v *Vault) AbortBlob(blob string) {
+	v.mu.Lock()
+	delete(v.staged, blob)
+	v.mu.Unlock()
+}
+
+// List returns the manifests of committed blobs whose names start with
+// prefix, read from the backend alone.
+func (v *Vault) List(ctx context.Context, prefix string) ([]Manifest, error) {
+	names, err := v.b.List(ctx, "manifests/")
+	if err != nil {
+		return nil, err
+	}
+	var out []Manifest
+	for _, n := range names {
+		m, err := v.readManifest(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		if len(m.Blob) >= len(prefix) && m.Blob[:len(prefix)] == prefix {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+func (v *Vault) loadIndex(ctx context.Context) error {
+	names, err := v.b.List(ctx, "index/")
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		sealed, err := v.b.Get(ctx, n)
+		if err != nil {
+			return err
+		}
+		plain, err := open(v.k.aead, sealed)
+		if err != nil {
+			return fmt.Errorf("index %s: %w", n, err)
+		}
+		var entries map[string]location
+		if err := json.Unmarshal(plain, &entries); err != nil {
+			return fmt.Errorf("index %s: %w", n, err)
+		}
+		for hexID, loc := range entries {
+			var id ChunkID
+			hex.Decode(id[:], []byte(hexID))
+			v.index[id] = loc
+		}
+	}
+	return nil
+}
+
+// readChunk fetches, opens, decompresses and checks one chunk.
+func (v *Vault) readChunk(ctx context.Context, id ChunkID) ([]byte, error) {
+	if b, ok := v.cache.get(id); ok {
+		return b, nil
+	}
+	v.mu.Lock()
+	loc, ok := v.index[id]
+	v.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("chunk %s is not in the vault index", id)
+	}
+	sealed, err := v.b.GetRange(ctx, loc.Pack, loc.Offset, loc.Length)
+	if err != nil {
+		return nil, err
+	}
+	data, err := v.decodeChunk(id, sealed, loc.Size)
+	if err != nil {
+		return nil, fmt.Errorf("chunk %s in %s: %w", id, loc.Pack, err)
+	}
+	v.cache.put(id, data)
+	return data, nil
+}
+
+func (v *Vault) decodeChunk(id ChunkID, sealed []byte, size int64) ([]byte, error) {
+	comp, err := open(v.k.aead, sealed)
+	if err != nil {
+		return nil, err
+	}
+	data, err := v.dec.DecodeAll(comp, make([]byte, 0, size))
+	if err != nil {
+		return nil, fmt.Errorf("decompress: %w", err)
+	}
+	if v.chunkID(data) != id {
+		return nil, errors.New("content does not match its id")
+	}
+	return data, nil
+}
