@@ -6,12 +6,8 @@ import (
 	"io"
 )
 
-// These commands arrive with their issues (sqlsim: #3, bench: #4, demo: #9).
+// These commands arrive with their issues (sqlsim: #3).
 
 func runSQLSim(context.Context, []string, io.Writer) error {
 	return errors.New("sqlsim is not built into this version yet")
-}
-
-func runBench(context.Context, []string, io.Writer) error {
-	return errors.New("bench is not built into this version yet")
 }
