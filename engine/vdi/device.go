@@ -1,0 +1,224 @@
+// Package vdi is the virtual backup device: an HTTPS endpoint that speaks
+// the part of the Azure Blob REST API that SQL Server's BACKUP ... TO URL
+// and RESTORE ... FROM URL use (Put Blob, Lease Blob, Put Block, Put Block
+// List, Get Blob Properties, ranged Get Blob, Delete Blob). Blocks stream
+// straight into a Store (the vault) with no staging file; a blob exists for
+// readers only once its block list is committed.
+package vdi
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Store is where blocks go; the vault implements it through VaultStore.
+type Store interface {
+	PutBlock(ctx context.Context, blob, blockID string, data []byte) error
+	CommitBlob(ctx context.Context, blob string, blockIDs []string) error
+	OpenBlob(ctx context.Context, blob string) (BlobReader, error)
+	DeleteBlob(ctx context.Context, blob string) error
+	AbortBlob(blob string)
+}
+
+// BlobReader reads a committed blob.
+type BlobReader interface {
+	io.ReaderAt
+	Size() int64
+	ModTime() time.Time
+	Close() error
+}
+
+// ErrBlobNotFound is what a Store returns for a blob that is not committed.
+var ErrBlobNotFound = errors.New("blob not found")
+
+// Config sets up a device.
+type Config struct {
+	Name         string   // DNS name SQL Server uses; the certificate is issued for it
+	AltNames     []string // more names or IPs for the certificate
+	CertDir      string   // where the device CA lives (created on first start)
+	Store        Store
+	Key          []byte // HMAC key for SAS tokens, at least 32 bytes
+	MaxBlockSize int64  // default 100 MiB, Azure's limit for one Put Block
+	Logger       *slog.Logger
+	Now          func() time.Time
+}
+
+// Device is the HTTPS server.
+type Device struct {
+	cfg   Config
+	certs *certs
+	srv   *http.Server
+	port  string
+
+	mu       sync.Mutex
+	leases   map[string]string // blob -> lease id
+	created  map[string]bool   // blobs made by Put Blob, not yet committed
+	progress func(blob string, bytes int64)
+	received map[string]int64
+}
+
+// New makes a device and its certificate.
+func New(cfg Config) (*Device, error) {
+	if cfg.Name == "" {
+		return nil, errors.New("device needs a DNS name")
+	}
+	if len(cfg.Key) < 32 {
+		return nil, errors.New("device SAS key must be at least 32 bytes")
+	}
+	if cfg.MaxBlockSize == 0 {
+		cfg.MaxBlockSize = 100 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	c, err := loadOrCreateCerts(cfg.CertDir, append([]string{cfg.Name}, cfg.AltNames...))
+	if err != nil {
+		return nil, fmt.Errorf("device certificate: %w", err)
+	}
+	d := &Device{cfg: cfg, certs: c, leases: map[string]string{}, created: map[string]bool{}, received: map[string]int64{}}
+	d.srv = &http.Server{
+		Handler:           d,
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{*c.tls}, MinVersion: tls.VersionTLS12},
+		ReadHeaderTimeout: 15 * time.Second,
+		ReadTimeout:       10 * time.Minute, // one block of up to 100 MiB on a slow link
+		WriteTimeout:      10 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+	}
+	return d, nil
+}
+
+// CACertPEM is the device's CA certificate, for SQL Server hosts to trust.
+func (d *Device) CACertPEM() []byte { return d.certs.caPEM }
+
+// TLSCertificate is the device's server certificate.
+func (d *Device) TLSCertificate() tls.Certificate { return *d.certs.tls }
+
+// Serve serves HTTPS on l until Shutdown.
+func (d *Device) Serve(l net.Listener) error {
+	if _, port, err := net.SplitHostPort(l.Addr().String()); err == nil && port != "443" {
+		d.port = port
+	}
+	err := d.srv.ServeTLS(l, "", "")
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops the device, letting requests in flight finish.
+func (d *Device) Shutdown(ctx context.Context) error { return d.srv.Shutdown(ctx) }
+
+// ContainerURL is the URL of a container, the name of its SQL credential.
+func (d *Device) ContainerURL(container string) string {
+	host := d.cfg.Name
+	if d.port != "" {
+		host += ":" + d.port
+	}
+	return "https://" + host + "/" + container
+}
+
+// BlobURL is the URL SQL Server writes a blob to.
+func (d *Device) BlobURL(container, name string) string {
+	return d.ContainerURL(container) + "/" + name
+}
+
+// OnProgress registers a callback told the bytes received per blob.
+func (d *Device) OnProgress(fn func(blob string, bytes int64)) {
+	d.mu.Lock()
+	d.progress = fn
+	d.mu.Unlock()
+}
+
+func (d *Device) addReceived(blob string, n int64) {
+	d.mu.Lock()
+	d.received[blob] += n
+	total, fn := d.received[blob], d.progress
+	d.mu.Unlock()
+	if fn != nil {
+		fn(blob, total)
+	}
+}
+
+// Received is how many bytes of blocks arrived for a blob so far.
+func (d *Device) Received(blob string) int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.received[blob]
+}
+
+// ServeHTTP routes a request by method and comp, as Azure Blob does.
+func (d *Device) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("x-ms-request-id", strconv.FormatInt(d.cfg.Now().UnixNano(), 36))
+	w.Header().Set("x-ms-version", cmpOr(r.Header.Get("x-ms-version"), "2020-10-02"))
+	w.Header().Set("Server", "sqlvault-device")
+	container, name, ok := splitPath(r.URL.Path)
+	if !ok {
+		writeError(w, http.StatusBadRequest, "InvalidUri", "the URL must name a container and a blob")
+		return
+	}
+	blob := container + "/" + name
+	q := r.URL.Query()
+	comp := q.Get("comp")
+	need := "r"
+	switch r.Method {
+	case http.MethodPut:
+		need = "w"
+	case http.MethodDelete:
+		need = "d"
+	}
+	if err := d.checkSAS(q, container, need); err != nil {
+		writeError(w, http.StatusForbidden, "AuthenticationFailed", err.Error())
+		return
+	}
+	log := d.cfg.Logger.With("method", r.Method, "blob", blob, "comp", comp)
+	log.Debug("device request")
+	switch {
+	case r.Method == http.MethodPut && comp == "block":
+		d.putBlock(w, r, blob, q.Get("blockid"))
+	case r.Method == http.MethodPut && comp == "blocklist":
+		d.putBlockList(w, r, blob)
+	case r.Method == http.MethodPut && comp == "lease":
+		d.lease(w, r, blob)
+	case r.Method == http.MethodPut && comp == "":
+		d.putBlob(w, r, blob)
+	case r.Method == http.MethodHead && comp == "":
+		d.getBlob(w, r, blob, true)
+	case r.Method == http.MethodGet && comp == "":
+		d.getBlob(w, r, blob, false)
+	case r.Method == http.MethodDelete && comp == "":
+		d.deleteBlob(w, r, blob)
+	default:
+		writeError(w, http.StatusBadRequest, "UnsupportedHttpVerb", fmt.Sprintf("%s with comp=%q is not supported by this device", r.Method, comp))
+	}
+}
+
+func splitPath(p string) (container, name string, ok bool) {
+	p = strings.TrimPrefix(p, "/")
+	i := strings.IndexByte(p, '/')
+	if i <= 0 || i == len(p)-1 {
+		return "", "", false
+	}
+	return p[:i], p[i+1:], true
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
