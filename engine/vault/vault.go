@@ -65,10 +65,10 @@ type Vault struct {
 
 	mu      sync.Mutex
 	index   map[ChunkID]location
-	pack    *packWriter                     // the open pack, not yet durable
-	pending map[ChunkID]bool                // chunks in the open pack
+	pack    *packWriter                      // the open pack, not yet durable
+	pending map[ChunkID]bool                 // chunks in the open pack
 	staged  map[string]map[string][]chunkRef // blob -> block id -> chunks, uncommitted
-	gcMu    sync.RWMutex                    // GC excludes writers
+	gcMu    sync.RWMutex                     // GC excludes writers
 	cache   *chunkCache
 }
 

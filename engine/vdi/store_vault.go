@@ -31,7 +31,9 @@ func (s VaultStore) OpenBlob(ctx context.Context, blob string) (BlobReader, erro
 	return vaultReader{r}, nil
 }
 
-func (s VaultStore) DeleteBlob(ctx context.Context, blob string) error { return s.V.DeleteBlob(ctx, blob) }
+func (s VaultStore) DeleteBlob(ctx context.Context, blob string) error {
+	return s.V.DeleteBlob(ctx, blob)
+}
 
 func (s VaultStore) AbortBlob(blob string) { s.V.AbortBlob(blob) }
 
