@@ -1,0 +1,315 @@
+// Package blob is the simulated SQL Server's side of BACKUP ... TO URL: an
+// HTTPS client that writes and reads Azure block blobs with a Shared Access
+// Signature the way SQL Server 2016+ does. Writing a blob: Put Blob (empty,
+// to create it), Lease Blob "Acquire" (infinite), Put Block for each
+// MAXTRANSFERSIZE of the stream carrying the lease id, Put Block List, and
+// Lease Blob "Release". Reading: Get Blob Properties, then ranged Get Blob.
+package blob
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// apiVersion is the x-ms-version SQL Server 2022 sends.
+const apiVersion = "2019-02-02"
+
+// Config sets up a client.
+type Config struct {
+	RootCAs     *x509.CertPool    // the host's trusted roots; nil uses the system's
+	Hosts       map[string]string // name -> IP, as the hosts file
+	AllowedPort int               // 0: port 443 only, SQL Server's rule
+	Logger      *slog.Logger
+	Delay       func() time.Duration // pause before each block (fault injection)
+}
+
+// Client talks HTTPS to blob endpoints.
+type Client struct {
+	cfg  Config
+	http *http.Client
+}
+
+// NewClient makes a client.
+func NewClient(cfg Config) *Client {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	dialer := &net.Dialer{Timeout: 15 * time.Second}
+	tr := &http.Transport{
+		TLSClientConfig:     &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout: 15 * time.Second,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			host, port, err := net.SplitHostPort(addr)
+			if err != nil {
+				return nil, err
+			}
+			if ip, ok := cfg.Hosts[strings.ToLower(host)]; ok {
+				addr = net.JoinHostPort(ip, port)
+			}
+			return dialer.DialContext(ctx, network, addr)
+		},
+		MaxIdleConnsPerHost: 8,
+	}
+	return &Client{cfg: cfg, http: &http.Client{Transport: tr, Timeout: 10 * time.Minute}}
+}
+
+// CheckURL applies SQL Server's rules to a backup URL: https, a DNS name
+// rather than an IP address, and the default port.
+func CheckURL(raw string, allowedPort int) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("the URL %q is not valid", raw)
+	}
+	if u.Scheme != "https" {
+		return fmt.Errorf("the URL must use https, not %q", u.Scheme)
+	}
+	if net.ParseIP(u.Hostname()) != nil {
+		return fmt.Errorf("the URL names an IP address (%s); BACKUP TO URL needs a DNS name", u.Hostname())
+	}
+	if p := u.Port(); p != "" && p != "443" && p != strconv.Itoa(allowedPort) {
+		return fmt.Errorf("the URL uses port %s; BACKUP TO URL uses the default HTTPS port 443 only", p)
+	}
+	if strings.Count(strings.Trim(u.Path, "/"), "/") < 1 {
+		return errors.New("the URL must name a container and a blob")
+	}
+	return nil
+}
+
+// StatusError is an HTTP failure with Azure's error code.
+type StatusError struct {
+	StatusCode int
+	Code       string
+	Message    string
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("HTTP %d %s: %s", e.StatusCode, e.Code, e.Message)
+}
+
+func (c *Client) do(ctx context.Context, method, rawURL, sas string, query url.Values, hdr map[string]string, body []byte) (*http.Response, error) {
+	u := rawURL + "?" + strings.TrimPrefix(sas, "?")
+	if len(query) > 0 {
+		u += "&" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.ContentLength = int64(len(body))
+	req.Header.Set("x-ms-version", apiVersion)
+	req.Header.Set("x-ms-date", time.Now().UTC().Format(http.TimeFormat))
+	req.Header.Set("User-Agent", "SQLBACKUPTOURL/16.0 sqlsim")
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 300 {
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		var e struct {
+			Code    string `xml:"Code"`
+			Message string `xml:"Message"`
+		}
+		xml.Unmarshal(b, &e)
+		if e.Code == "" {
+			e.Code = resp.Header.Get("x-ms-error-code")
+		}
+		return nil, &StatusError{StatusCode: resp.StatusCode, Code: e.Code, Message: e.Message}
+	}
+	return resp, nil
+}
+
+func drain(resp *http.Response) {
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+}
+
+// Writer uploads one blob as a sequence of blocks.
+type Writer struct {
+	c         *Client
+	ctx       context.Context
+	url, sas  string
+	lease     string
+	blockSize int
+	buf       []byte
+	ids       []string
+	done      bool
+}
+
+// Create starts a blob: Put Blob, then an infinite lease.
+func (c *Client) Create(ctx context.Context, rawURL, sas string, blockSize int) (*Writer, error) {
+	if err := CheckURL(rawURL, c.cfg.AllowedPort); err != nil {
+		return nil, err
+	}
+	if blockSize <= 0 {
+		blockSize = 1 << 20
+	}
+	resp, err := c.do(ctx, http.MethodPut, rawURL, sas, nil, map[string]string{"x-ms-blob-type": "BlockBlob"}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("Put Blob: %w", err)
+	}
+	drain(resp)
+	resp, err = c.do(ctx, http.MethodPut, rawURL, sas, url.Values{"comp": {"lease"}},
+		map[string]string{"x-ms-lease-action": "Acquire", "x-ms-lease-duration": "-1"}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("Lease Blob (Acquire): %w", err)
+	}
+	drain(resp)
+	w := &Writer{c: c, ctx: ctx, url: rawURL, sas: sas, lease: resp.Header.Get("x-ms-lease-id"), blockSize: blockSize}
+	if w.lease == "" {
+		return nil, errors.New("Lease Blob (Acquire): no lease id in the answer")
+	}
+	return w, nil
+}
+
+// Write buffers the stream and sends a Put Block for each full block.
+func (w *Writer) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		room := w.blockSize - len(w.buf)
+		take := min(room, len(p))
+		w.buf = append(w.buf, p[:take]...)
+		p = p[take:]
+		if len(w.buf) == w.blockSize {
+			if err := w.flush(); err != nil {
+				return n - len(p), err
+			}
+		}
+	}
+	return n, nil
+}
+
+func (w *Writer) flush() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	if d := w.c.cfg.Delay; d != nil {
+		select {
+		case <-time.After(d()):
+		case <-w.ctx.Done():
+			return w.ctx.Err()
+		}
+	}
+	// Block ids of one blob must have equal length; SQL Server uses a
+	// fixed-width counter.
+	id := base64.StdEncoding.EncodeToString([]byte(fmt.Sprintf("sqlsim-block-%010d", len(w.ids))))
+	resp, err := w.c.do(w.ctx, http.MethodPut, w.url, w.sas, url.Values{"comp": {"block"}, "blockid": {id}},
+		map[string]string{"x-ms-lease-id": w.lease}, w.buf)
+	if err != nil {
+		return fmt.Errorf("Put Block %d: %w", len(w.ids), err)
+	}
+	drain(resp)
+	w.ids = append(w.ids, id)
+	w.buf = w.buf[:0]
+	return nil
+}
+
+// Close sends the last block, commits the block list and releases the lease.
+func (w *Writer) Close() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	if err := w.flush(); err != nil {
+		w.release()
+		return err
+	}
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0" encoding="utf-8"?><BlockList>`)
+	for _, id := range w.ids {
+		b.WriteString("<Latest>" + id + "</Latest>")
+	}
+	b.WriteString("</BlockList>")
+	resp, err := w.c.do(w.ctx, http.MethodPut, w.url, w.sas, url.Values{"comp": {"blocklist"}},
+		map[string]string{"x-ms-lease-id": w.lease, "Content-Type": "application/xml"}, []byte(b.String()))
+	if err != nil {
+		w.release()
+		return fmt.Errorf("Put Block List: %w", err)
+	}
+	drain(resp)
+	return w.release()
+}
+
+// Abort releases the lease and leaves the blob uncommitted.
+func (w *Writer) Abort() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	return w.release()
+}
+
+func (w *Writer) release() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	resp, err := w.c.do(ctx, http.MethodPut, w.url, w.sas, url.Values{"comp": {"lease"}},
+		map[string]string{"x-ms-lease-action": "Release", "x-ms-lease-id": w.lease}, nil)
+	if err != nil {
+		return fmt.Errorf("Lease Blob (Release): %w", err)
+	}
+	drain(resp)
+	return nil
+}
+
+// Reader reads a committed blob with ranged requests.
+type Reader struct {
+	c        *Client
+	ctx      context.Context
+	url, sas string
+	size     int64
+}
+
+// Open reads the blob's properties.
+func (c *Client) Open(ctx context.Context, rawURL, sas string) (*Reader, error) {
+	if err := CheckURL(rawURL, c.cfg.AllowedPort); err != nil {
+		return nil, err
+	}
+	resp, err := c.do(ctx, http.MethodHead, rawURL, sas, nil, nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("Get Blob Properties: %w", err)
+	}
+	drain(resp)
+	return &Reader{c: c, ctx: ctx, url: rawURL, sas: sas, size: resp.ContentLength}, nil
+}
+
+// Size is the blob's length.
+func (r *Reader) Size() int64 { return r.size }
+
+// ReadAt reads with one ranged Get Blob.
+func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
+	if off >= r.size {
+		return 0, io.EOF
+	}
+	end := min(off+int64(len(p)), r.size) - 1
+	resp, err := r.c.do(r.ctx, http.MethodGet, r.url, r.sas, nil,
+		map[string]string{"x-ms-range": fmt.Sprintf("bytes=%d-%d", off, end)}, nil)
+	if err != nil {
+		return 0, fmt.Errorf("Get Blob: %w", err)
+	}
+	defer resp.Body.Close()
+	n, err := io.ReadFull(resp.Body, p[:end-off+1])
+	if err == nil && int64(n) < int64(len(p)) {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// Close releases nothing.
+func (r *Reader) Close() error { return nil }

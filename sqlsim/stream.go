@@ -1,0 +1,264 @@
+package sqlsim
+
+import (
+	"bytes"
+	"compress/flate"
+	"context"
+	"encoding/binary"
+	"encoding/gob"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc64"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/sqlvault/sqlvault/sqlsim/tds"
+)
+
+// The backup stream: a header page, then the body. Header: "SQLSIMBK",
+// the stripe chunk size (u32), flags (u32, bit 0 = compressed), the meta
+// length (u64) and the meta JSON, padded to 8 KiB. Body (deflated when
+// compressed): the payload length (u64) and the gob payload (tables and log
+// records), the data pages, and a CRC-64 of the body before compression.
+const magic = "SQLSIMBK"
+
+// backupMeta is what HEADERONLY and FILELISTONLY show.
+type backupMeta struct {
+	Database       string
+	DatabaseGUID   [16]byte
+	Type           string // D, I, L
+	CopyOnly       bool
+	Compressed     bool
+	FirstN, LastN  int64 // LSN counters
+	CheckpointN    int64
+	DatabaseBackup int64 // counter of the base full's checkpoint
+	DiffBase       int64
+	Start, Finish  time.Time
+	Recovery       string
+	Files          []DBFile
+	Pages          int64
+	Name           string
+	Description    string
+	Server         string
+	Created        time.Time
+}
+
+// backupPayload is the data part.
+type backupPayload struct {
+	Tables map[string]*Table
+	Log    []LogRecord
+	Pages  int64
+	PageV  map[int64]int64
+}
+
+// stripedWriter deals chunks round robin over the stripe writers.
+type stripedWriter struct {
+	ws    []BlobWriter
+	chunk int
+	cur   int
+	fill  int
+	n     int64
+}
+
+func (s *stripedWriter) Write(p []byte) (int, error) {
+	total := len(p)
+	for len(p) > 0 {
+		take := min(s.chunk-s.fill, len(p))
+		if _, err := s.ws[s.cur].Write(p[:take]); err != nil {
+			return total - len(p), err
+		}
+		p, s.fill, s.n = p[take:], s.fill+take, s.n+int64(take)
+		if s.fill == s.chunk {
+			s.fill, s.cur = 0, (s.cur+1)%len(s.ws)
+		}
+	}
+	return total, nil
+}
+
+// stripedReader reads the stream back in the order it was dealt.
+type stripedReader struct {
+	rs    []BlobReader
+	chunk int64
+	off   int64 // logical offset
+	size  int64
+}
+
+func newStripedReader(rs []BlobReader) (*stripedReader, error) {
+	var head [16]byte
+	if _, err := rs[0].ReadAt(head[:], 0); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	if string(head[:8]) != magic {
+		return nil, sqlErr(3241, 16, "The media family on device is incorrectly formed. SQL Server cannot process this media family.")
+	}
+	s := &stripedReader{rs: rs, chunk: int64(binary.LittleEndian.Uint32(head[8:]))}
+	for _, r := range rs {
+		s.size += r.Size()
+	}
+	if s.chunk == 0 {
+		return nil, sqlErr(3241, 16, "The media family on device is incorrectly formed.")
+	}
+	return s, nil
+}
+
+func (s *stripedReader) Read(p []byte) (int, error) {
+	if s.off >= s.size {
+		return 0, io.EOF
+	}
+	k := int64(len(s.rs))
+	idx := s.off / s.chunk
+	stripe, within := idx%k, s.off%s.chunk
+	at := (idx/k)*s.chunk + within
+	n := min(int64(len(p)), s.chunk-within)
+	got, err := s.rs[stripe].ReadAt(p[:n], at)
+	s.off += int64(got)
+	if errors.Is(err, io.EOF) && got > 0 {
+		err = nil
+	}
+	return got, err
+}
+
+// writeStream writes header and body to w, calling progress with bytes
+// done of total as it goes.
+func writeStream(ctx context.Context, w io.Writer, chunk int, meta backupMeta, payload backupPayload, pages []int64, seed uint64, progress func(done int64) error) (int64, error) {
+	mj, _ := json.Marshal(meta)
+	head := make([]byte, 8192*((24+len(mj))/8192+1))
+	copy(head, magic)
+	binary.LittleEndian.PutUint32(head[8:], uint32(chunk))
+	if meta.Compressed {
+		binary.LittleEndian.PutUint32(head[12:], 1)
+	}
+	binary.LittleEndian.PutUint64(head[16:], uint64(len(mj)))
+	copy(head[24:], mj)
+	if _, err := w.Write(head); err != nil {
+		return 0, err
+	}
+	var body io.Writer = w
+	var zw *flate.Writer
+	if meta.Compressed {
+		zw, _ = flate.NewWriter(w, flate.BestSpeed)
+		body = zw
+	}
+	crc := crc64.New(crc64.MakeTable(crc64.ECMA))
+	out := io.MultiWriter(body, crc)
+	var pb bytes.Buffer
+	if err := gob.NewEncoder(&pb).Encode(payload); err != nil {
+		return 0, err
+	}
+	var lenBuf [8]byte
+	binary.LittleEndian.PutUint64(lenBuf[:], uint64(pb.Len()))
+	out.Write(lenBuf[:])
+	if _, err := out.Write(pb.Bytes()); err != nil {
+		return 0, err
+	}
+	page := make([]byte, pageSize)
+	for i, n := range pages {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		genPage(seed, n, payload.PageV[n], page)
+		if _, err := out.Write(page); err != nil {
+			return 0, err
+		}
+		if i%64 == 63 || i == len(pages)-1 {
+			if err := progress(int64(i + 1)); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if len(pages) == 0 {
+		if err := progress(0); err != nil {
+			return 0, err
+		}
+	}
+	var sum [8]byte
+	binary.LittleEndian.PutUint64(sum[:], crc.Sum64())
+	if _, err := body.Write(sum[:]); err != nil {
+		return 0, err
+	}
+	if zw != nil {
+		if err := zw.Close(); err != nil {
+			return 0, err
+		}
+	}
+	return int64(len(pages)), nil
+}
+
+// readMeta reads the header page.
+func readMeta(r io.Reader) (backupMeta, bool, error) {
+	head := make([]byte, 8192)
+	if _, err := io.ReadFull(r, head); err != nil {
+		return backupMeta{}, false, sqlErr(3241, 16, "The media family on device is incorrectly formed: "+err.Error())
+	}
+	n := binary.LittleEndian.Uint64(head[16:])
+	compressed := binary.LittleEndian.Uint32(head[12:])&1 == 1
+	mj := head[24:]
+	if n > uint64(len(mj)) {
+		extra := make([]byte, 8192*((24+int(n))/8192+1)-8192)
+		if _, err := io.ReadFull(r, extra); err != nil {
+			return backupMeta{}, false, err
+		}
+		mj = append(mj, extra...)
+	}
+	var m backupMeta
+	if err := json.Unmarshal(mj[:n], &m); err != nil {
+		return m, false, sqlErr(3241, 16, "The backup header is damaged.")
+	}
+	return m, compressed, nil
+}
+
+// readBody reads the body after the header and checks its checksum;
+// pages is how many data pages the header says follow the payload.
+func readBody(r io.Reader, compressed bool, pages int64, progress func(done int64)) (backupPayload, error) {
+	var body io.Reader = r
+	if compressed {
+		body = flate.NewReader(r)
+	}
+	crc := crc64.New(crc64.MakeTable(crc64.ECMA))
+	tr := io.TeeReader(body, crc)
+	var lenBuf [8]byte
+	if _, err := io.ReadFull(tr, lenBuf[:]); err != nil {
+		return backupPayload{}, damaged(err)
+	}
+	n := binary.LittleEndian.Uint64(lenBuf[:])
+	if n > 1<<32 {
+		return backupPayload{}, damaged(errors.New("payload length is not plausible"))
+	}
+	pb := make([]byte, n)
+	if _, err := io.ReadFull(tr, pb); err != nil {
+		return backupPayload{}, damaged(err)
+	}
+	var payload backupPayload
+	if err := gob.NewDecoder(bytes.NewReader(pb)).Decode(&payload); err != nil {
+		return payload, damaged(err)
+	}
+	page := make([]byte, pageSize)
+	for i := int64(0); i < pages; i++ {
+		if _, err := io.ReadFull(tr, page); err != nil {
+			return payload, damaged(err)
+		}
+		if progress != nil && (i%64 == 63 || i == pages-1) {
+			progress(i + 1)
+		}
+	}
+	var sum [8]byte
+	if _, err := io.ReadFull(body, sum[:]); err != nil {
+		return payload, damaged(err)
+	}
+	if binary.LittleEndian.Uint64(sum[:]) != crc.Sum64() {
+		return payload, damaged(errors.New("the backup checksum does not match"))
+	}
+	return payload, nil
+}
+
+func damaged(err error) error {
+	return &multiErr{msgs: []*tds.Message{sqlErr(3183, 16, "RESTORE detected an error on page (1:1) in database \"unknown\" as read from the backup set: "+strings.TrimSpace(err.Error())),
+		sqlErr(3013, 16, "RESTORE DATABASE is terminating abnormally.")}}
+}
+
+func fmtMB(bytes int64, d time.Duration) string {
+	secs := max(d.Seconds(), 0.001)
+	return fmt.Sprintf("%.3f seconds (%.3f MB/sec)", secs, float64(bytes)/(1<<20)/secs)
+}

@@ -1,0 +1,291 @@
+package sqlsim
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/sqlvault/sqlvault/sqlsim/tds"
+)
+
+func col(name string, t tds.Type) tds.Column {
+	c := tds.Column{Name: name, Type: t, Nullable: true}
+	switch t {
+	case tds.TypeNVarChar:
+		c.Length = 256
+	case tds.TypeNumeric:
+		c.Precision, c.Scale = 25, 0
+	case tds.TypeDateTime2:
+		c.Scale = 7
+	}
+	return c
+}
+
+var stateCodes = map[string]int64{"ONLINE": 0, "RESTORING": 1, "RECOVERING": 2, "SUSPECT": 4, "OFFLINE": 6}
+var recoveryCodes = map[string]int64{"FULL": 1, "BULK_LOGGED": 2, "SIMPLE": 3}
+
+// source resolves a FROM name to a rowset; callers hold in.mu.
+func (x *execCtx) source(parts []string) (*rowset, error) {
+	full := strings.ToLower(strings.Join(parts, "."))
+	name := strings.ToLower(parts[len(parts)-1])
+	schema := ""
+	if len(parts) >= 2 {
+		schema = strings.ToLower(parts[len(parts)-2])
+	}
+	st := x.s.in.st
+	if schema == "sys" {
+		switch name {
+		case "databases":
+			return x.sysDatabases(), nil
+		case "master_files":
+			return x.sysMasterFiles(), nil
+		case "database_recovery_status":
+			return x.sysRecoveryStatus(), nil
+		case "server_principals", "sql_logins":
+			return x.sysPrincipals(), nil
+		case "server_role_members":
+			return x.sysRoleMembers(), nil
+		case "credentials":
+			return x.sysCredentials(), nil
+		case "tables":
+			return x.sysTables(parts)
+		}
+		return nil, sqlErr(208, 16, fmt.Sprintf("Invalid object name '%s'.", strings.Join(parts, ".")))
+	}
+	if strings.HasPrefix(full, "msdb.") || strings.EqualFold(x.s.db, "msdb") {
+		switch name {
+		case "backupset":
+			return x.msdbBackupset(), nil
+		case "backupmediafamily":
+			return x.msdbMediaFamily(), nil
+		}
+	}
+	dbName := x.s.db
+	if len(parts) == 3 {
+		dbName = parts[0]
+	}
+	d, ok := st.Databases[strings.ToLower(dbName)]
+	if !ok {
+		return nil, sqlErr(208, 16, fmt.Sprintf("Invalid object name '%s'.", strings.Join(parts, ".")))
+	}
+	t, ok := d.table(name)
+	if !ok {
+		return nil, sqlErr(208, 16, fmt.Sprintf("Invalid object name '%s'.", strings.Join(parts, ".")))
+	}
+	return tableRowset(t), nil
+}
+
+// tableRowset exposes a user table's rows in row id order.
+func tableRowset(t *Table) *rowset {
+	rs := &rowset{}
+	for _, c := range t.Columns {
+		rs.cols = append(rs.cols, colForType(c))
+	}
+	ids := make([]int64, 0, len(t.Rows))
+	for id := range t.Rows {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		rs.rows = append(rs.rows, t.Rows[id])
+	}
+	return rs
+}
+
+func colForType(c ColDef) tds.Column {
+	base := c.Type
+	if i := strings.IndexByte(base, '('); i >= 0 {
+		base = base[:i]
+	}
+	switch base {
+	case "int", "smallint", "tinyint":
+		return col(c.Name, tds.TypeInt)
+	case "bigint":
+		return col(c.Name, tds.TypeBigInt)
+	case "bit":
+		return col(c.Name, tds.TypeBit)
+	case "float", "real":
+		return col(c.Name, tds.TypeFloat)
+	case "decimal", "numeric", "money":
+		cc := col(c.Name, tds.TypeDecimal)
+		cc.Precision, cc.Scale = 38, 0
+		return cc
+	case "datetime", "smalldatetime":
+		return col(c.Name, tds.TypeDateTime)
+	case "datetime2", "date", "datetimeoffset":
+		return col(c.Name, tds.TypeDateTime2)
+	case "uniqueidentifier":
+		return col(c.Name, tds.TypeUniqueIdentifier)
+	case "varbinary", "binary", "image":
+		cc := col(c.Name, tds.TypeVarBinary)
+		cc.Length = -1
+		return cc
+	}
+	cc := col(c.Name, tds.TypeNVarChar)
+	cc.Length = 4000
+	return cc
+}
+
+func (x *execCtx) databases() []*Database {
+	var out []*Database
+	for _, d := range x.s.in.st.Databases {
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// sysDatabases follows sys.databases (learn.microsoft.com/sql/relational-databases/system-catalog-views/sys-databases-transact-sql).
+func (x *execCtx) sysDatabases() *rowset {
+	rs := &rowset{cols: []tds.Column{col("name", tds.TypeNVarChar), col("database_id", tds.TypeInt), col("source_database_id", tds.TypeInt),
+		col("create_date", tds.TypeDateTime), col("compatibility_level", tds.TypeTinyInt), col("collation_name", tds.TypeNVarChar),
+		col("user_access", tds.TypeTinyInt), col("user_access_desc", tds.TypeNVarChar), col("is_read_only", tds.TypeBit),
+		col("state", tds.TypeTinyInt), col("state_desc", tds.TypeNVarChar), col("recovery_model", tds.TypeTinyInt),
+		col("recovery_model_desc", tds.TypeNVarChar), col("is_encrypted", tds.TypeBit), col("log_reuse_wait_desc", tds.TypeNVarChar)}}
+	for _, d := range x.databases() {
+		var rm, rmd any = recoveryCodes[d.Recovery], d.Recovery
+		if d.State == "RESTORING" && d.Name != "" {
+			rm, rmd = recoveryCodes[d.Recovery], d.Recovery
+		}
+		rs.rows = append(rs.rows, []any{d.Name, int64(d.ID), nil, d.Created, int64(d.Compat), "SQL_Latin1_General_CP1_CI_AS",
+			int64(0), "MULTI_USER", false, stateCodes[d.State], d.State, rm, rmd, false, "NOTHING"})
+	}
+	return rs
+}
+
+func (x *execCtx) sysMasterFiles() *rowset {
+	rs := &rowset{cols: []tds.Column{col("database_id", tds.TypeInt), col("file_id", tds.TypeInt), col("type", tds.TypeTinyInt),
+		col("type_desc", tds.TypeNVarChar), col("name", tds.TypeNVarChar), col("physical_name", tds.TypeNVarChar),
+		col("state_desc", tds.TypeNVarChar), col("size", tds.TypeInt), col("max_size", tds.TypeInt), col("growth", tds.TypeInt)}}
+	for _, d := range x.databases() {
+		files := d.Files
+		if len(files) == 0 {
+			files = defaultFiles(d.Name)
+		}
+		for i, f := range files {
+			typ, desc, size := int64(0), "ROWS", max(d.Pages, 128)
+			if f.Type == "L" {
+				typ, desc, size = 1, "LOG", 1024+int64(len(d.Log))/32
+			}
+			rs.rows = append(rs.rows, []any{int64(d.ID), int64(i + 1), typ, desc, f.Logical, f.Physical, "ONLINE", size, int64(-1), int64(8192)})
+		}
+	}
+	return rs
+}
+
+func (x *execCtx) sysRecoveryStatus() *rowset {
+	rs := &rowset{cols: []tds.Column{col("database_id", tds.TypeInt), col("database_guid", tds.TypeUniqueIdentifier),
+		col("family_guid", tds.TypeUniqueIdentifier), col("last_log_backup_lsn", tds.TypeNumeric)}}
+	for _, d := range x.databases() {
+		if d.State != "ONLINE" {
+			continue // as SQL Server, only databases that are online
+		}
+		rs.rows = append(rs.rows, []any{int64(d.ID), d.GUID, d.GUID, lsnDecimal(lsnIfSet(d.LastLogBack))})
+	}
+	return rs
+}
+
+func lsnIfSet(n int64) int64 {
+	if n == 0 {
+		return 0
+	}
+	return lsnOf(n)
+}
+
+func (x *execCtx) sysPrincipals() *rowset {
+	rs := &rowset{cols: []tds.Column{col("name", tds.TypeNVarChar), col("principal_id", tds.TypeInt), col("type", tds.TypeNVarChar),
+		col("type_desc", tds.TypeNVarChar), col("is_disabled", tds.TypeBit), col("create_date", tds.TypeDateTime)}}
+	rs.rows = append(rs.rows, []any{"sysadmin", int64(3), "R", "SERVER_ROLE", false, time.Date(2003, 4, 8, 9, 10, 35, 0, time.UTC)})
+	for i, l := range x.sortedLogins() {
+		rs.rows = append(rs.rows, []any{l.Name, int64(256 + i), "S", "SQL_LOGIN", false, l.Created})
+	}
+	return rs
+}
+
+func (x *execCtx) sortedLogins() []*Login {
+	var ls []*Login
+	for _, l := range x.s.in.st.Logins {
+		ls = append(ls, l)
+	}
+	sort.Slice(ls, func(i, j int) bool { return ls[i].Name < ls[j].Name })
+	return ls
+}
+
+func (x *execCtx) sysRoleMembers() *rowset {
+	rs := &rowset{cols: []tds.Column{col("role_principal_id", tds.TypeInt), col("member_principal_id", tds.TypeInt)}}
+	for i, l := range x.sortedLogins() {
+		if l.Sysadmin {
+			rs.rows = append(rs.rows, []any{int64(3), int64(256 + i)})
+		}
+	}
+	return rs
+}
+
+func (x *execCtx) sysCredentials() *rowset {
+	rs := &rowset{cols: []tds.Column{col("credential_id", tds.TypeInt), col("name", tds.TypeNVarChar), col("credential_identity", tds.TypeNVarChar),
+		col("create_date", tds.TypeDateTime), col("modify_date", tds.TypeDateTime), col("target_type", tds.TypeNVarChar)}}
+	var cs []*Credential
+	for _, c := range x.s.in.st.Credentials {
+		cs = append(cs, c)
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i].ID < cs[j].ID })
+	for _, c := range cs {
+		rs.rows = append(rs.rows, []any{int64(c.ID), c.Name, c.Identity, c.Created, c.Created, nil})
+	}
+	return rs
+}
+
+func (x *execCtx) sysTables(parts []string) (*rowset, error) {
+	dbName := x.s.db
+	if len(parts) == 3 {
+		dbName = parts[0]
+	}
+	d, ok := x.s.in.st.Databases[strings.ToLower(dbName)]
+	if !ok {
+		return nil, sqlErr(208, 16, "Invalid object name 'sys.tables'.")
+	}
+	rs := &rowset{cols: []tds.Column{col("name", tds.TypeNVarChar), col("object_id", tds.TypeInt)}}
+	var names []string
+	for _, t := range d.Tables {
+		names = append(names, t.Name)
+	}
+	sort.Strings(names)
+	for i, n := range names {
+		rs.rows = append(rs.rows, []any{n, int64(1000 + i)})
+	}
+	return rs, nil
+}
+
+// msdbBackupset follows msdb.dbo.backupset (learn.microsoft.com/sql/relational-databases/system-tables/backupset-transact-sql).
+func (x *execCtx) msdbBackupset() *rowset {
+	rs := &rowset{cols: []tds.Column{col("backup_set_id", tds.TypeInt), col("media_set_id", tds.TypeInt), col("name", tds.TypeNVarChar),
+		col("description", tds.TypeNVarChar), col("database_name", tds.TypeNVarChar), col("server_name", tds.TypeNVarChar),
+		col("machine_name", tds.TypeNVarChar), col("type", tds.TypeNVarChar), col("is_copy_only", tds.TypeBit),
+		col("first_lsn", tds.TypeNumeric), col("last_lsn", tds.TypeNumeric), col("checkpoint_lsn", tds.TypeNumeric),
+		col("database_backup_lsn", tds.TypeNumeric), col("differential_base_lsn", tds.TypeNumeric),
+		col("backup_start_date", tds.TypeDateTime), col("backup_finish_date", tds.TypeDateTime),
+		col("backup_size", tds.TypeNumeric), col("compressed_backup_size", tds.TypeNumeric),
+		col("database_guid", tds.TypeUniqueIdentifier), col("recovery_model", tds.TypeNVarChar)}}
+	rs.cols[16].Precision, rs.cols[17].Precision = 20, 20
+	for _, b := range x.s.in.st.Backupsets {
+		rs.rows = append(rs.rows, []any{b.ID, b.MediaSetID, b.Name, b.Description, b.Database, x.s.in.ServerName(), x.s.in.cfg.MachineName,
+			b.Type, b.CopyOnly, lsnDecimal(b.FirstLSN), lsnDecimal(b.LastLSN), lsnDecimal(b.CheckpointLSN),
+			lsnDecimal(b.DatabaseBackupLSN), lsnDecimal(b.DifferentialBaseLSN), b.Start, b.Finish,
+			tds.DecimalFromInt64(b.Size, 0), tds.DecimalFromInt64(b.CompressedSize, 0), b.DatabaseGUID, b.Recovery})
+	}
+	return rs
+}
+
+// msdbMediaFamily follows msdb.dbo.backupmediafamily: one row per URL.
+func (x *execCtx) msdbMediaFamily() *rowset {
+	rs := &rowset{cols: []tds.Column{col("media_set_id", tds.TypeInt), col("family_sequence_number", tds.TypeTinyInt),
+		col("physical_device_name", tds.TypeNVarChar), col("device_type", tds.TypeTinyInt)}}
+	rs.cols[2].Length = 260
+	for _, b := range x.s.in.st.Backupsets {
+		for i, u := range b.URLs {
+			rs.rows = append(rs.rows, []any{b.MediaSetID, int64(i + 1), u, int64(9)}) // 9: URL
+		}
+	}
+	return rs
+}
