@@ -19,7 +19,9 @@ const pageSize = pagegen.Size
 
 func genPage(seed uint64, n, version int64, dst []byte) { pagegen.Page(seed, n, version, dst) }
 
-func seedOf(g [16]byte) uint64 { return binary.LittleEndian.Uint64(g[:8]) ^ binary.LittleEndian.Uint64(g[8:]) }
+func seedOf(g [16]byte) uint64 {
+	return binary.LittleEndian.Uint64(g[:8]) ^ binary.LittleEndian.Uint64(g[8:])
+}
 
 // terminate is the pair of errors a failed BACKUP or RESTORE ends with:
 // the cause, then 3013.
@@ -153,6 +155,9 @@ func (x *execCtx) prepareBackup(name string, isLog bool, o backupOpts, urls []st
 			return nil, terminate(verb, sqlErr(4214, 16, "BACKUP LOG cannot be performed because there is no current database backup."))
 		}
 		m.Type = "L"
+		// The backup itself is logged, so every log backup covers at
+		// least one record and its last LSN moves forward.
+		d.appendLog(now, LogRecord{Op: "log_backup"})
 		m.FirstN, m.LastN = d.LastLogBack, d.LogN+1
 		for _, r := range d.Log {
 			if r.N >= d.LastLogBack {

@@ -9,12 +9,12 @@ import (
 // backupOpts are the WITH options of BACKUP and RESTORE.
 type backupOpts struct {
 	differential, copyOnly, compression, checksum bool
-	norecovery, recovery, replace, noTruncate    bool
-	stats                                        int
-	maxTransfer                                  int
-	name, description                            string
-	moves                                        map[string]string // logical -> physical
-	stopAt                                       *time.Time
+	norecovery, recovery, replace, noTruncate     bool
+	stats                                         int
+	maxTransfer                                   int
+	name, description                             string
+	moves                                         map[string]string // logical -> physical
+	stopAt                                        *time.Time
 }
 
 // parseURLs reads `URL = 'u' [, URL = 'u2' ...]`.

@@ -154,7 +154,7 @@ type parser struct {
 	pos  int
 }
 
-func (p *parser) peek() token     { return p.toks[p.pos] }
+func (p *parser) peek() token { return p.toks[p.pos] }
 func (p *parser) peekAt(n int) token {
 	if p.pos+n < len(p.toks) {
 		return p.toks[p.pos+n]
