@@ -1,0 +1,100 @@
+// Package enginetest starts the real data path for tests: a vault in a
+// temporary directory, the virtual device on its own loopback address, and
+// simulated SQL Server instances that resolve the device's name to it and
+// trust its CA, as a SQL Server host configured for sqlvault would.
+package enginetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"testing"
+
+	"github.com/sqlvault/sqlvault/engine/mssql"
+	"github.com/sqlvault/sqlvault/engine/vault"
+	"github.com/sqlvault/sqlvault/engine/vdi"
+	"github.com/sqlvault/sqlvault/sqlsim"
+)
+
+// Env is a running data path.
+type Env struct {
+	Vault      *vault.Vault
+	Device     *vdi.Device
+	DeviceName string
+	DeviceIP   string
+	DevicePort int // 443 when it could be bound
+	t          testing.TB
+}
+
+var nextIP atomic.Int32
+
+// listenDevice binds 127.0.0.x:443 (SQL Server's rule) or, when that is
+// not allowed, a free port that the simulated instances are told to accept.
+func listenDevice() (net.Listener, string, int) {
+	for i := 0; i < 20; i++ {
+		ip := fmt.Sprintf("127.0.%d.%d", 10+nextIP.Load()/200, 2+nextIP.Add(1)%200)
+		if l, err := net.Listen("tcp", ip+":443"); err == nil {
+			return l, ip, 443
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	return l, "127.0.0.1", l.Addr().(*net.TCPAddr).Port
+}
+
+// Start starts a vault and a device.
+func Start(t testing.TB) *Env {
+	t.Helper()
+	ctx := context.Background()
+	b, err := vault.NewDirBackend(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := vault.Create(ctx, b, []byte("enginetest passphrase"), vault.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, ip, port := listenDevice()
+	name := "vault" + strconv.Itoa(int(nextIP.Add(1))) + ".sqlvault.test"
+	d, err := vdi.New(vdi.Config{Name: name, CertDir: t.TempDir(), Store: vdi.VaultStore{V: v}, Key: bytes.Repeat([]byte{9}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go d.Serve(l)
+	t.Cleanup(func() { d.Shutdown(context.Background()); v.Close() })
+	return &Env{Vault: v, Device: d, DeviceName: name, DeviceIP: ip, DevicePort: port, t: t}
+}
+
+// SimConfig is a sqlsim config wired to the device.
+func (e *Env) SimConfig(saPassword string) sqlsim.Config {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(e.Device.CACertPEM())
+	cfg := sqlsim.Config{SAPassword: saPassword, DataDir: e.t.TempDir(), TrustCA: pool,
+		Hosts: map[string]string{e.DeviceName: e.DeviceIP}}
+	if e.DevicePort != 443 {
+		cfg.AllowedDevicePort = e.DevicePort
+	}
+	return cfg
+}
+
+// StartSim starts a simulated instance wired to the device.
+func (e *Env) StartSim(cfg sqlsim.Config) *sqlsim.Instance {
+	e.t.Helper()
+	in, err := sqlsim.Start(context.Background(), cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { in.Close() })
+	return in
+}
+
+// Target is how the plugin reaches an instance as sa.
+func Target(in *sqlsim.Instance, user, password string) mssql.Target {
+	return mssql.Target{Host: "127.0.0.1", Port: in.Port(), User: user, Password: password, Encrypt: "disable"}
+}
