@@ -79,20 +79,23 @@ func openKeys(ctx context.Context, b Backend, passphrase []byte) (*keys, error) 
 // keys are derived from the master key with BLAKE3's key derivation, one
 // per purpose, so chunk ids reveal nothing about content without the key.
 type keys struct {
-	idKey []byte
-	aead  cipher.AEAD
+	idKey   []byte
+	gearKey []byte // seeds the chunker's gear table
+	aead    cipher.AEAD
 }
 
 func deriveKeys(master []byte) (*keys, error) {
 	idKey := make([]byte, 32)
 	encKey := make([]byte, 32)
+	gearKey := make([]byte, 32)
 	blake3.DeriveKey("sqlvault 2026 chunk id", master, idKey)
+	blake3.DeriveKey("sqlvault 2026 chunker", master, gearKey)
 	blake3.DeriveKey("sqlvault 2026 encryption", master, encKey)
 	aead, err := newAEAD(encKey)
 	if err != nil {
 		return nil, err
 	}
-	return &keys{idKey: idKey, aead: aead}, nil
+	return &keys{idKey: idKey, gearKey: gearKey, aead: aead}, nil
 }
 
 func newAEAD(key []byte) (cipher.AEAD, error) {

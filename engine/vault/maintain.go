@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // VerifyReport is what Verify found.
@@ -82,80 +83,170 @@ func (v *Vault) Verify(ctx context.Context) (VerifyReport, error) {
 // GCReport is what a collection removed.
 type GCReport struct {
 	PacksDeleted, PacksKept int
+	PacksRepacked           int // packs whose live chunks were moved to new packs
 	BytesFreed              int64
 	OrphanPacks             int // packs no index named (left by a crash)
+	ExpiredUploads          int // uploads idle past UncommittedTTL, forgotten
 }
 
-// GC deletes packs no committed manifest or upload in progress references.
-// Packs partly in use are kept whole (no repacking). It deletes a pack's
-// index object before the pack itself, so a crash at any point leaves at
-// worst an orphan pack, never an index entry pointing at nothing.
+// GC removes every chunk no committed manifest or live upload references.
+// A pack with no live chunk is deleted; a pack with some is rewritten: its
+// live chunks (still sealed) go to a new pack whose pack and index objects
+// are durable before the old index and then the old pack are deleted. So
+// a crash at any point leaves at worst an orphan pack or a chunk indexed
+// twice, never an index entry pointing at nothing.
 func (v *Vault) GC(ctx context.Context) (GCReport, error) {
 	v.gcMu.Lock()
 	defer v.gcMu.Unlock()
+	var rep GCReport
 	if err := v.flush(ctx); err != nil {
-		return GCReport{}, err
+		return rep, err
 	}
 	used := map[ChunkID]bool{}
 	ms, err := v.List(ctx, "")
 	if err != nil {
-		return GCReport{}, err
+		return rep, err
 	}
 	for _, m := range ms {
 		for _, c := range m.Chunks {
 			used[c.ID] = true
 		}
 	}
+	cutoff := time.Now().Add(-v.opts.UncommittedTTL)
+	type packUse struct {
+		name       string
+		live, dead []ChunkID
+		deadBytes  int64
+	}
+	var plan []packUse
 	v.mu.Lock()
-	for _, blocks := range v.staged {
-		for _, refs := range blocks {
+	for blob, st := range v.staged {
+		if st.touched.Before(cutoff) {
+			delete(v.staged, blob)
+			rep.ExpiredUploads++
+			continue
+		}
+		for _, refs := range st.blocks {
 			for _, r := range refs {
 				used[r.ID] = true
 			}
 		}
 	}
-	live := map[string]bool{}
-	all := map[string][]ChunkID{}
-	for id, loc := range v.index {
-		all[loc.Pack] = append(all[loc.Pack], id)
-		if used[id] {
-			live[loc.Pack] = true
+	for name, ids := range v.packs {
+		pu := packUse{name: name}
+		for _, id := range ids {
+			// A chunk indexed in two packs (a crash during an earlier GC)
+			// lives only where the index points.
+			if loc, ok := v.index[id]; ok && loc.Pack == name && used[id] {
+				pu.live = append(pu.live, id)
+			} else {
+				pu.dead = append(pu.dead, id)
+				if ok && loc.Pack == name {
+					pu.deadBytes += loc.Length
+				}
+			}
 		}
+		plan = append(plan, pu)
 	}
 	v.mu.Unlock()
+	sort.Slice(plan, func(i, j int) bool { return plan[i].name < plan[j].name })
 
-	var rep GCReport
-	for pack, ids := range all {
-		if live[pack] {
-			rep.PacksKept++
-			continue
-		}
-		if err := v.b.Delete(ctx, "index/"+strings.TrimPrefix(pack, "packs/")); err != nil {
-			return rep, err
+	// moved holds old packs whose live chunks sit in out, not yet durable.
+	var out *packWriter
+	var moved []packUse
+	drop := func(pu packUse) error {
+		if err := v.b.Delete(ctx, "index/"+strings.TrimPrefix(pu.name, "packs/")); err != nil {
+			return err
 		}
 		v.mu.Lock()
-		for _, id := range ids {
-			rep.BytesFreed += v.index[id].Length
-			delete(v.index, id)
+		for _, id := range v.packs[pu.name] {
+			if loc, ok := v.index[id]; ok && loc.Pack == pu.name {
+				delete(v.index, id)
+			}
 		}
+		delete(v.packs, pu.name)
 		v.mu.Unlock()
 		v.hook("gc-after-index-delete")
-		if err := v.b.Delete(ctx, pack); err != nil {
-			return rep, err
+		if err := v.b.Delete(ctx, pu.name); err != nil {
+			return err
 		}
-		rep.PacksDeleted++
+		rep.BytesFreed += pu.deadBytes
+		return nil
 	}
-	// Packs without an index (a crash between pack and index) hold nothing
-	// any manifest can name.
+	writeOut := func() error {
+		if out == nil {
+			return nil
+		}
+		if err := v.writePack(ctx, out); err != nil {
+			return err
+		}
+		v.hook("gc-after-repack-write")
+		for _, pu := range moved {
+			if err := drop(pu); err != nil {
+				return err
+			}
+			rep.PacksRepacked++
+		}
+		out, moved = nil, nil
+		return nil
+	}
+	for _, pu := range plan {
+		switch {
+		case len(pu.live) == 0:
+			if err := drop(pu); err != nil {
+				return rep, err
+			}
+			rep.PacksDeleted++
+		case len(pu.dead) == 0:
+			rep.PacksKept++
+		default:
+			data, err := v.b.Get(ctx, pu.name)
+			if err != nil {
+				return rep, fmt.Errorf("repack %s: %w", pu.name, err)
+			}
+			if out == nil {
+				out = newPackWriter(v.opts.PackSize)
+			}
+			v.mu.Lock()
+			for _, id := range pu.live {
+				loc := v.index[id]
+				if loc.Offset+loc.Length > int64(len(data)) {
+					v.mu.Unlock()
+					return rep, fmt.Errorf("repack %s: chunk %s lies past the end; run verify", pu.name, id)
+				}
+				out.add(id, data[loc.Offset:loc.Offset+loc.Length], loc.Size)
+			}
+			v.mu.Unlock()
+			moved = append(moved, pu)
+			if out.size() >= v.opts.PackSize {
+				if err := writeOut(); err != nil {
+					return rep, err
+				}
+			}
+		}
+	}
+	if err := writeOut(); err != nil {
+		return rep, err
+	}
+	// Packs without an index (a crash between pack and index, or during
+	// GC) hold nothing any manifest can name.
 	packs, err := v.b.List(ctx, "packs/")
 	if err != nil {
 		return rep, err
 	}
+	v.mu.Lock()
+	var orphans []string
 	for _, p := range packs {
-		if _, known := all[p]; !known {
-			v.b.Delete(ctx, p)
-			rep.OrphanPacks++
+		if _, known := v.packs[p]; !known {
+			orphans = append(orphans, p)
 		}
+	}
+	v.mu.Unlock()
+	for _, p := range orphans {
+		if err := v.b.Delete(ctx, p); err != nil {
+			return rep, err
+		}
+		rep.OrphanPacks++
 	}
 	return rep, nil
 }
@@ -181,15 +272,13 @@ func (v *Vault) Stats(ctx context.Context) (Stats, error) {
 		s.Blobs++
 		s.LogicalBytes += m.Size
 	}
-	packs := map[string]bool{}
 	v.mu.Lock()
 	for _, loc := range v.index {
 		s.Chunks++
 		s.StoredBytes += loc.Length
-		packs[loc.Pack] = true
 	}
+	s.Packs = len(v.packs)
 	v.mu.Unlock()
-	s.Packs = len(packs)
 	if s.StoredBytes > 0 {
 		s.Ratio = float64(s.LogicalBytes) / float64(s.StoredBytes)
 	}

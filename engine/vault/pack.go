@@ -2,6 +2,7 @@ package vault
 
 import (
 	"bytes"
+	"crypto/cipher"
 	"crypto/rand"
 	"encoding/hex"
 	"sync"
@@ -13,11 +14,29 @@ type packWriter struct {
 	entries map[ChunkID]location
 }
 
-func newPackWriter() *packWriter { return &packWriter{entries: map[ChunkID]location{}} }
+func newPackWriter(capacity int) *packWriter {
+	p := &packWriter{entries: map[ChunkID]location{}}
+	p.buf.Grow(capacity + 512<<10)
+	return p
+}
 
+// add appends a chunk sealed already (GC moving it between packs).
 func (p *packWriter) add(id ChunkID, sealed []byte, size int64) {
 	p.entries[id] = location{Offset: int64(p.buf.Len()), Length: int64(len(sealed)), Size: size}
 	p.buf.Write(sealed)
+}
+
+// seal encrypts a compressed chunk straight into the pack: nonce, then
+// ciphertext and tag.
+func (p *packWriter) seal(aead cipher.AEAD, id ChunkID, comp []byte, size int64) {
+	off := p.buf.Len()
+	n := aead.NonceSize() + len(comp) + aead.Overhead()
+	p.buf.Grow(n)
+	b := p.buf.AvailableBuffer()[:aead.NonceSize()]
+	rand.Read(b)
+	b = aead.Seal(b, b, comp, nil)
+	p.buf.Write(b)
+	p.entries[id] = location{Offset: int64(off), Length: int64(n), Size: size}
 }
 
 func (p *packWriter) size() int { return p.buf.Len() }

@@ -8,18 +8,18 @@
 package vault
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
+	"runtime"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/jotfs/fastcdc-go"
 	"github.com/klauspost/compress/zstd"
 	"github.com/zeebo/blake3"
 )
@@ -29,6 +29,12 @@ type Options struct {
 	PackSize   int // bytes of sealed chunks per pack file; default 16 MiB
 	ChunkAvg   int // FastCDC average chunk size; default 64 KiB
 	CacheItems int // decoded chunks kept for readers; default 64
+	// Workers is how many goroutines hash, compress and seal the chunks of
+	// one block; default GOMAXPROCS.
+	Workers int
+	// UncommittedTTL is how long an upload may sit without a new block
+	// before GC forgets it and collects its chunks; default 24h.
+	UncommittedTTL time.Duration
 	Logger     *slog.Logger
 	// Hook, when set, is called at named points; tests use it to crash the
 	// process at chosen moments.
@@ -63,13 +69,23 @@ type Vault struct {
 	dec  *zstd.Decoder
 	log  *slog.Logger
 
+	chunker *chunker
+
 	mu      sync.Mutex
 	index   map[ChunkID]location
-	pack    *packWriter                      // the open pack, not yet durable
-	pending map[ChunkID]bool                 // chunks in the open pack
-	staged  map[string]map[string][]chunkRef // blob -> block id -> chunks, uncommitted
-	gcMu    sync.RWMutex                     // GC excludes writers
+	packs   map[string][]ChunkID // every indexed pack -> the chunks its index names
+	pack    *packWriter          // the open pack, not yet durable
+	pending map[ChunkID]bool     // chunks in packs not yet durable
+	written *sync.Cond           // on mu: broadcast when a pack write ends
+	staged  map[string]*staging  // uploads not yet committed
+	gcMu    sync.RWMutex         // GC excludes writers
 	cache   *chunkCache
+}
+
+// staging is an upload in progress: its blocks by id.
+type staging struct {
+	blocks  map[string][]chunkRef
+	touched time.Time
 }
 
 // Open unlocks the vault in b and loads its index.
@@ -87,14 +103,25 @@ func Open(ctx context.Context, b Backend, passphrase []byte, opts Options) (*Vau
 	if opts.CacheItems <= 0 {
 		opts.CacheItems = 64
 	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	if opts.UncommittedTTL <= 0 {
+		opts.UncommittedTTL = 24 * time.Hour
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+	// EncodeAll and DecodeAll are safe for concurrent use; the concurrency
+	// option bounds how many run at once, so it must not be 1.
+	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
+		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)+2), zstd.WithLowerEncoderMem(true))
 	dec, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0))
 	v := &Vault{b: b, k: k, opts: opts, enc: enc, dec: dec, log: opts.Logger,
-		index: map[ChunkID]location{}, pending: map[ChunkID]bool{}, staged: map[string]map[string][]chunkRef{},
-		cache: newChunkCache(opts.CacheItems)}
+		chunker: newChunker(k.gearKey, opts.ChunkAvg),
+		index:   map[ChunkID]location{}, packs: map[string][]ChunkID{}, pending: map[ChunkID]bool{},
+		staged: map[string]*staging{}, cache: newChunkCache(opts.CacheItems)}
+	v.written = sync.NewCond(&v.mu)
 	if err := v.loadIndex(ctx); err != nil {
 		return nil, err
 	}
@@ -126,9 +153,6 @@ func (v *Vault) Close() error {
 	return nil
 }
 
-// chunkerMu serialises FastCDC's constructor, which writes a shared table.
-var chunkerMu sync.Mutex
-
 // PutBlock stores one block of a blob being uploaded. Blocks of different
 // blobs, and of one blob, may arrive concurrently. The block's chunks are
 // durable only after CommitBlob.
@@ -141,49 +165,93 @@ func (v *Vault) PutBlock(ctx context.Context, blob, blockID string, data []byte)
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.staged[blob] == nil {
-		v.staged[blob] = map[string][]chunkRef{}
+	st := v.staged[blob]
+	if st == nil {
+		st = &staging{blocks: map[string][]chunkRef{}}
+		v.staged[blob] = st
 	}
-	v.staged[blob][blockID] = refs
+	st.blocks[blockID] = refs
+	st.touched = time.Now()
 	return nil
 }
 
+// compBufs recycles zstd output buffers.
+var compBufs = sync.Pool{New: func() any { b := make([]byte, 0, 128<<10); return &b }}
+
+// storeChunks cuts data into chunks and stores the new ones, spreading the
+// hashing, compression and sealing of one block over the workers.
 func (v *Vault) storeChunks(ctx context.Context, data []byte) ([]chunkRef, error) {
 	if len(data) == 0 {
 		return nil, nil
 	}
-	chunkerMu.Lock()
-	ch, err := fastcdc.NewChunker(bytes.NewReader(data), fastcdc.Options{AverageSize: v.opts.ChunkAvg})
-	chunkerMu.Unlock()
-	if err != nil {
-		return nil, err
+	cuts := v.chunker.cuts(make([]int, 0, len(data)/v.opts.ChunkAvg*2+2), data)
+	refs := make([]chunkRef, len(cuts))
+	var next atomic.Int64
+	var errMu sync.Mutex
+	var firstErr error
+	work := func() {
+		buf := compBufs.Get().(*[]byte)
+		defer compBufs.Put(buf)
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= len(cuts) {
+				return
+			}
+			start := 0
+			if i > 0 {
+				start = cuts[i-1]
+			}
+			c := data[start:cuts[i]]
+			id := v.chunkID(c)
+			refs[i] = chunkRef{ID: id, Size: int64(len(c))}
+			if v.has(id) {
+				continue
+			}
+			*buf = v.enc.EncodeAll(c, (*buf)[:0])
+			if err := v.addToPack(ctx, id, *buf, int64(len(c))); err != nil {
+				errMu.Lock()
+				firstErr = cmp(firstErr, err)
+				errMu.Unlock()
+				next.Store(int64(len(cuts)))
+				return
+			}
+			if ctx.Err() != nil {
+				next.Store(int64(len(cuts)))
+				return
+			}
+		}
 	}
-	var refs []chunkRef
-	for {
-		c, err := ch.Next()
-		if err == io.EOF {
-			return refs, nil
+	workers := min(v.opts.Workers, len(cuts))
+	if workers <= 1 {
+		work()
+	} else {
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(work)
 		}
-		if err != nil {
-			return nil, err
-		}
-		id := v.chunkID(c.Data)
-		refs = append(refs, chunkRef{ID: id, Size: int64(len(c.Data))})
-		if v.has(id) {
-			continue
-		}
-		sealed := seal(v.k.aead, v.enc.EncodeAll(c.Data, nil))
-		if err := v.addToPack(ctx, id, sealed, int64(len(c.Data))); err != nil {
-			return nil, err
-		}
+		wg.Wait()
 	}
+	if firstErr == nil {
+		firstErr = ctx.Err()
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return refs, nil
+}
+
+func cmp(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
 }
 
 func (v *Vault) chunkID(data []byte) ChunkID {
 	h, _ := blake3.NewKeyed(v.k.idKey)
 	h.Write(data)
 	var id ChunkID
-	copy(id[:], h.Sum(nil))
+	h.Sum(id[:0])
 	return id
 }
 
@@ -194,9 +262,9 @@ func (v *Vault) has(id ChunkID) bool {
 	return ok || v.pending[id]
 }
 
-// addToPack appends a sealed chunk to the open pack, writing the pack out
-// when it is full.
-func (v *Vault) addToPack(ctx context.Context, id ChunkID, sealed []byte, size int64) error {
+// addToPack seals a compressed chunk into the open pack, writing the pack
+// out when it is full.
+func (v *Vault) addToPack(ctx context.Context, id ChunkID, comp []byte, size int64) error {
 	v.mu.Lock()
 	if v.pending[id] {
 		v.mu.Unlock()
@@ -207,9 +275,9 @@ func (v *Vault) addToPack(ctx context.Context, id ChunkID, sealed []byte, size i
 		return nil
 	}
 	if v.pack == nil {
-		v.pack = newPackWriter()
+		v.pack = newPackWriter(v.opts.PackSize)
 	}
-	v.pack.add(id, sealed, size)
+	v.pack.seal(v.k.aead, id, comp, size)
 	v.pending[id] = true
 	var full *packWriter
 	if v.pack.size() >= v.opts.PackSize {
@@ -226,6 +294,11 @@ func (v *Vault) addToPack(ctx context.Context, id ChunkID, sealed []byte, size i
 // object. A crash between them leaves a pack no index names: garbage that
 // GC removes, never a dangling index entry.
 func (v *Vault) writePack(ctx context.Context, p *packWriter) error {
+	defer func() {
+		v.mu.Lock()
+		v.written.Broadcast()
+		v.mu.Unlock()
+	}()
 	name := "packs/" + randomName()
 	if err := v.b.Put(ctx, name, p.buf.Bytes()); err != nil {
 		v.dropPending(p)
@@ -244,11 +317,14 @@ func (v *Vault) writePack(ctx context.Context, p *packWriter) error {
 	}
 	v.hook("after-index")
 	v.mu.Lock()
+	ids := make([]ChunkID, 0, len(p.entries))
 	for id, loc := range p.entries {
 		loc.Pack = name
 		v.index[id] = loc
+		ids = append(ids, id)
 		delete(v.pending, id)
 	}
+	v.packs[name] = ids
 	v.mu.Unlock()
 	return nil
 }
@@ -296,7 +372,10 @@ func (v *Vault) CommitBlob(ctx context.Context, blob string, blockIDs []string, 
 	v.gcMu.RLock()
 	defer v.gcMu.RUnlock()
 	v.mu.Lock()
-	blocks := v.staged[blob]
+	var blocks map[string][]chunkRef
+	if st := v.staged[blob]; st != nil {
+		blocks = st.blocks
+	}
 	m := Manifest{Blob: blob, Labels: labels, Created: time.Now().UTC()}
 	for _, id := range blockIDs {
 		refs, ok := blocks[id]
@@ -313,6 +392,9 @@ func (v *Vault) CommitBlob(ctx context.Context, blob string, blockIDs []string, 
 	if err := v.flush(ctx); err != nil {
 		return Manifest{}, err
 	}
+	if err := v.awaitDurable(ctx, m.Chunks); err != nil {
+		return Manifest{}, fmt.Errorf("blob %s: %w", blob, err)
+	}
 	v.hook("before-manifest")
 	if err := v.putManifest(ctx, m); err != nil {
 		return Manifest{}, err
@@ -322,6 +404,46 @@ func (v *Vault) CommitBlob(ctx context.Context, blob string, blockIDs []string, 
 	delete(v.staged, blob)
 	v.mu.Unlock()
 	return m, nil
+}
+
+// awaitDurable waits until every chunk is in a durable, indexed pack: a
+// chunk this upload found pending may sit in a pack another upload is
+// still writing.
+func (v *Vault) awaitDurable(ctx context.Context, refs []chunkRef) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for {
+		wait, inOpen := false, false
+		for _, r := range refs {
+			if _, ok := v.index[r.ID]; ok {
+				continue
+			}
+			if !v.pending[r.ID] {
+				return fmt.Errorf("chunk %s was lost (a pack write failed); upload the blob again", r.ID)
+			}
+			wait = true
+			if v.pack != nil {
+				_, inOpen = v.pack.entries[r.ID]
+			}
+			break
+		}
+		if !wait {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if inOpen {
+			v.mu.Unlock()
+			err := v.flush(ctx)
+			v.mu.Lock()
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		v.written.Wait()
+	}
 }
 
 func (v *Vault) putManifest(ctx context.Context, m Manifest) error {
@@ -419,11 +541,17 @@ func (v *Vault) loadIndex(ctx context.Context) error {
 		if err := json.Unmarshal(plain, &entries); err != nil {
 			return fmt.Errorf("index %s: %w", n, err)
 		}
+			ids := make([]ChunkID, 0, len(entries))
+		pack := "packs/" + strings.TrimPrefix(n, "index/")
 		for hexID, loc := range entries {
 			var id ChunkID
-			hex.Decode(id[:], []byte(hexID))
+			if _, err := hex.Decode(id[:], []byte(hexID)); err != nil || loc.Pack != pack {
+				return fmt.Errorf("index %s: bad entry %q", n, hexID)
+			}
 			v.index[id] = loc
+			ids = append(ids, id)
 		}
+		v.packs[pack] = ids
 	}
 	return nil
 }
