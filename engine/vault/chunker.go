@@ -28,7 +28,7 @@ func newChunker(master []byte, avg int) *chunker {
 		c.gear[i] = binary.LittleEndian.Uint64(raw[i*8:])
 	}
 	b := bits.Len(uint(avg)) - 1 // log2 of the average size
-	c.maskSmall = 1<<(b+2) - 1    // normalization level 2
+	c.maskSmall = 1<<(b+2) - 1   // normalization level 2
 	c.maskBig = 1<<(b-2) - 1
 	return c
 }

@@ -35,7 +35,7 @@ type Options struct {
 	// UncommittedTTL is how long an upload may sit without a new block
 	// before GC forgets it and collects its chunks; default 24h.
 	UncommittedTTL time.Duration
-	Logger     *slog.Logger
+	Logger         *slog.Logger
 	// Hook, when set, is called at named points; tests use it to crash the
 	// process at chosen moments.
 	Hook func(point string)
@@ -541,7 +541,7 @@ func (v *Vault) loadIndex(ctx context.Context) error {
 		if err := json.Unmarshal(plain, &entries); err != nil {
 			return fmt.Errorf("index %s: %w", n, err)
 		}
-			ids := make([]ChunkID, 0, len(entries))
+		ids := make([]ChunkID, 0, len(entries))
 		pack := "packs/" + strings.TrimPrefix(n, "index/")
 		for hexID, loc := range entries {
 			var id ChunkID
