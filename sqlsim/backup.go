@@ -231,12 +231,11 @@ func (x *execCtx) runBackup(j *backupJob, o backupOpts) error {
 		}
 		ws = append(ws, w)
 	}
-	sw := &stripedWriter{ws: ws, chunk: o.maxTransfer}
+	fault := in.faults()
+	sw := &stripedWriter{ws: ws, chunk: o.maxTransfer, slow: deviceDelay{ctx, fault.DeviceDelay}}
 	total := max(int64(len(j.pages)), 1)
 	nextStat := o.stats
-	in.mu.Lock()
-	cut := in.fault.CutAtPercent
-	in.mu.Unlock()
+	cut := fault.CutAtPercent
 	progress := func(done int64) error {
 		pct := int(done * 100 / total)
 		if cut > 0 && pct >= cut {
@@ -298,6 +297,14 @@ func (x *execCtx) commitBackup(j *backupJob, o backupOpts, written int64) {
 		d.DiffBase = m.CheckpointN
 		d.DiffBaseID = newGUID()
 		d.ChangedPages = map[int64]bool{}
+		if !d.ChainOpen && d.Recovery != "SIMPLE" {
+			d.ChainOpen = true
+			d.LastLogBack = m.CheckpointN
+			d.truncateLog(m.CheckpointN)
+		}
+	case m.Type == "I":
+		// After a switch from SIMPLE, a differential (like a full)
+		// starts the log chain again.
 		if !d.ChainOpen && d.Recovery != "SIMPLE" {
 			d.ChainOpen = true
 			d.LastLogBack = m.CheckpointN

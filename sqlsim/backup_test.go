@@ -16,10 +16,16 @@ const container = "https://backup.sqlvault.test/sqlvault"
 func setupBackups(t *testing.T) (*sim, *sql.DB) {
 	s := startSim(t, "")
 	db := s.db(t, "sa", "Sa-Passw0rd!")
-	exec(t, db, "CREATE CREDENTIAL ["+container+"] WITH IDENTITY = 'SHARED ACCESS SIGNATURE', SECRET = 'sv=2020-10-02&sig=x'")
+	setupSales(t, db, container, "sv=2020-10-02&sig=x")
+	return s, db
+}
+
+// setupSales makes the SAS credential for the container and the Sales
+// database with its orders table.
+func setupSales(t *testing.T, db *sql.DB, container, sas string) {
+	exec(t, db, "CREATE CREDENTIAL ["+container+"] WITH IDENTITY = 'SHARED ACCESS SIGNATURE', SECRET = '"+sas+"'")
 	exec(t, db, "CREATE DATABASE Sales")
 	exec(t, db, "USE Sales; CREATE TABLE orders (id int, note nvarchar(100), at datetime2)")
-	return s, db
 }
 
 // insertAt inserts row id at simulated time t.
@@ -48,6 +54,10 @@ func count(t *testing.T, db *sql.DB, q string) int {
 // up to the differential.
 func TestPointInTimeRestore(t *testing.T) {
 	s, db := setupBackups(t)
+	pointInTimeScenario(t, s, db, container)
+}
+
+func pointInTimeScenario(t *testing.T, s *sim, db *sql.DB, container string) {
 	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	at := func(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
 	insertAt(t, s, db, 1, at(1))

@@ -2,7 +2,6 @@ package sqlsim
 
 import (
 	"context"
-	"time"
 
 	"github.com/sqlvault/sqlvault/sqlsim/blob"
 )
@@ -30,9 +29,9 @@ type BlobReader interface {
 type httpBlobClient struct{ c *blob.Client }
 
 // httpBlobs reaches URLs over HTTPS as SQL Server does.
-func httpBlobs(cfg Config, delay func() time.Duration) Blobs {
+func httpBlobs(cfg Config) Blobs {
 	return httpBlobClient{blob.NewClient(blob.Config{RootCAs: cfg.TrustCA, Hosts: cfg.Hosts, AllowedPort: cfg.AllowedDevicePort,
-		Logger: cfg.Logger, Delay: delay})}
+		Logger: cfg.Logger})}
 }
 
 func (h httpBlobClient) Create(ctx context.Context, url, sas string, blockSize int) (BlobWriter, error) {

@@ -39,12 +39,31 @@ type Config struct {
 	Logger            *slog.Logger
 	Now               func() time.Time
 	TLS               bool // offer TLS on the TDS port with a self-signed certificate
+
+	// Fault is the initial setting of the fault knobs (SetFault changes it).
+	Fault Fault
+	// SyntheticDatabases are created at start unless a database of that
+	// name exists already (see CreateSyntheticDatabase).
+	SyntheticDatabases []SyntheticDatabase
 }
 
-// Fault injects failures for tests.
+// Fault injects failures for tests. The zero value injects none.
 type Fault struct {
-	CutAtPercent int           // close the client connection when a backup reaches this percent
-	DeviceDelay  time.Duration // pause before each block written to a URL
+	// CutAtPercent > 0 drops the client's TCP connection when a BACKUP
+	// reaches this percent of its pages, as a network failure would: the
+	// blobs are left uncommitted (leases released, no Put Block List) and
+	// msdb records nothing.
+	CutAtPercent int
+	// DeviceDelay pauses before each block (MAXTRANSFERSIZE bytes) a
+	// BACKUP writes to a URL and before each block-sized read of a RESTORE:
+	// a slow device.
+	DeviceDelay time.Duration
+}
+
+// SyntheticDatabase is a database of Size bytes of generated pages.
+type SyntheticDatabase struct {
+	Name string
+	Size int64
 }
 
 // Instance is a running simulated SQL Server.
@@ -90,16 +109,20 @@ func Start(ctx context.Context, cfg Config) (*Instance, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
 	}
-	in := &Instance{cfg: cfg, done: make(chan struct{}), inUse: map[string]int{}}
+	in := &Instance{cfg: cfg, done: make(chan struct{}), inUse: map[string]int{}, fault: cfg.Fault}
 	if err := in.load(); err != nil {
 		return nil, err
 	}
+	for _, sd := range cfg.SyntheticDatabases {
+		if _, ok := in.st.Databases[strings.ToLower(sd.Name)]; ok {
+			continue
+		}
+		if err := in.CreateSyntheticDatabase(ctx, sd.Name, sd.Size); err != nil {
+			return nil, err
+		}
+	}
 	if in.cfg.Blobs == nil {
-		in.cfg.Blobs = httpBlobs(cfg, func() time.Duration {
-			in.mu.Lock()
-			defer in.mu.Unlock()
-			return in.fault.DeviceDelay
-		})
+		in.cfg.Blobs = httpBlobs(cfg)
 	}
 	opts := tds.Options{Logger: cfg.Logger}
 	if cfg.TLS {
@@ -135,11 +158,18 @@ func (in *Instance) Close() error {
 	return err
 }
 
-// SetFault sets the fault knobs.
+// SetFault sets the fault knobs; backups and restores that start later
+// see the new setting.
 func (in *Instance) SetFault(f Fault) {
 	in.mu.Lock()
 	in.fault = f
 	in.mu.Unlock()
+}
+
+func (in *Instance) faults() Fault {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.fault
 }
 
 // ServerName is @@SERVERNAME: the machine, and the instance when named.
@@ -231,7 +261,7 @@ func (in *Instance) Login(ctx context.Context, req tds.LoginRequest) (tds.Sessio
 		}
 		db = d.Name
 	}
-	s := &session{in: in, login: l, db: db}
+	s := &session{in: in, login: l, db: db, loginDB: db}
 	in.inUse[strings.ToLower(db)]++
 	return s, nil
 }

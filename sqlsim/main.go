@@ -7,7 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -40,6 +42,10 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	var logins loginFlags
 	fs.Var(&logins, "login", "extra login NAME:PASSWORD[:sysadmin], repeatable")
 	tlsOn := fs.Bool("tls", true, "offer TLS on the TDS port (self-signed certificate)")
+	var synth syntheticFlags
+	fs.Var(&synth, "synthetic", "NAME=SIZE: create a database of SIZE (e.g. 2GiB, 500MiB, bytes) of generated pages at start, repeatable")
+	cutAt := fs.Int("fault-cut-at-percent", 0, "fault: drop the client connection when a backup reaches this percent")
+	delay := fs.Duration("fault-device-delay", 0, "fault: pause this long before each block written to or read from a URL")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -47,7 +53,8 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 		return errors.New("--sa-password is required")
 	}
 	cfg := Config{Addr: *addr, DataDir: *data, SAPassword: *sa, InstanceName: *instance, MachineName: *machine,
-		AllowedDevicePort: *port, Logins: logins, Hosts: map[string]string{}, TLS: *tlsOn}
+		AllowedDevicePort: *port, Logins: logins, Hosts: map[string]string{}, TLS: *tlsOn,
+		SyntheticDatabases: synth, Fault: Fault{CutAtPercent: *cutAt, DeviceDelay: *delay}}
 	if *trust != "" {
 		pem, err := os.ReadFile(*trust)
 		if err != nil {
@@ -59,9 +66,15 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 	for _, h := range strings.Split(*hosts, ",") {
-		if name, ip, ok := strings.Cut(strings.TrimSpace(h), "="); ok {
-			cfg.Hosts[strings.ToLower(name)] = ip
+		h = strings.TrimSpace(h)
+		if h == "" {
+			continue
 		}
+		name, ip, ok := strings.Cut(h, "=")
+		if !ok || net.ParseIP(ip) == nil {
+			return fmt.Errorf("--hosts: %q is not NAME=IP", h)
+		}
+		cfg.Hosts[strings.ToLower(name)] = ip
 	}
 	in, err := Start(ctx, cfg)
 	if err != nil {
@@ -83,4 +96,43 @@ func (l *loginFlags) Set(v string) error {
 	}
 	*l = append(*l, Login{Name: parts[0], Password: parts[1], Sysadmin: len(parts) > 2 && parts[2] == "sysadmin"})
 	return nil
+}
+
+type syntheticFlags []SyntheticDatabase
+
+func (f *syntheticFlags) String() string { return fmt.Sprint(len(*f)) }
+
+func (f *syntheticFlags) Set(v string) error {
+	name, size, ok := strings.Cut(v, "=")
+	if !ok || name == "" {
+		return errors.New("want NAME=SIZE")
+	}
+	n, err := ParseSize(size)
+	if err != nil {
+		return err
+	}
+	*f = append(*f, SyntheticDatabase{Name: name, Size: n})
+	return nil
+}
+
+// ParseSize reads a size such as 2GiB, 500MiB, 64KiB (or GB, MB, KB, all
+// powers of 1024, as SQL Server counts) or a plain number of bytes.
+func ParseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	mult := int64(1)
+	up := strings.ToUpper(s)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"TIB", 1 << 40}, {"GIB", 1 << 30}, {"MIB", 1 << 20}, {"KIB", 1 << 10}, {"TB", 1 << 40}, {"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}, {"T", 1 << 40}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1}} {
+		if strings.HasSuffix(up, u.suffix) {
+			s, mult = strings.TrimSpace(s[:len(s)-len(u.suffix)]), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(s, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("size %q: want a positive number with an optional unit (KiB, MiB, GiB, TiB)", s)
+	}
+	return int64(n * float64(mult)), nil
 }

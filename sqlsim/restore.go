@@ -75,6 +75,7 @@ func (x *execCtx) openBackup(verb string, urls []string) (*stripedReader, backup
 	if err != nil {
 		return nil, backupMeta{}, false, terminate(verb, asMessage(err))
 	}
+	sr.slow = deviceDelay{x.ctx, in.faults().DeviceDelay}
 	m, compressed, err := readMeta(sr)
 	if err != nil {
 		return nil, m, false, terminate(verb, asMessage(err))

@@ -15,9 +15,26 @@ type session struct {
 	in    *Instance
 	login *Login
 	db    string // current database
+	// loginDB is where the login put the session; a pooled connection's
+	// reset (RESETCONNECTION) returns there.
+	loginDB string
 }
 
 func (s *session) Database() string { return s.db }
+
+// Reset implements the tds package's optional reset: a pooled connection
+// is reused, so the session goes back to its login database.
+func (s *session) Reset(ctx context.Context) error {
+	s.in.mu.Lock()
+	defer s.in.mu.Unlock()
+	s.in.inUse[strings.ToLower(s.db)]--
+	s.db = s.loginDB
+	if _, ok := s.in.st.Databases[strings.ToLower(s.db)]; !ok {
+		s.db = "master"
+	}
+	s.in.inUse[strings.ToLower(s.db)]++
+	return nil
+}
 
 func (s *session) Close() {
 	s.in.mu.Lock()

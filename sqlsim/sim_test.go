@@ -81,14 +81,24 @@ type sim struct {
 }
 
 func startSim(t *testing.T, dir string) *sim {
+	return startSimWith(t, dir, nil)
+}
+
+// startSimWith starts an instance on in-memory blobs; edit may change the
+// config (e.g. set Blobs to nil to use HTTPS).
+func startSimWith(t *testing.T, dir string, edit func(*Config)) *sim {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
 	c := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
 	b := newMemBlobs()
-	in, err := Start(context.Background(), Config{DataDir: dir, SAPassword: "Sa-Passw0rd!", Blobs: b, Now: c.Now,
-		Logins: []Login{{Name: "reader", Password: "Reader-Pw1"}}})
+	cfg := Config{DataDir: dir, SAPassword: "Sa-Passw0rd!", Blobs: b, Now: c.Now,
+		Logins: []Login{{Name: "reader", Password: "Reader-Pw1"}}}
+	if edit != nil {
+		edit(&cfg)
+	}
+	in, err := Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

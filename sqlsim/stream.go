@@ -60,11 +60,35 @@ type stripedWriter struct {
 	cur   int
 	fill  int
 	n     int64
+	slow  deviceDelay
+}
+
+// deviceDelay is the slow-device fault: a pause per block.
+type deviceDelay struct {
+	ctx context.Context
+	d   time.Duration
+}
+
+func (d deviceDelay) wait() error {
+	if d.d <= 0 {
+		return nil
+	}
+	select {
+	case <-time.After(d.d):
+		return nil
+	case <-d.ctx.Done():
+		return d.ctx.Err()
+	}
 }
 
 func (s *stripedWriter) Write(p []byte) (int, error) {
 	total := len(p)
 	for len(p) > 0 {
+		if s.fill == 0 {
+			if err := s.slow.wait(); err != nil {
+				return total - len(p), err
+			}
+		}
 		take := min(s.chunk-s.fill, len(p))
 		if _, err := s.ws[s.cur].Write(p[:take]); err != nil {
 			return total - len(p), err
@@ -83,6 +107,7 @@ type stripedReader struct {
 	chunk int64
 	off   int64 // logical offset
 	size  int64
+	slow  deviceDelay
 }
 
 func newStripedReader(rs []BlobReader) (*stripedReader, error) {
@@ -111,6 +136,11 @@ func (s *stripedReader) Read(p []byte) (int, error) {
 	idx := s.off / s.chunk
 	stripe, within := idx%k, s.off%s.chunk
 	at := (idx/k)*s.chunk + within
+	if within == 0 {
+		if err := s.slow.wait(); err != nil {
+			return 0, err
+		}
+	}
 	n := min(int64(len(p)), s.chunk-within)
 	got, err := s.rs[stripe].ReadAt(p[:n], at)
 	s.off += int64(got)
