@@ -48,7 +48,7 @@ func deviceError(u string, err error) *tds.Message {
 	var se *blob.StatusError
 	switch {
 	case errors.As(err, &se):
-		reason = fmt.Sprintf("The remote server returned an error: (%d) %s. %s", se.StatusCode, se.Code, se.Message)
+		reason = strings.TrimSpace(fmt.Sprintf("The remote server returned an error: (%d) %s. %s", se.StatusCode, se.Code, se.Message))
 	case strings.Contains(reason, "x509"), strings.Contains(reason, "tls"):
 		reason = "A nonrecoverable I/O error occurred: the server certificate is not trusted (" + lastWords(reason) + ")."
 	}

@@ -118,6 +118,11 @@ func (c *Client) do(ctx context.Context, method, rawURL, sas string, query url.V
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		// Never let the SAS (the credential's secret) reach a message.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = rawURL
+		}
 		return nil, err
 	}
 	if resp.StatusCode >= 300 {

@@ -16,6 +16,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/url"
@@ -103,7 +104,7 @@ func Start(o Options) (*Server, error) {
 	}
 	s := &Server{Name: o.Name, IP: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, CAPool: pool, CAPEM: pemBytes, SAS: o.SAS,
 		l: l, b: map[string]*blob{}}
-	s.srv = &http.Server{Handler: s, TLSConfig: cfg}
+	s.srv = &http.Server{Handler: s, TLSConfig: cfg, ErrorLog: log.New(io.Discard, "", 0)}
 	go s.srv.Serve(tls.NewListener(l, cfg))
 	return s, nil
 }
