@@ -337,6 +337,9 @@ func parseTime(s string) (time.Time, error) {
 
 // castTo converts for CAST/CONVERT and for inserts into typed columns.
 func castTo(v any, typ string) (any, error) {
+	if vv, ok := v.(variant); ok { // sql_variant converts as its base type
+		v = vv.v
+	}
 	if v == nil {
 		return nil, nil
 	}
