@@ -224,3 +224,7 @@ func TestWrongStatementsGiveSQLServerErrors(t *testing.T) {
 }
 
 var _ = io.EOF
+
+func openDB(addr string) (*sql.DB, error) {
+	return sql.Open("sqlserver", "sqlserver://sa:Sa-Passw0rd!@"+addr+"?database=master&encrypt=disable")
+}
