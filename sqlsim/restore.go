@@ -113,7 +113,7 @@ func (x *execCtx) restoreInfo(p *parser, kind string) error {
 		return x.fileListOnly(m)
 	}
 	if _, err := readBody(sr, compressed, m.Pages, nil); err != nil {
-		return err
+		return withVerb(err, verb)
 	}
 	x.info("The backup set on file 1 is valid.")
 	return x.w.Done(0, false)
@@ -203,7 +203,7 @@ func (x *execCtx) restoreFrom(verb, name string, isLog bool, urls []string, o ba
 		}
 	})
 	if err != nil {
-		return err
+		return withVerb(err, verb)
 	}
 	in.mu.Lock()
 	msg, err := x.applyRestore(name, m, payload, o)
@@ -382,4 +382,12 @@ func (x *execCtx) applyRestore(name string, m backupMeta, payload backupPayload,
 		d.Log, d.LogStart = nil, d.LogN+1
 	}
 	return "", nil
+}
+
+// withVerb makes the closing 3013 of a failed read name the statement.
+func withVerb(err error, verb string) error {
+	if me, ok := err.(*multiErr); ok && len(me.msgs) > 0 && me.msgs[len(me.msgs)-1].Number == 3013 {
+		me.msgs[len(me.msgs)-1] = sqlErr(3013, 16, verb+" is terminating abnormally.")
+	}
+	return err
 }
