@@ -1,16 +1,18 @@
 package vault
 
 import (
-	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"fmt"
 	"io"
-	"math/rand/v2"
+	mrand "math/rand/v2"
 	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
 	"time"
 
-	"github.com/jotfs/fastcdc-go"
 	"github.com/klauspost/compress/zstd"
 	"github.com/zeebo/blake3"
 )
@@ -18,7 +20,7 @@ import (
 // SamplePages returns n bytes shaped like SQL Server data pages (a header,
 // rows of repeating vocabulary, free space), for benchmarks.
 func SamplePages(seed uint64, n int) []byte {
-	r := rand.New(rand.NewPCG(seed, 11))
+	r := mrand.New(mrand.NewPCG(seed, 11))
 	words := []string{"Contoso", "Fabrikam", "Order", "Invoice", "Berlin", "Seattle", "Paid", "Open", "Widget", "Gadget"}
 	out := make([]byte, 0, n+8192)
 	for len(out) < n {
@@ -32,96 +34,225 @@ func SamplePages(seed uint64, n int) []byte {
 	return out[:n]
 }
 
-// Bench measures each stage of ingest and the whole path (a temporary
-// directory vault), printing MB/s, for `sqlvault bench`.
+// PageGen produces an endless stream of page-like data cheaply: a pool of
+// sample pages, each copy stamped with its page number and the seed so no
+// two 8 KiB pages of a stream (or of streams with different seeds) are
+// equal and nothing dedups. For benchmarks and memory tests of any size.
+type PageGen struct {
+	seed uint64
+	base []byte
+}
+
+const genPages = 64
+
+// NewPageGen makes a generator; streams of different seeds share no page.
+func NewPageGen(seed uint64) *PageGen {
+	return &PageGen{seed: seed, base: SamplePages(seed, genPages*8192)}
+}
+
+// Fill writes the stream's bytes [off, off+len(dst)) into dst; off must be
+// a multiple of 8192.
+func (g *PageGen) Fill(dst []byte, off int64) {
+	page := off / 8192
+	for len(dst) > 0 {
+		n := copy(dst, g.base[(page%genPages)*8192:(page%genPages+1)*8192])
+		var stamp [16]byte
+		binary.LittleEndian.PutUint64(stamp[:], uint64(page))
+		binary.LittleEndian.PutUint64(stamp[8:], g.seed)
+		copy(dst[8:min(n, 24)], stamp[:])
+		dst = dst[n:]
+		page++
+	}
+}
+
+// BenchOptions size a benchmark run.
+type BenchOptions struct {
+	Size int    // bytes of page-like data per measurement
+	Dir  string // a directory on the disk under test; default os.TempDir()
+}
+
+// Bench measures each stage of ingest on one core, the vault's whole
+// ingest and restore paths, and the disk's raw sequential write speed,
+// printing MB/s, for `sqlvault bench`.
 func Bench(ctx context.Context, w io.Writer, size int) error {
-	data := SamplePages(1, size)
-	mb := float64(size) / (1 << 20)
-	rate := func(name string, d time.Duration) {
-		fmt.Fprintf(w, "%-28s %8.1f MB/s\n", name, mb/d.Seconds())
-	}
-	fmt.Fprintf(w, "vault bench: %.0f MiB of page-like data\n", mb)
+	return BenchWith(ctx, w, BenchOptions{Size: size})
+}
 
+// BenchRate prints one line of a benchmark.
+func BenchRate(w io.Writer, name string, bytes int64, d time.Duration) {
+	fmt.Fprintf(w, "%-40s %9.1f MB/s\n", name, float64(bytes)/1e6/d.Seconds())
+}
+
+// BenchWith is Bench with options.
+func BenchWith(ctx context.Context, w io.Writer, o BenchOptions) error {
+	if o.Dir == "" {
+		o.Dir = os.TempDir()
+	}
+	size := int64(o.Size &^ 8191)
+	data := make([]byte, size)
+	NewPageGen(1).Fill(data, 0)
+	rate := func(name string, n int64, d time.Duration) { BenchRate(w, name, n, d) }
+	fmt.Fprintf(w, "vault stages, one core each (MB = 10^6 bytes), %d MiB of page-like data, GOMAXPROCS %d\n", size>>20, runtime.GOMAXPROCS(0))
+
+	master := make([]byte, 32)
+	rand.Read(master)
+	k, _ := deriveKeys(master)
+	ck := newChunker(k.gearKey, 64<<10)
 	start := time.Now()
-	ch, _ := fastcdc.NewChunker(bytes.NewReader(data), fastcdc.Options{AverageSize: 64 << 10})
-	var chunks [][]byte
-	for {
-		c, err := ch.Next()
-		if err != nil {
-			break
+	cuts := ck.cuts(nil, data)
+	rate("chunk (FastCDC, 64 KiB average)", size, time.Since(start))
+	chunk := func(i int) []byte {
+		s := 0
+		if i > 0 {
+			s = cuts[i-1]
 		}
-		chunks = append(chunks, bytes.Clone(c.Data))
+		return data[s:cuts[i]]
 	}
-	rate("chunking (FastCDC)", time.Since(start))
 
 	start = time.Now()
-	key := make([]byte, 32)
-	for _, c := range chunks {
-		h, _ := blake3.NewKeyed(key)
-		h.Write(c)
-		h.Sum(nil)
+	var id ChunkID
+	for i := range cuts {
+		h, _ := blake3.NewKeyed(k.idKey)
+		h.Write(chunk(i))
+		h.Sum(id[:0])
 	}
-	rate("hashing (keyed BLAKE3)", time.Since(start))
+	rate("hash (keyed BLAKE3)", size, time.Since(start))
 
-	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true), zstd.WithEncoderCRC(false))
+	comp := make([][]byte, len(cuts))
+	var csize int64
 	start = time.Now()
-	var compressed [][]byte
-	var csize int
-	for _, c := range chunks {
-		z := enc.EncodeAll(c, nil)
-		compressed = append(compressed, z)
-		csize += len(z)
+	for i := range cuts {
+		comp[i] = enc.EncodeAll(chunk(i), nil)
+		csize += int64(len(comp[i]))
 	}
-	rate("compression (zstd)", time.Since(start))
-	fmt.Fprintf(w, "%-28s %8.2fx\n", "compression ratio", float64(size)/float64(csize))
+	rate("compress (zstd fastest)", size, time.Since(start))
+	fmt.Fprintf(w, "%-40s %9.2fx\n", "compression ratio", float64(size)/float64(csize))
 
-	k, _ := deriveKeys(key)
 	start = time.Now()
-	for _, z := range compressed {
-		seal(k.aead, z)
+	var packs []*packWriter
+	p := newPackWriter(16 << 20)
+	for i, c := range comp {
+		p.seal(k.aead, ChunkID{byte(i), byte(i >> 8), byte(i >> 16)}, c, int64(len(chunk(i))))
+		if p.size() >= 16<<20 {
+			packs = append(packs, p)
+			p = newPackWriter(16 << 20)
+		}
 	}
-	rate("encryption (AES-256-GCM)", time.Since(start))
+	packs = append(packs, p)
+	d := time.Since(start)
+	rate("encrypt (AES-256-GCM, compressed bytes)", csize, d)
+	rate("  the same per input byte", size, d)
+	comp = nil
 
-	dir, err := os.MkdirTemp("", "sqlvault-bench-")
+	dir, err := os.MkdirTemp(o.Dir, "sqlvault-bench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	b, _ := NewDirBackend(dir)
+	pb, _ := NewDirBackend(filepath.Join(dir, "packs"))
+	var sealed int64
+	start = time.Now()
+	for i, p := range packs {
+		if err := pb.Put(ctx, fmt.Sprintf("p%04d", i), p.buf.Bytes()); err != nil {
+			return err
+		}
+		sealed += int64(p.size())
+	}
+	d = time.Since(start)
+	rate("pack write (16 MiB, fsync; packed bytes)", sealed, d)
+	rate("  the same per input byte", size, d)
+	packs = nil
+
+	if err := benchDisk(w, dir, size); err != nil {
+		return err
+	}
+
+	fmt.Fprintf(w, "vault in process, %d workers per block, 4 MiB blocks\n", runtime.GOMAXPROCS(0))
+	b, _ := NewDirBackend(filepath.Join(dir, "vault"))
 	v, err := Create(ctx, b, []byte("benchmark passphrase"), Options{})
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	start = time.Now()
-	var ids []string
-	for i := 0; i*(4<<20) < size; i++ {
-		id := fmt.Sprintf("%08d", i)
-		if err := v.PutBlock(ctx, "bench/a.bak", id, data[i*(4<<20):min((i+1)*(4<<20), size)]); err != nil {
+	for _, streams := range []int{1, 4} {
+		NewPageGen(uint64(streams)+10).Fill(data, 0) // new data for each run
+		start = time.Now()
+		if err := benchIngest(ctx, v, fmt.Sprintf("bench/new%d", streams), data, streams); err != nil {
 			return err
 		}
-		ids = append(ids, id)
+		rate(fmt.Sprintf("ingest new data, %d stream(s)", streams), size, time.Since(start))
 	}
-	if _, err := v.CommitBlob(ctx, "bench/a.bak", ids, nil); err != nil {
+	start = time.Now() // the data of the last run again: all of it dedups
+	if err := benchIngest(ctx, v, "bench/again", data, 4); err != nil {
 		return err
 	}
-	rate("end to end ingest (new)", time.Since(start))
+	rate("ingest known data (dedup), 4 streams", size, time.Since(start))
 
-	start = time.Now()
-	for i, id := range ids {
-		v.PutBlock(ctx, "bench/b.bak", id, data[i*(4<<20):min((i+1)*(4<<20), size)])
-	}
-	v.CommitBlob(ctx, "bench/b.bak", ids, nil)
-	rate("end to end ingest (dedup)", time.Since(start))
-
-	r, err := v.OpenBlob(ctx, "bench/a.bak")
+	r, err := v.OpenBlob(ctx, "bench/again-0")
 	if err != nil {
 		return err
 	}
 	start = time.Now()
-	if _, err := io.Copy(io.Discard, io.NewSectionReader(r, 0, r.Size())); err != nil {
+	n, err := io.CopyBuffer(io.Discard, io.NewSectionReader(r, 0, r.Size()), make([]byte, 4<<20))
+	if err != nil {
 		return err
 	}
-	rate("restore read", time.Since(start))
+	rate("restore read, one stream", n, time.Since(start))
+	return nil
+}
+
+// benchIngest uploads data as one blob per stream, each a share of data in
+// 4 MiB blocks.
+func benchIngest(ctx context.Context, v *Vault, name string, data []byte, streams int) error {
+	share := (len(data)/streams + 4<<20 - 1) &^ (4<<20 - 1)
+	errs := make([]error, streams)
+	var wg sync.WaitGroup
+	for s := range streams {
+		wg.Go(func() {
+			blob := fmt.Sprintf("%s-%d", name, s)
+			part := data[min(s*share, len(data)):min((s+1)*share, len(data))]
+			var ids []string
+			for i := 0; i*(4<<20) < len(part); i++ {
+				id := fmt.Sprintf("%08d", i)
+				if err := v.PutBlock(ctx, blob, id, part[i*(4<<20):min((i+1)*(4<<20), len(part))]); err != nil {
+					errs[s] = err
+					return
+				}
+				ids = append(ids, id)
+			}
+			_, errs[s] = v.CommitBlob(ctx, blob, ids, nil)
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// benchDisk writes size bytes sequentially in 4 MiB writes and fsyncs:
+// the disk's raw speed, beside which the vault's figures are read.
+func benchDisk(w io.Writer, dir string, size int64) error {
+	f, err := os.CreateTemp(dir, "disk-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	buf := make([]byte, 4<<20)
+	rand.Read(buf)
+	start := time.Now()
+	for n := int64(0); n < size; n += int64(len(buf)) {
+		if _, err := f.Write(buf); err != nil {
+			return err
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	BenchRate(w, "disk: raw sequential write + fsync", size, time.Since(start))
 	return nil
 }

@@ -34,7 +34,7 @@ func TestBenchRuns(t *testing.T) {
 	if err := Bench(context.Background(), &out, 8<<20); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"chunking", "compression ratio", "end to end ingest (dedup)", "restore read"} {
+	for _, want := range []string{"chunk (FastCDC", "hash", "compress", "encrypt", "pack write", "disk: raw", "compression ratio", "ingest new data, 4 stream", "ingest known data (dedup)", "restore read"} {
 		if !out.contains(want) {
 			t.Errorf("bench output lacks %q:\n%s", want, out.s)
 		}

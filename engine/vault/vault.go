@@ -115,7 +115,8 @@ func Open(ctx context.Context, b Backend, passphrase []byte, opts Options) (*Vau
 	// EncodeAll and DecodeAll are safe for concurrent use; the concurrency
 	// option bounds how many run at once, so it must not be 1.
 	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
-		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)+2), zstd.WithLowerEncoderMem(true))
+		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)+2), zstd.WithLowerEncoderMem(true),
+		zstd.WithEncoderCRC(false)) // GCM and the chunk id already check every byte
 	dec, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0))
 	v := &Vault{b: b, k: k, opts: opts, enc: enc, dec: dec, log: opts.Logger,
 		chunker: newChunker(k.gearKey, opts.ChunkAvg),
