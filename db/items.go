@@ -252,6 +252,8 @@ type Point struct {
 	RetainUntil         *time.Time `json:"retain_until,omitempty"`
 	ExpiresAt           *time.Time `json:"expires_at"`
 	CreatedAt           time.Time  `json:"created_at"`
+	DeletedAt           *time.Time `json:"deleted_at,omitempty"` // soft-deleted by retention
+	DatabaseGUID        string     `json:"database_guid,omitempty"`
 }
 
 // CommitPoint records a recovery point; called only once the backup is
@@ -260,9 +262,10 @@ func (d *DB) CommitPoint(ctx context.Context, p Point) (Point, error) {
 	blobs, _ := json.Marshal(p.Blobs)
 	res, err := d.write.ExecContext(ctx, `INSERT INTO recovery_points (item_id, job_id, kind, blobs, start_time, end_time,
 		first_lsn, last_lsn, checkpoint_lsn, database_backup_lsn, differential_base_lsn, size_bytes, stored_bytes,
-		retain_until, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		retain_until, expires_at, created_at, database_guid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.ItemID, p.JobID, p.Kind, string(blobs), ms(p.StartTime), ms(p.EndTime), p.FirstLSN, p.LastLSN, p.CheckpointLSN,
-		p.DatabaseBackupLSN, p.DifferentialBaseLSN, p.SizeBytes, p.StoredBytes, msPtr(p.RetainUntil), msPtr(p.ExpiresAt), d.nowMS())
+		p.DatabaseBackupLSN, p.DifferentialBaseLSN, p.SizeBytes, p.StoredBytes, msPtr(p.RetainUntil), msPtr(p.ExpiresAt), d.nowMS(),
+		p.DatabaseGUID)
 	if err != nil {
 		return Point{}, fmt.Errorf("commit recovery point: %w", err)
 	}
@@ -270,11 +273,21 @@ func (d *DB) CommitPoint(ctx context.Context, p Point) (Point, error) {
 	return p, nil
 }
 
-// ListPoints returns an item's recovery points, oldest first.
+// ListPoints returns an item's live recovery points (not soft-deleted),
+// oldest first.
 func (d *DB) ListPoints(ctx context.Context, itemID int64) ([]Point, error) {
+	return d.queryPoints(ctx, `WHERE item_id = ? AND deleted_at IS NULL`, itemID)
+}
+
+// ListDeletedPoints returns an item's soft-deleted points, oldest first.
+func (d *DB) ListDeletedPoints(ctx context.Context, itemID int64) ([]Point, error) {
+	return d.queryPoints(ctx, `WHERE item_id = ? AND deleted_at IS NOT NULL`, itemID)
+}
+
+func (d *DB) queryPoints(ctx context.Context, where string, args ...any) ([]Point, error) {
 	rows, err := d.read.QueryContext(ctx, `SELECT id, item_id, job_id, kind, blobs, start_time, end_time, first_lsn, last_lsn,
-		checkpoint_lsn, database_backup_lsn, differential_base_lsn, size_bytes, stored_bytes, retain_until, expires_at, created_at
-		FROM recovery_points WHERE item_id = ? ORDER BY end_time, id`, itemID)
+		checkpoint_lsn, database_backup_lsn, differential_base_lsn, size_bytes, stored_bytes, retain_until, expires_at,
+		created_at, deleted_at, database_guid FROM recovery_points `+where+` ORDER BY end_time, id`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -282,11 +295,12 @@ func (d *DB) ListPoints(ctx context.Context, itemID int64) ([]Point, error) {
 	var out []Point
 	for rows.Next() {
 		var p Point
-		var job, retain, exp sql.NullInt64
+		var job, retain, exp, deleted sql.NullInt64
 		var blobs string
 		var start, end, created int64
 		if err := rows.Scan(&p.ID, &p.ItemID, &job, &p.Kind, &blobs, &start, &end, &p.FirstLSN, &p.LastLSN, &p.CheckpointLSN,
-			&p.DatabaseBackupLSN, &p.DifferentialBaseLSN, &p.SizeBytes, &p.StoredBytes, &retain, &exp, &created); err != nil {
+			&p.DatabaseBackupLSN, &p.DifferentialBaseLSN, &p.SizeBytes, &p.StoredBytes, &retain, &exp, &created,
+			&deleted, &p.DatabaseGUID); err != nil {
 			return nil, err
 		}
 		if job.Valid {
@@ -294,7 +308,7 @@ func (d *DB) ListPoints(ctx context.Context, itemID int64) ([]Point, error) {
 		}
 		json.Unmarshal([]byte(blobs), &p.Blobs)
 		p.StartTime, p.EndTime, p.CreatedAt = fromMS(start), fromMS(end), fromMS(created)
-		p.RetainUntil, p.ExpiresAt = nullTime(retain), nullTime(exp)
+		p.RetainUntil, p.ExpiresAt, p.DeletedAt = nullTime(retain), nullTime(exp), nullTime(deleted)
 		out = append(out, p)
 	}
 	return out, rows.Err()

@@ -58,6 +58,9 @@ const (
 	CodeOverwriteNotConfirmed Code = "UserErrorOverwriteNotConfirmed"
 	CodeRestoreFailed         Code = "UserErrorRestoreFailed"
 	CodeTailLogBackupFailed   Code = "UserErrorTailLogBackupFailed"
+
+	// Health.
+	CodeRPOBreached Code = "UserErrorRPOBreached"
 )
 
 // actions is the recommended action for each code.
@@ -101,6 +104,8 @@ var actions = map[Code]string{
 	CodeOverwriteNotConfirmed: "Set overwrite to confirm replacing the original database.",
 	CodeRestoreFailed:         "Check the job's error message and the SQL Server error log, then retry.",
 	CodeTailLogBackupFailed:   "Check the source database; the restore was not started so nothing was lost.",
+
+	CodeRPOBreached: "Check the item's recent backup jobs and its server's health; run Backup now once the cause is fixed.",
 }
 
 // Action returns the recommended action for c, or a generic one.

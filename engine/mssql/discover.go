@@ -162,3 +162,19 @@ func (c *Conn) EnsureCredential(ctx context.Context, containerURL, sas string) e
 	}
 	return nil
 }
+
+// DropCredential removes a credential once the backup or restore that
+// needed it is over, so no token outlives its job on the instance.
+func (c *Conn) DropCredential(ctx context.Context, containerURL string) error {
+	var n int
+	if err := c.db.QueryRowContext(ctx, `SELECT count(*) FROM sys.credentials WHERE name = @p1`, containerURL).Scan(&n); err != nil {
+		return c.classify(err)
+	}
+	if n == 0 {
+		return nil
+	}
+	if _, err := c.db.ExecContext(ctx, "DROP CREDENTIAL "+QuoteName(containerURL)); err != nil {
+		return c.classify(err)
+	}
+	return nil
+}

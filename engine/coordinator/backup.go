@@ -1,0 +1,250 @@
+package coordinator
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sqlvault/sqlvault/db"
+	"github.com/sqlvault/sqlvault/engine"
+	"github.com/sqlvault/sqlvault/engine/mssql"
+	"github.com/sqlvault/sqlvault/engine/policy"
+)
+
+// stripeBytes is how much of a database one blob holds before the backup is
+// striped over another URL: an Azure block blob takes at most 50,000 blocks
+// of MAXTRANSFERSIZE (4 MiB), about 195 GiB; a quarter of that leaves room
+// for growth during the backup.
+const stripeBytes = 48 << 30
+
+func stripesFor(size int64) int {
+	n := int(size/stripeBytes) + 1
+	return min(n, 64)
+}
+
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// blobNames names the stripes of one backup: the job's own container (its
+// SAS grants nothing else), then a readable name for the .bak download.
+func blobNames(jobID int64, database, kind string, at time.Time, stripes int) []string {
+	safe := strings.Trim(unsafeChars.ReplaceAllString(database, "_"), "_.")
+	if safe == "" {
+		safe = "db"
+	}
+	if len(safe) > 60 {
+		safe = safe[:60]
+	}
+	ext := ".bak"
+	if kind == mssql.KindLog {
+		ext = ".trn"
+	}
+	names := make([]string, stripes)
+	for i := range names {
+		suffix := ""
+		if stripes > 1 {
+			suffix = fmt.Sprintf("_%dof%d", i+1, stripes)
+		}
+		names[i] = fmt.Sprintf("%s/%s_%s_%s%s%s", jobContainer(jobID), safe, kind, at.UTC().Format("20060102T150405Z"), suffix, ext)
+	}
+	return names
+}
+
+func jobContainer(jobID int64) string { return "job-" + strconv.FormatInt(jobID, 10) }
+
+// runBackup streams one backup from SQL Server through the device into the
+// vault, then commits the recovery point. Until the commit nothing is
+// visible; on failure the blobs written so far are deleted.
+func (c *Coordinator) runBackup(ctx context.Context, j db.Job, st *steps) error {
+	it, err := c.item(ctx, *j.ItemID)
+	if err != nil {
+		return err
+	}
+	if it.State != db.ItemProtected {
+		return engine.Errorf(engine.CodeProtectionStopped, "protection of %s is stopped", it.DatabaseName)
+	}
+	var params backupParams
+	json.Unmarshal([]byte(j.Params), &params)
+	pol, err := c.itemPolicy(ctx, it)
+	if err != nil {
+		return err
+	}
+	s, err := c.server(ctx, it.ServerID)
+	if err != nil {
+		return err
+	}
+	dbase, err := c.cfg.DB.DatabaseByID(ctx, it.DatabaseID)
+	if err != nil {
+		return err
+	}
+	points, err := c.cfg.DB.ListPoints(ctx, it.ID)
+	if err != nil {
+		return err
+	}
+	if err := checkBackupKind(j.Kind, dbase, points); err != nil {
+		return err
+	}
+
+	st.begin("Connect", s.Name)
+	conn, err := c.conn(ctx, s)
+	if err != nil {
+		c.serverDown(ctx, s, err)
+		return err
+	}
+	info, err := conn.Instance(ctx)
+	if err != nil {
+		c.serverDown(ctx, s, err)
+		return err
+	}
+	if !info.Sysadmin {
+		c.recordSysadmin(ctx, s, info)
+		return engine.Errorf(engine.CodeNoSysadmin, "login %q is not a member of the sysadmin server role on %s", s.Username, s.Name)
+	}
+
+	blobs := blobNames(j.ID, it.DatabaseName, j.Kind, c.cfg.Now(), stripesFor(dbase.SizeBytes))
+	st.begin("Grant device access", fmt.Sprintf("%d stripe(s)", len(blobs)))
+	containerURL := c.cfg.Device.ContainerURL(jobContainer(j.ID))
+	sas := c.cfg.Device.IssueSAS(jobContainer(j.ID), "rw", 24*time.Hour)
+	if err := conn.EnsureCredential(ctx, containerURL, sas); err != nil {
+		return err
+	}
+	defer conn.DropCredential(context.Background(), containerURL)
+
+	st.begin("Transfer data to vault", "")
+	untrack := c.trackBlobs(j.ID, blobs)
+	defer untrack()
+	urls := make([]string, len(blobs))
+	for i, b := range blobs {
+		urls[i] = c.cfg.Device.BlobURL(jobContainer(j.ID), strings.TrimPrefix(b, jobContainer(j.ID)+"/"))
+	}
+	req := mssql.BackupRequest{Database: it.DatabaseName, Kind: j.Kind, URLs: urls, Compression: pol.SQLCompression,
+		Name: fmt.Sprintf("sqlvault %s backup of %s", j.Kind, it.DatabaseName), Description: fmt.Sprintf("sqlvault job %d", j.ID)}
+	set, err := conn.Backup(ctx, req, func(pct int) { c.cfg.DB.JobProgress(context.Background(), j.ID, min(pct, 99), c.blobBytes(blobs)) })
+	if err != nil {
+		c.discard(blobs)
+		return err
+	}
+
+	st.begin("Confirm transfer", "")
+	stored, size, err := c.confirm(ctx, blobs)
+	if err != nil {
+		c.discard(blobs)
+		return err
+	}
+	st.detail(fmt.Sprintf("%d bytes from SQL Server, %d new bytes stored", size, stored))
+
+	st.begin("Commit recovery point", "")
+	p := db.Point{ItemID: it.ID, JobID: &j.ID, Kind: j.Kind, Blobs: blobs, StartTime: set.Start, EndTime: set.Finish,
+		FirstLSN: set.FirstLSN, LastLSN: set.LastLSN, CheckpointLSN: set.CheckpointLSN, DatabaseBackupLSN: set.DatabaseBackupLSN,
+		DifferentialBaseLSN: set.DifferentialBaseLSN, SizeBytes: size, StoredBytes: stored, DatabaseGUID: set.DatabaseGUID,
+		RetainUntil: retainUntil(set.Finish, params.RetainDays)}
+	exp := expiry(pol, p, points)
+	p.ExpiresAt = &exp
+	if err := c.label(ctx, s, it, p); err != nil {
+		c.discard(blobs)
+		return err
+	}
+	if _, err := c.cfg.DB.CommitPoint(ctx, p); err != nil {
+		c.discard(blobs)
+		return err
+	}
+	c.cfg.DB.JobProgress(ctx, j.ID, 100, size)
+	c.cfg.DB.ResolveAlerts(ctx, 0, it.ID)
+	c.metrics.backupBytes(j.Kind, size)
+	return nil
+}
+
+// checkBackupKind refuses what SQL Server would refuse, or what could never
+// be restored from this vault, before anything is sent.
+func checkBackupKind(kind string, d db.Database, points []db.Point) error {
+	if d.Gone {
+		return engine.Errorf(engine.CodeDatabaseNotFound, "database %s no longer exists on its instance", d.Name)
+	}
+	if !strings.EqualFold(d.State, "ONLINE") {
+		return engine.Errorf(engine.CodeDatabaseNotOnline, "database %s is %s", d.Name, d.State)
+	}
+	if kind == mssql.KindLog && strings.EqualFold(d.RecoveryModel, "SIMPLE") {
+		return engine.Errorf(engine.CodeLogBackupSimple, "%s uses the SIMPLE recovery model, which allows no log backups", d.Name)
+	}
+	if kind == mssql.KindDifferential || kind == mssql.KindLog {
+		for _, p := range points {
+			if p.Kind == mssql.KindFull {
+				return nil
+			}
+		}
+		return engine.Errorf(engine.CodeMissingFullBackup, "%s has no full backup in the vault yet", d.Name)
+	}
+	return nil
+}
+
+// expiry applies the policy's retention; an on-demand retain date wins.
+func expiry(pol policy.Policy, p db.Point, earlier []db.Point) time.Time {
+	if p.RetainUntil != nil {
+		return *p.RetainUntil
+	}
+	kind := p.Kind
+	if kind == mssql.KindCopyOnlyFull {
+		kind = policy.Full
+	}
+	var prev time.Time
+	for _, e := range earlier {
+		if (e.Kind == mssql.KindFull || e.Kind == mssql.KindCopyOnlyFull) && e.EndTime.Before(p.EndTime) && e.EndTime.After(prev) {
+			prev = e.EndTime
+		}
+	}
+	return pol.Expiry(kind, p.EndTime, pol.Classify(p.EndTime, prev))
+}
+
+// confirm checks every stripe is committed in the vault and sums it up.
+func (c *Coordinator) confirm(ctx context.Context, blobs []string) (stored, size int64, err error) {
+	for _, b := range blobs {
+		m, err := c.cfg.Vault.Manifest(ctx, b)
+		if err != nil {
+			return 0, 0, engine.Wrap(engine.CodeBackupFailed, err, "SQL Server reported success but the vault has no complete copy of "+b)
+		}
+		stored += m.StoredBytes
+		size += m.Size
+	}
+	return stored, size, nil
+}
+
+// label writes the point's catalog row into its manifests, so the vault
+// alone can rebuild the catalog.
+func (c *Coordinator) label(ctx context.Context, s db.Server, it db.Item, p db.Point) error {
+	for i, b := range p.Blobs {
+		l := PointLabels{Server: s.Name, Host: s.Host, Port: s.Port, Instance: s.InstanceName, Database: it.DatabaseName,
+			DatabaseGUID: p.DatabaseGUID, Kind: p.Kind, Stripe: i, Stripes: p.Blobs, Start: p.StartTime, End: p.EndTime,
+			FirstLSN: p.FirstLSN, LastLSN: p.LastLSN, CheckpointLSN: p.CheckpointLSN, DatabaseBackupLSN: p.DatabaseBackupLSN,
+			DifferentialBaseLSN: p.DifferentialBaseLSN, SizeBytes: p.SizeBytes, StoredBytes: p.StoredBytes}
+		if err := c.cfg.Vault.Annotate(ctx, b, l.encode()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// discard deletes what a failed backup wrote; the chunks are collected.
+func (c *Coordinator) discard(blobs []string) {
+	for _, b := range blobs {
+		c.cfg.Vault.AbortBlob(b)
+		c.cfg.Vault.DeleteBlob(context.Background(), b)
+	}
+}
+
+func (c *Coordinator) blobBytes(blobs []string) int64 {
+	var n int64
+	for _, b := range blobs {
+		n += c.cfg.Device.Received(b)
+	}
+	return n
+}
+
+func (c *Coordinator) itemPolicy(ctx context.Context, it db.Item) (policy.Policy, error) {
+	if it.PolicyID == nil {
+		return policy.Policy{}, engine.Errorf(engine.CodeProtectionStopped, "%s has no policy", it.DatabaseName)
+	}
+	return c.Policy(ctx, *it.PolicyID)
+}

@@ -1,0 +1,397 @@
+// Package coordinator runs sqlvault's workflows: it registers and
+// discovers SQL Server instances, keeps policies' cron schedules, queues
+// every operation as a job in the catalog, runs jobs on a bounded worker
+// pool, and drives backups and restores through the SQL plugin, the
+// virtual device and the vault. Handlers call it; it calls mssql, vdi,
+// vault and db.
+package coordinator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/robfig/cron/v3"
+
+	"github.com/sqlvault/sqlvault/db"
+	"github.com/sqlvault/sqlvault/engine"
+	"github.com/sqlvault/sqlvault/engine/mssql"
+	"github.com/sqlvault/sqlvault/engine/secret"
+	"github.com/sqlvault/sqlvault/engine/vault"
+	"github.com/sqlvault/sqlvault/engine/vdi"
+)
+
+// Config wires a coordinator.
+type Config struct {
+	DB          *db.DB
+	Vault       *vault.Vault
+	Device      *vdi.Device
+	DeviceName  string // the DNS name SQL Server reaches the device by
+	Secrets     *secret.Box
+	Logger      *slog.Logger
+	Now         func() time.Time
+	PerInstance int // concurrent jobs per SQL Server instance; default 4
+	Global      int // concurrent jobs in all; default 8
+	// Connect opens the plugin; tests may wrap it. Default mssql.Connect.
+	Connect func(ctx context.Context, t mssql.Target) (*mssql.Conn, error)
+	// Poll is how often the queue is checked without a wake-up; default 1s.
+	Poll time.Duration
+	// Registry receives the coordinator's Prometheus metrics; may be nil.
+	Registry prometheus.Registerer
+}
+
+// Coordinator is the engine's front door.
+type Coordinator struct {
+	cfg  Config
+	log  *slog.Logger
+	cron *cron.Cron
+
+	mu        sync.Mutex
+	running   map[int64]*runningJob // job id -> running job
+	perServer map[int64]int
+	entries   map[int64][]cron.EntryID // policy id -> cron entries
+	blobJobs  map[string]int64         // device blob -> job id, for progress
+	conns     map[int64]pooled         // server id -> plugin connection pool
+	metrics   *metrics
+	wake      chan struct{}
+	wg        sync.WaitGroup
+	stop      context.CancelFunc
+}
+
+type runningJob struct {
+	job    db.Job
+	cancel context.CancelFunc
+}
+
+// New makes a coordinator; Start runs it.
+func New(cfg Config) *Coordinator {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.PerInstance <= 0 {
+		cfg.PerInstance = 4
+	}
+	if cfg.Global <= 0 {
+		cfg.Global = 8
+	}
+	if cfg.Connect == nil {
+		cfg.Connect = mssql.Connect
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = time.Second
+	}
+	c := &Coordinator{cfg: cfg, log: cfg.Logger, running: map[int64]*runningJob{}, perServer: map[int64]int{},
+		entries: map[int64][]cron.EntryID{}, blobJobs: map[string]int64{}, conns: map[int64]pooled{},
+		wake: make(chan struct{}, 1), metrics: newMetrics(cfg.Registry)}
+	c.cron = cron.New(cron.WithLogger(cron.DiscardLogger))
+	if cfg.Device != nil {
+		cfg.Device.OnProgress(c.onDeviceProgress)
+	}
+	return c
+}
+
+// Start recovers jobs interrupted by a crash, loads the schedules, catches
+// up missed slots once, and starts the dispatcher.
+func (c *Coordinator) Start(ctx context.Context) error {
+	if err := c.recoverInterrupted(ctx); err != nil {
+		return err
+	}
+	if err := c.loadSchedules(ctx); err != nil {
+		return err
+	}
+	c.catchUp(ctx)
+	// Housekeeping: RPO and alerts every minute, retention hourly, a full
+	// read of the vault weekly.
+	c.cron.AddFunc("@every 1m", func() { c.CheckHealth(context.Background()) })
+	c.cron.AddFunc("@hourly", func() { c.QueueRetention(context.Background()) })
+	c.cron.AddFunc("CRON_TZ=UTC 0 3 * * 0", func() { c.QueueVerify(context.Background()) })
+	runCtx, cancel := context.WithCancel(context.Background())
+	c.stop = cancel
+	c.cron.Start()
+	c.wg.Add(1)
+	go c.dispatch(runCtx)
+	return nil
+}
+
+// Stop stops scheduling, cancels running jobs and waits for them.
+func (c *Coordinator) Stop() {
+	c.cron.Stop()
+	if c.stop != nil {
+		c.stop()
+	}
+	c.wg.Wait()
+	c.mu.Lock()
+	for id, p := range c.conns {
+		p.conn.Close()
+		delete(c.conns, id)
+	}
+	c.mu.Unlock()
+}
+
+func (c *Coordinator) poke() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// recoverInterrupted ends jobs that were running when the process died as
+// failed with UserErrorInterrupted and queues a retry of each.
+func (c *Coordinator) recoverInterrupted(ctx context.Context) error {
+	jobs, err := c.cfg.DB.ListJobs(ctx, db.JobFilter{Status: db.JobInProgress, Limit: 500})
+	if err != nil {
+		return err
+	}
+	for _, j := range jobs {
+		c.cfg.DB.FinishJob(ctx, j.ID, db.JobFailed, string(engine.CodeInterrupted),
+			"the server stopped while the job was running; it has been queued again")
+		retry := db.NewJob{Operation: j.Operation, Kind: j.Kind, Params: json.RawMessage(j.Params)}
+		if j.ServerID != nil {
+			retry.ServerID = *j.ServerID
+		}
+		if j.ItemID != nil {
+			retry.ItemID = *j.ItemID
+		}
+		if _, err := c.cfg.DB.CreateRetryJob(ctx, retry, j.Attempt+1); err != nil {
+			return err
+		}
+		c.log.Warn("job interrupted by restart; retrying", "job", j.ID, "operation", j.Operation)
+	}
+	return nil
+}
+
+// enqueue queues a job unless the same operation and kind is already
+// queued or running for the item.
+func (c *Coordinator) enqueue(ctx context.Context, n db.NewJob) (int64, error) {
+	if n.ItemID != 0 && n.Operation == "backup" {
+		if id, err := c.cfg.DB.ActiveJob(ctx, n.Operation, n.Kind, n.ItemID); err != nil || id != 0 {
+			if id != 0 && n.Operation == "backup" {
+				return id, engine.Errorf(engine.CodeAlreadyInProgress, "a %s backup of this item is already queued or running (job %d)", n.Kind, id)
+			}
+			return id, err
+		}
+	}
+	j, err := c.cfg.DB.CreateJob(ctx, n)
+	if err != nil {
+		return 0, err
+	}
+	c.poke()
+	return j.ID, nil
+}
+
+// dispatch starts queued jobs as the limits allow.
+func (c *Coordinator) dispatch(ctx context.Context) {
+	defer c.wg.Done()
+	t := time.NewTicker(c.cfg.Poll)
+	defer t.Stop()
+	for {
+		c.startEligible(ctx)
+		select {
+		case <-ctx.Done():
+			c.mu.Lock()
+			for _, r := range c.running {
+				r.cancel()
+			}
+			c.mu.Unlock()
+			return
+		case <-c.wake:
+		case <-t.C:
+		}
+	}
+}
+
+func (c *Coordinator) startEligible(ctx context.Context) {
+	queued, err := c.cfg.DB.QueuedJobs(ctx, 200)
+	if err != nil {
+		c.log.Error("list queued jobs", "err", err)
+		return
+	}
+	for _, j := range queued {
+		if !c.admit(j) {
+			continue
+		}
+		if err := c.cfg.DB.StartJob(ctx, j.ID); err != nil {
+			c.release(j)
+			continue
+		}
+		jctx, cancel := context.WithCancel(ctx)
+		c.mu.Lock()
+		c.running[j.ID] = &runningJob{job: j, cancel: cancel}
+		c.mu.Unlock()
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			defer cancel()
+			c.run(jctx, j)
+			c.release(j)
+			c.poke()
+		}()
+	}
+}
+
+// admit reserves a slot for the job under the limits: global, per
+// instance, and one backup of each kind per item at a time.
+func (c *Coordinator) admit(j db.Job) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.running) >= c.cfg.Global {
+		return false
+	}
+	if j.ServerID != nil && c.perServer[*j.ServerID] >= c.cfg.PerInstance {
+		return false
+	}
+	for _, r := range c.running {
+		if r.job.ItemID != nil && j.ItemID != nil && *r.job.ItemID == *j.ItemID {
+			same := r.job.Operation == j.Operation && r.job.Kind == j.Kind
+			// A log backup may run during a full, as SQL Server allows;
+			// restores and configuration never overlap other work on an item.
+			if same || j.Operation == "restore" || r.job.Operation == "restore" {
+				return false
+			}
+		}
+	}
+	if j.ServerID != nil {
+		c.perServer[*j.ServerID]++
+	}
+	c.running[j.ID] = &runningJob{job: j, cancel: func() {}}
+	return true
+}
+
+func (c *Coordinator) release(j db.Job) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.running, j.ID)
+	if j.ServerID != nil {
+		c.perServer[*j.ServerID]--
+	}
+}
+
+// Cancel cancels a queued or running job.
+func (c *Coordinator) Cancel(ctx context.Context, jobID int64) error {
+	c.mu.Lock()
+	r, ok := c.running[jobID]
+	c.mu.Unlock()
+	if ok {
+		r.cancel()
+		return nil
+	}
+	j, err := c.cfg.DB.JobByID(ctx, jobID)
+	if err != nil {
+		return err
+	}
+	if j.Status != db.JobQueued {
+		return engine.Errorf(engine.CodeConflict, "job %d is %s and cannot be cancelled", jobID, j.Status)
+	}
+	return c.cfg.DB.FinishJob(ctx, jobID, db.JobCancelled, string(engine.CodeCancelled), "cancelled before it started")
+}
+
+// run executes one job and records how it ended.
+func (c *Coordinator) run(ctx context.Context, j db.Job) {
+	log := c.log.With("job", j.ID, "operation", j.Operation, "kind", j.Kind)
+	log.Info("job started")
+	st := &steps{c: c, job: j.ID}
+	var err error
+	switch j.Operation {
+	case "rediscover":
+		err = c.runRediscover(ctx, j, st)
+	case "backup":
+		err = c.runBackup(ctx, j, st)
+	case "restore":
+		err = c.runRestore(ctx, j, st)
+	case "retention":
+		err = c.runRetention(ctx, j, st)
+	case "verify":
+		err = c.runVerify(ctx, j, st)
+	default:
+		err = engine.Errorf(engine.CodeInternal, "unknown operation %q", j.Operation)
+	}
+	st.end()
+	bg := context.Background() // record the outcome even if ctx was cancelled
+	switch {
+	case err == nil:
+		c.cfg.DB.FinishJob(bg, j.ID, db.JobCompleted, "", "")
+		log.Info("job completed")
+	case errors.Is(err, context.Canceled) || engine.CodeOf(err) == engine.CodeCancelled:
+		c.cfg.DB.FinishJob(bg, j.ID, db.JobCancelled, string(engine.CodeCancelled), "the job was cancelled")
+		log.Info("job cancelled")
+	default:
+		code := engine.CodeOf(err)
+		c.cfg.DB.FinishJob(bg, j.ID, db.JobFailed, string(code), engine.MessageOf(err))
+		log.Warn("job failed", "code", code, "err", err)
+		c.alert(bg, j, code, engine.MessageOf(err))
+	}
+	if j2, err := c.cfg.DB.JobByID(bg, j.ID); err == nil {
+		c.metrics.jobDone(j.Operation, j2.Status)
+	}
+}
+
+func isAlreadyQueued(err error) bool { return engine.CodeOf(err) == engine.CodeAlreadyInProgress }
+
+// alert raises an alert for a failed job, on its item or server.
+func (c *Coordinator) alert(ctx context.Context, j db.Job, code engine.Code, msg string) {
+	a := db.Alert{Code: string(code), Message: fmt.Sprintf("%s %s failed: %s", j.Operation, j.Kind, msg), JobID: &j.ID}
+	a.ItemID, a.ServerID = j.ItemID, j.ServerID
+	if err := c.cfg.DB.RaiseAlert(ctx, a); err != nil {
+		c.log.Error("raise alert", "err", err)
+	}
+}
+
+// steps records a job's steps with their times.
+type steps struct {
+	c    *Coordinator
+	job  int64
+	list []db.JobStep
+}
+
+func (s *steps) begin(name, detail string) {
+	s.end()
+	s.list = append(s.list, db.JobStep{Name: name, Started: s.c.cfg.Now().UTC(), Detail: detail})
+	s.c.cfg.DB.JobSteps(context.Background(), s.job, s.list)
+}
+
+func (s *steps) detail(d string) {
+	if n := len(s.list); n > 0 {
+		s.list[n-1].Detail = d
+		s.c.cfg.DB.JobSteps(context.Background(), s.job, s.list)
+	}
+}
+
+func (s *steps) end() {
+	if n := len(s.list); n > 0 && s.list[n-1].Ended == nil {
+		t := s.c.cfg.Now().UTC()
+		s.list[n-1].Ended = &t
+		s.c.cfg.DB.JobSteps(context.Background(), s.job, s.list)
+	}
+}
+
+func (c *Coordinator) onDeviceProgress(blob string, bytes int64) {
+	c.mu.Lock()
+	id, ok := c.blobJobs[blob]
+	c.mu.Unlock()
+	if ok {
+		c.cfg.DB.JobBytes(context.Background(), id, bytes)
+	}
+}
+
+func (c *Coordinator) trackBlobs(jobID int64, blobs []string) func() {
+	c.mu.Lock()
+	for _, b := range blobs {
+		c.blobJobs[b] = jobID
+	}
+	c.mu.Unlock()
+	return func() {
+		c.mu.Lock()
+		for _, b := range blobs {
+			delete(c.blobJobs, b)
+		}
+		c.mu.Unlock()
+	}
+}

@@ -1,0 +1,93 @@
+package coordinator
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sqlvault/sqlvault/db"
+	"github.com/sqlvault/sqlvault/engine"
+)
+
+// metrics are the coordinator's Prometheus series.
+type metrics struct {
+	jobs       *prometheus.CounterVec
+	bytes      *prometheus.CounterVec
+	rpo        *prometheus.GaugeVec
+	queueDepth prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sqlvault_jobs_total",
+			Help: "Jobs finished, by operation and status."}, []string{"operation", "status"}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sqlvault_backup_bytes_total",
+			Help: "Bytes SQL Server streamed into the vault, by backup type."}, []string{"type"}),
+		rpo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sqlvault_item_rpo_seconds",
+			Help: "Seconds since the newest restorable point of each protected item."}, []string{"server", "database"}),
+		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sqlvault_job_queue_depth", Help: "Jobs waiting to run."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.jobs, m.bytes, m.rpo, m.queueDepth)
+	}
+	return m
+}
+
+func (m *metrics) jobDone(op, status string)         { m.jobs.WithLabelValues(op, status).Inc() }
+func (m *metrics) backupBytes(kind string, n int64) { m.bytes.WithLabelValues(kind).Add(float64(n)) }
+
+// ItemHealth is an item's RPO as the portal and alerts see it.
+type ItemHealth struct {
+	RPO       time.Duration // since the newest restorable point; 0 if none
+	Target    time.Duration // what the policy promises
+	Breaching bool          // RPO is over twice the target
+	HasPoint  bool
+}
+
+// Health computes an item's RPO at the coordinator's clock.
+func (c *Coordinator) Health(ctx context.Context, it db.Item) ItemHealth {
+	var h ItemHealth
+	if it.PolicyID != nil {
+		if p, err := c.Policy(ctx, *it.PolicyID); err == nil {
+			h.Target = p.RPO()
+			if !logsAllowed(it) && h.Target < 24*time.Hour {
+				h.Target = 24 * time.Hour
+			}
+		}
+	}
+	if it.LatestPoint != nil {
+		h.HasPoint = true
+		h.RPO = c.cfg.Now().Sub(*it.LatestPoint)
+	}
+	h.Breaching = it.State == db.ItemProtected && h.Target > 0 && h.HasPoint && h.RPO > 2*h.Target
+	return h
+}
+
+// CheckHealth updates RPO gauges and opens or resolves RPO alerts; it runs
+// every minute.
+func (c *Coordinator) CheckHealth(ctx context.Context) {
+	items, err := c.cfg.DB.ListItems(ctx, db.ItemFilter{State: db.ItemProtected, Limit: 1000000})
+	if err != nil {
+		c.log.Error("health check", "err", err)
+		return
+	}
+	for _, it := range items {
+		h := c.Health(ctx, it)
+		if h.HasPoint {
+			c.metrics.rpo.WithLabelValues(it.ServerName, it.DatabaseName).Set(h.RPO.Seconds())
+		}
+		id := it.ID
+		if h.Breaching {
+			c.cfg.DB.RaiseAlert(ctx, db.Alert{Severity: "warning", Code: string(engine.CodeRPOBreached), ItemID: &id,
+				Message: fmt.Sprintf("%s on %s: the newest restore point is %s old, over twice the policy's RPO of %s",
+					it.DatabaseName, it.ServerName, h.RPO.Round(time.Minute), h.Target)})
+		} else {
+			c.cfg.DB.ResolveAlertCode(ctx, string(engine.CodeRPOBreached), 0, id)
+		}
+	}
+	if n, err := c.cfg.DB.QueueDepth(ctx); err == nil {
+		c.metrics.queueDepth.Set(float64(n))
+	}
+}

@@ -1,0 +1,450 @@
+package coordinator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/sqlvault/sqlvault/db"
+	"github.com/sqlvault/sqlvault/engine"
+	"github.com/sqlvault/sqlvault/engine/mssql"
+	"github.com/sqlvault/sqlvault/engine/restore"
+)
+
+// Restore target modes.
+const (
+	ModeOriginal  = "original"  // over the source database
+	ModeAlternate = "alternate" // another name and/or instance
+	ModeFiles     = "files"     // the .bak files, for download
+)
+
+// RestoreRequest asks for one database restore.
+type RestoreRequest struct {
+	ItemID          int64         `json:"item_id"`
+	RecoveryPointID int64         `json:"recovery_point_id,omitempty"`
+	PointInTime     *time.Time    `json:"point_in_time,omitempty"`
+	Target          RestoreTarget `json:"target"`
+}
+
+// RestoreTarget says where the database goes.
+type RestoreTarget struct {
+	Mode         string `json:"mode"`
+	ServerID     int64  `json:"server_id,omitempty"`
+	DatabaseName string `json:"database_name,omitempty"`
+	Overwrite    bool   `json:"overwrite,omitempty"`
+	// Recovery brings the database online at the end (the default); false
+	// leaves it RESTORING so more logs can be applied.
+	Recovery *bool `json:"recovery,omitempty"`
+}
+
+func (t RestoreTarget) recovery() bool { return t.Recovery == nil || *t.Recovery }
+
+// RestoreFile is one .bak file of a files-mode restore.
+type RestoreFile struct {
+	PointID int64  `json:"recovery_point_id"`
+	Kind    string `json:"type"`
+	Name    string `json:"name"`
+	Blob    string `json:"-"`
+	Size    int64  `json:"size_bytes"`
+}
+
+// FilesResult is what a files-mode restore hands back.
+type FilesResult struct {
+	Files  []RestoreFile `json:"files"`
+	Script string        `json:"script"` // the T-SQL that restores them from disk
+}
+
+// Plan returns the chain a restore of the item to the point or time
+// would run, or the precise reason it cannot.
+func (c *Coordinator) Plan(ctx context.Context, itemID, pointID int64, at *time.Time) (restore.Plan, error) {
+	points, err := c.cfg.DB.ListPoints(ctx, itemID)
+	if err != nil {
+		return restore.Plan{}, err
+	}
+	if pointID == 0 && at == nil {
+		return restore.Plan{}, invalid("recovery_point_id", "choose a recovery point or a point in time")
+	}
+	return restore.Build(plannerPoints(points, c.cfg.Now()), restore.Target{PointID: pointID, Time: at})
+}
+
+// LogRanges are the spans of an item in which any second can be restored.
+func (c *Coordinator) LogRanges(ctx context.Context, itemID int64) ([]restore.Range, error) {
+	if _, err := c.item(ctx, itemID); err != nil {
+		return nil, err
+	}
+	points, err := c.cfg.DB.ListPoints(ctx, itemID)
+	if err != nil {
+		return nil, err
+	}
+	return restore.LogRanges(plannerPoints(points, c.cfg.Now())), nil
+}
+
+func plannerPoints(points []db.Point, now time.Time) []restore.Point {
+	out := make([]restore.Point, len(points))
+	for i, p := range points {
+		out[i] = restore.Point{ID: p.ID, Kind: p.Kind, Start: p.StartTime, End: p.EndTime, FirstLSN: p.FirstLSN,
+			LastLSN: p.LastLSN, CheckpointLSN: p.CheckpointLSN, DatabaseBackupLSN: p.DatabaseBackupLSN,
+			Expired: p.ExpiresAt != nil && !p.ExpiresAt.After(now) && (p.RetainUntil == nil || !p.RetainUntil.After(now))}
+	}
+	return out
+}
+
+// Restore checks a restore request and queues it.
+func (c *Coordinator) Restore(ctx context.Context, r RestoreRequest) (int64, error) {
+	it, err := c.item(ctx, r.ItemID)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := c.Plan(ctx, it.ID, r.RecoveryPointID, r.PointInTime); err != nil {
+		return 0, err
+	}
+	t := &r.Target
+	switch t.Mode {
+	case ModeOriginal:
+		if !t.Overwrite {
+			return 0, engine.Errorf(engine.CodeOverwriteNotConfirmed, "restoring over %s replaces it; confirm overwrite", it.DatabaseName)
+		}
+		t.ServerID, t.DatabaseName = it.ServerID, it.DatabaseName
+	case ModeAlternate:
+		if err := c.checkAlternate(ctx, it, t); err != nil {
+			return 0, err
+		}
+	case ModeFiles:
+		t.ServerID = 0
+	default:
+		return 0, invalid("target.mode", "choose original, alternate or files")
+	}
+	return c.enqueue(ctx, db.NewJob{Operation: "restore", Kind: t.Mode, ItemID: it.ID, ServerID: t.ServerID, Params: r})
+}
+
+func (c *Coordinator) checkAlternate(ctx context.Context, it db.Item, t *RestoreTarget) error {
+	if t.ServerID == 0 {
+		t.ServerID = it.ServerID
+	}
+	if _, err := c.server(ctx, t.ServerID); err != nil {
+		return invalid("target.server_id", "no registered server has id %d", t.ServerID)
+	}
+	t.DatabaseName = strings.TrimSpace(t.DatabaseName)
+	if t.DatabaseName == "" || len(t.DatabaseName) > 128 {
+		return invalid("target.database_name", "enter a database name of 1 to 128 characters")
+	}
+	dbs, err := c.cfg.DB.ListDatabases(ctx, t.ServerID)
+	if err != nil {
+		return err
+	}
+	for _, d := range dbs {
+		if strings.EqualFold(d.Name, t.DatabaseName) && !d.Gone {
+			if d.ID == it.DatabaseID {
+				return invalid("target.database_name", "this is the source database; choose the original mode to overwrite it")
+			}
+			if !t.Overwrite {
+				return &engine.Error{Code: engine.CodeTargetDatabaseExists, Message: fmt.Sprintf("%s already exists on the target server", d.Name),
+					Err: &FieldError{"target.database_name", "a database of this name exists; choose another or confirm overwrite"}}
+			}
+		}
+	}
+	return nil
+}
+
+// runRestore plans the chain again (points may have changed since the
+// request), then restores each link.
+func (c *Coordinator) runRestore(ctx context.Context, j db.Job, st *steps) error {
+	var r RestoreRequest
+	if err := json.Unmarshal([]byte(j.Params), &r); err != nil {
+		return engine.Wrap(engine.CodeInternal, err, "bad restore parameters")
+	}
+	it, err := c.item(ctx, r.ItemID)
+	if err != nil {
+		return err
+	}
+	st.begin("Plan restore chain", "")
+	plan, err := c.Plan(ctx, it.ID, r.RecoveryPointID, r.PointInTime)
+	if err != nil {
+		return err
+	}
+	st.detail(plan.String())
+	points, err := c.pointsOf(ctx, it.ID, plan)
+	if err != nil {
+		return err
+	}
+	if r.Target.Mode == ModeFiles {
+		return c.restoreFiles(ctx, j, it, plan, points)
+	}
+	s, err := c.server(ctx, r.Target.ServerID)
+	if err != nil {
+		return err
+	}
+	st.begin("Connect", s.Name)
+	conn, err := c.conn(ctx, s)
+	if err != nil {
+		c.serverDown(ctx, s, err)
+		return err
+	}
+	info, err := conn.Instance(ctx)
+	if err != nil {
+		return err
+	}
+	if !info.Sysadmin {
+		c.recordSysadmin(ctx, s, info)
+		return engine.Errorf(engine.CodeNoSysadmin, "login %q is not a member of the sysadmin server role on %s", s.Username, s.Name)
+	}
+	if r.Target.Mode == ModeOriginal {
+		if err := c.tailLog(ctx, j, st, conn, it); err != nil {
+			return err
+		}
+	}
+	st.begin("Grant device read access", fmt.Sprintf("%d backups", len(plan.Steps)))
+	drop, err := c.grantRead(ctx, conn, points)
+	defer drop()
+	if err != nil {
+		return err
+	}
+	var moves []mssql.Move
+	if r.Target.Mode == ModeAlternate {
+		files, err := conn.FileList(ctx, c.urls(points[0]))
+		if err != nil {
+			return err
+		}
+		moves = mssql.MovesFor(files, r.Target.DatabaseName, info.DefaultDataPath, info.DefaultLogPath)
+	}
+	if err := c.applyChain(ctx, j, st, conn, r.Target, plan, points, moves); err != nil {
+		return err
+	}
+	// The restored database shows up on the target's database list.
+	c.Rediscover(context.Background(), s.ID)
+	return nil
+}
+
+// applyChain runs RESTORE ... NORECOVERY for each link, STOPAT on the last
+// log, and RECOVERY at the end unless the user asked to leave it restoring.
+func (c *Coordinator) applyChain(ctx context.Context, j db.Job, st *steps, conn *mssql.Conn, t RestoreTarget,
+	plan restore.Plan, points []db.Point, moves []mssql.Move) error {
+	var total, done int64
+	for _, p := range points {
+		total += p.SizeBytes
+	}
+	n := len(plan.Steps)
+	for i, step := range plan.Steps {
+		p := points[i]
+		last := i == n-1
+		st.begin(fmt.Sprintf("Restore %s backup (%d of %d)", kindWord(p.Kind), i+1, n), p.EndTime.Format(time.RFC3339))
+		req := mssql.RestoreRequest{Database: t.DatabaseName, Log: p.Kind == mssql.KindLog, URLs: c.urls(p),
+			Recovery: last && t.recovery(), StopAt: step.StopAt}
+		if i == 0 {
+			req.Replace = t.Overwrite || t.Mode == ModeOriginal
+			req.Moves = moves
+		}
+		base := done
+		err := conn.Restore(ctx, req, func(pct int) {
+			b := base + p.SizeBytes*int64(pct)/100
+			c.cfg.DB.JobProgress(context.Background(), j.ID, int(b*99/max(total, 1)), b)
+		})
+		if err != nil {
+			return &engine.Error{Code: engine.CodeOf(err), Err: err, Message: fmt.Sprintf("restoring the %s backup of %s (link %d of %d) failed: %s",
+				kindWord(p.Kind), p.EndTime.Format(time.RFC3339), i+1, n, engine.MessageOf(err))}
+		}
+		done += p.SizeBytes
+	}
+	return nil
+}
+
+func kindWord(kind string) string {
+	return map[string]string{mssql.KindFull: "full", mssql.KindCopyOnlyFull: "copy-only full",
+		mssql.KindDifferential: "differential", mssql.KindLog: "log"}[kind]
+}
+
+// tailLog backs up the tail of the log of an online FULL-recovery source
+// before it is overwritten, leaving it RESTORING, and keeps that backup as
+// a recovery point, so nothing committed is lost.
+func (c *Coordinator) tailLog(ctx context.Context, j db.Job, st *steps, conn *mssql.Conn, it db.Item) error {
+	dbs, err := conn.Databases(ctx)
+	if err != nil {
+		return err
+	}
+	var online bool
+	for _, d := range dbs {
+		if d.Name == it.DatabaseName {
+			online = strings.EqualFold(d.State, "ONLINE") && strings.EqualFold(d.RecoveryModel, "FULL")
+		}
+	}
+	points, err := c.cfg.DB.ListPoints(ctx, it.ID)
+	if err != nil || !online || checkBackupKind(mssql.KindLog, db.Database{Name: it.DatabaseName, State: "ONLINE", RecoveryModel: "FULL"}, points) != nil {
+		return err
+	}
+	st.begin("Back up the tail of the log", it.DatabaseName)
+	s, err := c.server(ctx, it.ServerID)
+	if err != nil {
+		return err
+	}
+	blobs := blobNames(j.ID, it.DatabaseName+"_tail", mssql.KindLog, c.cfg.Now(), 1)
+	containerURL := c.cfg.Device.ContainerURL(jobContainer(j.ID))
+	if err := conn.EnsureCredential(ctx, containerURL, c.cfg.Device.IssueSAS(jobContainer(j.ID), "rw", 6*time.Hour)); err != nil {
+		return err
+	}
+	defer conn.DropCredential(context.Background(), containerURL)
+	set, err := conn.Backup(ctx, mssql.BackupRequest{Database: it.DatabaseName, Kind: mssql.KindLog, NoRecovery: true,
+		URLs: c.urls(db.Point{Blobs: blobs}), Name: "sqlvault tail-log backup of " + it.DatabaseName}, nil)
+	if err != nil {
+		c.discard(blobs)
+		return engine.Wrap(engine.CodeTailLogBackupFailed, err, "the tail of the log could not be backed up, so the restore did not start: "+engine.MessageOf(err))
+	}
+	stored, size, err := c.confirm(ctx, blobs)
+	if err != nil {
+		return err
+	}
+	p := db.Point{ItemID: it.ID, JobID: &j.ID, Kind: mssql.KindLog, Blobs: blobs, StartTime: set.Start, EndTime: set.Finish,
+		FirstLSN: set.FirstLSN, LastLSN: set.LastLSN, CheckpointLSN: set.CheckpointLSN, DatabaseBackupLSN: set.DatabaseBackupLSN,
+		SizeBytes: size, StoredBytes: stored, DatabaseGUID: set.DatabaseGUID}
+	if pol, err := c.itemPolicy(ctx, it); err == nil {
+		exp := expiry(pol, p, points)
+		p.ExpiresAt = &exp
+	}
+	if err := c.label(ctx, s, it, p); err != nil {
+		return err
+	}
+	_, err = c.cfg.DB.CommitPoint(ctx, p)
+	return err
+}
+
+// grantRead gives the instance read-only credentials for the containers of
+// the chain's backups; drop removes them when the restore ends.
+func (c *Coordinator) grantRead(ctx context.Context, conn *mssql.Conn, points []db.Point) (drop func(), err error) {
+	var granted []string
+	drop = func() {
+		for _, u := range granted {
+			conn.DropCredential(context.Background(), u)
+		}
+	}
+	seen := map[string]bool{}
+	for _, p := range points {
+		container, _, _ := strings.Cut(p.Blobs[0], "/")
+		if seen[container] {
+			continue
+		}
+		seen[container] = true
+		u := c.cfg.Device.ContainerURL(container)
+		if err := conn.EnsureCredential(ctx, u, c.cfg.Device.IssueSAS(container, "r", 6*time.Hour)); err != nil {
+			return drop, err
+		}
+		granted = append(granted, u)
+	}
+	return drop, nil
+}
+
+func (c *Coordinator) urls(p db.Point) []string {
+	out := make([]string, len(p.Blobs))
+	for i, b := range p.Blobs {
+		container, name, _ := strings.Cut(b, "/")
+		out[i] = c.cfg.Device.BlobURL(container, name)
+	}
+	return out
+}
+
+func (c *Coordinator) pointsOf(ctx context.Context, itemID int64, plan restore.Plan) ([]db.Point, error) {
+	all, err := c.cfg.DB.ListPoints(ctx, itemID)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[int64]db.Point{}
+	for _, p := range all {
+		byID[p.ID] = p
+	}
+	out := make([]db.Point, len(plan.Steps))
+	for i, s := range plan.Steps {
+		p, ok := byID[s.Point.ID]
+		if !ok {
+			return nil, engine.Errorf(engine.CodeRecoveryPointExpired, "recovery point %d is gone", s.Point.ID)
+		}
+		out[i] = p
+	}
+	return out, nil
+}
+
+// restoreFiles lists the chain's .bak files for download, with the T-SQL
+// that restores them from a folder.
+func (c *Coordinator) restoreFiles(ctx context.Context, j db.Job, it db.Item, plan restore.Plan, points []db.Point) error {
+	var res FilesResult
+	var script strings.Builder
+	fmt.Fprintf(&script, "-- Restore %s from the files sqlvault exported (job %d).\n-- Put the files in one folder on the SQL Server host and set @dir to it.\nDECLARE @dir nvarchar(400) = N'C:\\sqlvault-restore\\';\n", it.DatabaseName, j.ID)
+	for i, p := range points {
+		var disks []string
+		for _, b := range p.Blobs {
+			m, err := c.cfg.Vault.Manifest(ctx, b)
+			if err != nil {
+				return engine.Wrap(engine.CodeVaultCorrupt, err, "a backup of the chain is missing from the vault")
+			}
+			_, name, _ := strings.Cut(b, "/")
+			res.Files = append(res.Files, RestoreFile{PointID: p.ID, Kind: p.Kind, Name: name, Blob: b, Size: m.Size})
+			disks = append(disks, "DISK = @dir + "+mssql.QuoteString(name))
+		}
+		verb := "DATABASE"
+		if p.Kind == mssql.KindLog {
+			verb = "LOG"
+		}
+		opts := "NORECOVERY"
+		if i == len(points)-1 {
+			opts = "RECOVERY"
+			if s := plan.Steps[i].StopAt; s != nil {
+				opts += ", STOPAT = " + mssql.QuoteString(s.Format("2006-01-02T15:04:05")) + " -- UTC; convert to the instance's local time"
+			}
+		}
+		if i == 0 {
+			opts += ", REPLACE"
+		}
+		fmt.Fprintf(&script, "RESTORE %s %s FROM %s WITH %s;\n", verb, mssql.QuoteName(it.DatabaseName), strings.Join(disks, ", "), opts)
+	}
+	res.Script = script.String()
+	return c.cfg.DB.SetJobResult(ctx, j.ID, res)
+}
+
+// RestoreFiles returns what a finished files-mode restore exported.
+func (c *Coordinator) RestoreFiles(ctx context.Context, jobID int64) (FilesResult, error) {
+	j, err := c.cfg.DB.JobByID(ctx, jobID)
+	if errors.Is(err, db.ErrNotFound) || (err == nil && (j.Operation != "restore" || j.Kind != ModeFiles)) {
+		return FilesResult{}, engine.Errorf(engine.CodeNotFound, "job %d is not a restore as files", jobID)
+	}
+	if err != nil {
+		return FilesResult{}, err
+	}
+	if j.Status != db.JobCompleted {
+		return FilesResult{}, engine.Errorf(engine.CodeConflict, "job %d is %s; the files are ready when it completes", jobID, j.Status)
+	}
+	var res FilesResult
+	if err := c.cfg.DB.JobResult(ctx, jobID, &res); err != nil {
+		return res, err
+	}
+	// Blob is not in the JSON; recover it from the points.
+	for i, f := range res.Files {
+		p, err := c.cfg.DB.PointByID(ctx, f.PointID)
+		if err != nil {
+			return res, engine.Errorf(engine.CodeRecoveryPointExpired, "recovery point %d is gone", f.PointID)
+		}
+		for _, b := range p.Blobs {
+			if strings.HasSuffix(b, "/"+f.Name) {
+				res.Files[i].Blob = b
+			}
+		}
+	}
+	return res, nil
+}
+
+// OpenFile opens the n-th file of a files-mode restore for download.
+func (c *Coordinator) OpenFile(ctx context.Context, jobID int64, n int) (RestoreFile, io.ReadSeeker, error) {
+	res, err := c.RestoreFiles(ctx, jobID)
+	if err != nil {
+		return RestoreFile{}, nil, err
+	}
+	if n < 0 || n >= len(res.Files) {
+		return RestoreFile{}, nil, engine.Errorf(engine.CodeNotFound, "job %d has no file %d", jobID, n)
+	}
+	f := res.Files[n]
+	r, err := c.cfg.Vault.OpenBlob(ctx, f.Blob)
+	if err != nil {
+		return f, nil, engine.Wrap(engine.CodeVaultCorrupt, err, "the file is missing from the vault")
+	}
+	return f, io.NewSectionReader(r, 0, r.Size()), nil
+}

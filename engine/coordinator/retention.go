@@ -1,0 +1,137 @@
+package coordinator
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sqlvault/sqlvault/db"
+	"github.com/sqlvault/sqlvault/engine"
+	"github.com/sqlvault/sqlvault/engine/mssql"
+	"github.com/sqlvault/sqlvault/engine/restore"
+)
+
+// SoftDeleteGrace is how long expired points stay recoverable before their
+// data is collected.
+const SoftDeleteGrace = 14 * 24 * time.Hour
+
+// QueueRetention queues a retention job unless one is already waiting.
+func (c *Coordinator) QueueRetention(ctx context.Context) (int64, error) {
+	if id, err := c.cfg.DB.ActiveServerJob(ctx, "retention", 0); err != nil || id != 0 {
+		return id, err
+	}
+	return c.enqueue(ctx, db.NewJob{Operation: "retention"})
+}
+
+// QueueVerify queues a full read of the vault.
+func (c *Coordinator) QueueVerify(ctx context.Context) (int64, error) {
+	if id, err := c.cfg.DB.ActiveServerJob(ctx, "verify", 0); err != nil || id != 0 {
+		return id, err
+	}
+	return c.enqueue(ctx, db.NewJob{Operation: "verify"})
+}
+
+// runRetention soft-deletes points retention no longer keeps, never one a
+// kept point's chain needs; purges points soft-deleted longer than the
+// grace period; then collects the vault's unreferenced data.
+func (c *Coordinator) runRetention(ctx context.Context, j db.Job, st *steps) error {
+	now := c.cfg.Now()
+	st.begin("Expire recovery points", "")
+	items, err := c.cfg.DB.ListItems(ctx, db.ItemFilter{State: db.ItemProtected, Limit: 1000000})
+	if err != nil {
+		return err
+	}
+	expired := 0
+	for _, it := range items {
+		points, err := c.cfg.DB.ListPoints(ctx, it.ID)
+		if err != nil {
+			return err
+		}
+		drop := Expire(points, now)
+		if err := c.cfg.DB.SoftDeletePoints(ctx, drop); err != nil {
+			return err
+		}
+		expired += len(drop)
+	}
+	st.detail(fmt.Sprintf("%d points expired (kept %s for undo)", expired, "14 days"))
+
+	st.begin("Purge soft-deleted points", "")
+	purge, err := c.cfg.DB.PurgeablePoints(ctx, now.Add(-SoftDeleteGrace))
+	if err != nil {
+		return err
+	}
+	for _, p := range purge {
+		// Vault first: a crash in between leaves a soft-deleted row that
+		// the next run purges again; never a live row without its data.
+		for _, b := range p.Blobs {
+			if err := c.cfg.Vault.DeleteBlob(ctx, b); err != nil {
+				return err
+			}
+		}
+	}
+	ids := make([]int64, len(purge))
+	for i, p := range purge {
+		ids[i] = p.ID
+	}
+	if err := c.cfg.DB.DeletePoints(ctx, ids); err != nil {
+		return err
+	}
+	st.detail(fmt.Sprintf("%d points purged", len(purge)))
+
+	st.begin("Collect unreferenced vault data", "")
+	rep, err := c.cfg.Vault.GC(ctx)
+	if err != nil {
+		return err
+	}
+	st.detail(fmt.Sprintf("%d packs deleted, %d bytes freed", rep.PacksDeleted, rep.BytesFreed))
+	return nil
+}
+
+// Expire returns the ids of an item's points that retention lets go at
+// now: past their expiry (and any on-demand retain date), not needed by a
+// kept point's chain, and not part of the newest restorable chain, which
+// is always kept so a protected database is never left with nothing.
+func Expire(points []db.Point, now time.Time) []int64 {
+	rp := plannerPoints(points, now)
+	var newestFull time.Time
+	for _, p := range points {
+		if p.Kind == mssql.KindFull && p.EndTime.After(newestFull) {
+			newestFull = p.EndTime
+		}
+	}
+	keep := func(p restore.Point) bool { return !p.Expired || !p.End.Before(newestFull) }
+	need := restore.Needed(rp, keep)
+	var out []int64
+	for _, p := range rp {
+		if !need[p.ID] {
+			out = append(out, p.ID)
+		}
+	}
+	return out
+}
+
+// UndeletePoint brings back a point retention soft-deleted, kept 14 more
+// days from now.
+func (c *Coordinator) UndeletePoint(ctx context.Context, pointID int64) error {
+	err := c.cfg.DB.UndeletePoint(ctx, pointID, c.cfg.Now().Add(SoftDeleteGrace))
+	if err == db.ErrNotFound {
+		return engine.Errorf(engine.CodeNotFound, "recovery point %d is not soft-deleted", pointID)
+	}
+	return err
+}
+
+// runVerify reads everything in the vault and names the backups a damaged
+// pack affects.
+func (c *Coordinator) runVerify(ctx context.Context, j db.Job, st *steps) error {
+	st.begin("Verify vault", "every chunk is read and authenticated")
+	rep, err := c.cfg.Vault.Verify(ctx)
+	if err != nil {
+		return err
+	}
+	if !rep.OK() {
+		return engine.Errorf(engine.CodeVaultCorrupt, "%d damaged packs, %d missing chunks; affected backups: %v",
+			len(rep.DamagedPacks), rep.MissingChunks, rep.AffectedBlobs)
+	}
+	st.detail(fmt.Sprintf("%d chunks verified", rep.Chunks))
+	return nil
+}

@@ -1,0 +1,143 @@
+package coordinator
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/sqlvault/sqlvault/db"
+	"github.com/sqlvault/sqlvault/engine/mssql"
+	"github.com/sqlvault/sqlvault/engine/policy"
+)
+
+// Scheduling: each policy's cron entries (robfig/cron, in the policy's time
+// zone) fire RunDue for that policy. RunDue asks, per protected item and
+// kind, whether a slot has fallen since the item's last job of that kind and
+// queues one job if so. The same question, asked at start, catches up slots
+// missed while the server was down once, however many there were.
+
+// loadSchedules adds the cron entries of every policy.
+func (c *Coordinator) loadSchedules(ctx context.Context) error {
+	ps, err := c.Policies(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		if err := c.schedulePolicy(p.Policy); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// schedulePolicy replaces the policy's cron entries.
+func (c *Coordinator) schedulePolicy(p policy.Policy) error {
+	c.unschedulePolicy(p.ID)
+	var ids []cron.EntryID
+	for _, s := range p.CronSpecs() {
+		id, err := c.cron.AddFunc(s.Cron, func() { c.RunDue(context.Background(), p.ID) })
+		if err != nil {
+			return err
+		}
+		ids = append(ids, id)
+	}
+	c.mu.Lock()
+	c.entries[p.ID] = ids
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *Coordinator) unschedulePolicy(id int64) {
+	c.mu.Lock()
+	ids := c.entries[id]
+	delete(c.entries, id)
+	c.mu.Unlock()
+	for _, e := range ids {
+		c.cron.Remove(e)
+	}
+}
+
+// catchUp queues what every policy missed while the server was down.
+func (c *Coordinator) catchUp(ctx context.Context) {
+	ps, err := c.Policies(ctx)
+	if err != nil {
+		c.log.Error("catch up schedules", "err", err)
+		return
+	}
+	for _, p := range ps {
+		c.RunDue(ctx, p.ID)
+	}
+}
+
+// RunDue queues the backups of a policy's items whose slot has come (at the
+// coordinator's clock). It is what each cron entry runs; tests call it
+// with a fake clock.
+func (c *Coordinator) RunDue(ctx context.Context, policyID int64) {
+	p, err := c.Policy(ctx, policyID)
+	if err != nil {
+		c.log.Error("scheduled backup", "policy", policyID, "err", err)
+		return
+	}
+	items, err := c.cfg.DB.ListItems(ctx, db.ItemFilter{PolicyID: policyID, State: db.ItemProtected, Limit: 100000})
+	if err != nil {
+		c.log.Error("scheduled backup", "policy", policyID, "err", err)
+		return
+	}
+	now := c.cfg.Now()
+	for _, it := range items {
+		kind := c.dueKind(ctx, p, it, now)
+		if kind == "" {
+			continue
+		}
+		if _, err := c.enqueueBackup(ctx, it, kind, 0, "scheduled"); err != nil && !isAlreadyQueued(err) {
+			c.log.Warn("scheduled backup", "item", it.ID, "kind", kind, "err", err)
+		}
+		if kind == mssql.KindFull && p.Log.Enabled && c.due(ctx, p, it, policy.Log, now) && logsAllowed(it) {
+			// A log backup may run beside a full, as SQL Server allows.
+			c.enqueueBackup(ctx, it, mssql.KindLog, 0, "scheduled")
+		}
+	}
+}
+
+// dueKind is the backup an item needs now: a full outranks a differential,
+// which outranks a log. A differential or log without a full in the vault
+// becomes a full, since nothing could be restored from it.
+func (c *Coordinator) dueKind(ctx context.Context, p policy.Policy, it db.Item, now time.Time) string {
+	switch {
+	case c.due(ctx, p, it, policy.Full, now):
+		return mssql.KindFull
+	case it.LastFull == nil:
+		if c.due(ctx, p, it, policy.Differential, now) || c.due(ctx, p, it, policy.Log, now) {
+			return mssql.KindFull
+		}
+	case c.due(ctx, p, it, policy.Differential, now):
+		return mssql.KindDifferential
+	case c.due(ctx, p, it, policy.Log, now) && logsAllowed(it):
+		return mssql.KindLog
+	}
+	return ""
+}
+
+func logsAllowed(it db.Item) bool { return !strings.EqualFold(it.RecoveryModel, "SIMPLE") }
+
+// due reports whether a slot of kind fell after the item's last job of
+// that kind (or its protection began) and at or before now.
+func (c *Coordinator) due(ctx context.Context, p policy.Policy, it db.Item, kind string, now time.Time) bool {
+	last, err := c.cfg.DB.LastJobTimes(ctx, it.ID)
+	if err != nil {
+		return false
+	}
+	from := it.CreatedAt
+	if t, ok := last[kind]; ok && t.After(from) {
+		from = t
+	}
+	// A full also serves as the differential of its slot.
+	if kind == policy.Differential {
+		if t, ok := last[policy.Full]; ok && t.After(from) {
+			from = t
+		}
+	}
+	return p.Missed(kind, from, now)
+}

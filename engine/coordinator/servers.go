@@ -1,0 +1,344 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/sqlvault/sqlvault/db"
+	"github.com/sqlvault/sqlvault/engine"
+	"github.com/sqlvault/sqlvault/engine/mssql"
+)
+
+// ServerInput registers a SQL Server instance.
+type ServerInput struct {
+	Name                   string `json:"name"`
+	Host                   string `json:"host"`
+	Port                   int    `json:"port"`
+	InstanceName           string `json:"instance_name"`
+	Username               string `json:"username"`
+	Password               string `json:"password"`
+	Encrypt                string `json:"encrypt"`
+	TrustServerCertificate bool   `json:"trust_server_certificate"`
+	AutoProtectPolicyID    *int64 `json:"auto_protect_policy_id"`
+}
+
+// FieldError is a problem with one input field; forms show it by the field.
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
+
+func invalid(field, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	return &engine.Error{Code: engine.CodeInvalidRequest, Message: field + ": " + msg, Err: &FieldError{field, msg}}
+}
+
+// FieldOf names the input field an error is about, for forms: a validation
+// error names it; a connection test's failure points at the field a user
+// most likely has to fix.
+func FieldOf(err error) string {
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return fe.Field
+	}
+	switch engine.CodeOf(err) {
+	case engine.CodeInstanceUnreachable:
+		return "host"
+	case engine.CodeNotSQLServer:
+		return "port"
+	case engine.CodeSQLLoginFailed:
+		return "password"
+	case engine.CodeTLSFailed:
+		return "encrypt"
+	}
+	return ""
+}
+
+func (in *ServerInput) normalize() error {
+	in.Host, in.Name, in.Username = strings.TrimSpace(in.Host), strings.TrimSpace(in.Name), strings.TrimSpace(in.Username)
+	in.InstanceName = strings.TrimSpace(in.InstanceName)
+	if in.InstanceName == "" {
+		in.InstanceName = "MSSQLSERVER"
+	}
+	if in.Encrypt == "" {
+		in.Encrypt = "disable"
+	}
+	if in.Port == 0 {
+		in.Port = 1433
+	}
+	switch {
+	case in.Host == "":
+		return invalid("host", "enter the host name or address of the SQL Server")
+	case in.Port < 1 || in.Port > 65535:
+		return invalid("port", "a TCP port is between 1 and 65535")
+	case in.Username == "":
+		return invalid("username", "enter the SQL login sqlvault connects with")
+	case in.Password == "":
+		return invalid("password", "enter the login's password")
+	case in.Encrypt != "disable" && in.Encrypt != "true" && in.Encrypt != "strict":
+		return invalid("encrypt", "choose disable, true or strict")
+	case len(in.Name) > 128:
+		return invalid("name", "at most 128 characters")
+	}
+	if in.Name == "" {
+		in.Name = in.Host
+		if in.InstanceName != "MSSQLSERVER" {
+			in.Name += `\` + in.InstanceName
+		}
+	}
+	return nil
+}
+
+func (in ServerInput) target() mssql.Target {
+	return mssql.Target{Host: in.Host, Port: in.Port, User: in.Username, Password: in.Password,
+		Encrypt: in.Encrypt, TrustServerCertificate: in.TrustServerCertificate}
+}
+
+// RegisterServer tests the connection, stores the instance with its
+// password sealed, and queues its first discovery. A login without sysadmin
+// is registered (so its permission script can be downloaded) but marked
+// with UserErrorSQLNoSysadminMembership.
+func (c *Coordinator) RegisterServer(ctx context.Context, in ServerInput) (db.Server, int64, error) {
+	if err := in.normalize(); err != nil {
+		return db.Server{}, 0, err
+	}
+	conn, err := c.cfg.Connect(ctx, in.target())
+	if err != nil {
+		return db.Server{}, 0, err
+	}
+	info, err := conn.Instance(ctx)
+	conn.Close()
+	if err != nil {
+		return db.Server{}, 0, err
+	}
+	s, err := c.cfg.DB.CreateServer(ctx, db.Server{Name: in.Name, Host: in.Host, Port: in.Port, InstanceName: in.InstanceName,
+		Username: in.Username, PasswordEnc: c.cfg.Secrets.Seal(in.Password), Encrypt: in.Encrypt,
+		TrustServerCertificate: in.TrustServerCertificate})
+	if errors.Is(err, db.ErrDuplicate) {
+		return db.Server{}, 0, &engine.Error{Code: engine.CodeConflict, Message: fmt.Sprintf("a server named %q is already registered", in.Name),
+			Err: &FieldError{"name", "this name is taken"}}
+	}
+	if err != nil {
+		return db.Server{}, 0, err
+	}
+	if in.AutoProtectPolicyID != nil {
+		if err := c.SetAutoProtect(ctx, s.ID, in.AutoProtectPolicyID); err != nil {
+			return s, 0, err
+		}
+	}
+	c.recordSysadmin(ctx, s, info)
+	jobID, err := c.Rediscover(ctx, s.ID)
+	if err != nil {
+		return s, 0, err
+	}
+	s, err = c.cfg.DB.ServerByID(ctx, s.ID)
+	return s, jobID, err
+}
+
+// recordSysadmin sets the server's health from the login's role.
+func (c *Coordinator) recordSysadmin(ctx context.Context, s db.Server, info mssql.Instance) {
+	if info.Sysadmin {
+		c.cfg.DB.SetServerStatus(ctx, s.ID, db.StatusHealthy, "", "")
+		return
+	}
+	msg := fmt.Sprintf("login %q is not a member of the sysadmin server role on %s", s.Username, cmpOr(info.ServerName, s.Name))
+	c.cfg.DB.SetServerStatus(ctx, s.ID, db.StatusUnhealthy, string(engine.CodeNoSysadmin), msg)
+	c.cfg.DB.RaiseAlert(ctx, db.Alert{Code: string(engine.CodeNoSysadmin), Message: s.Name + ": " + msg, ServerID: &s.ID})
+}
+
+// Rediscover queues a discovery of the server's databases.
+func (c *Coordinator) Rediscover(ctx context.Context, serverID int64) (int64, error) {
+	if _, err := c.server(ctx, serverID); err != nil {
+		return 0, err
+	}
+	if id, err := c.cfg.DB.ActiveServerJob(ctx, "rediscover", serverID); err != nil || id != 0 {
+		return id, err
+	}
+	return c.enqueue(ctx, db.NewJob{Operation: "rediscover", ServerID: serverID})
+}
+
+// SetAutoProtect makes new databases of the server protected by policyID
+// (nil turns it off).
+func (c *Coordinator) SetAutoProtect(ctx context.Context, serverID int64, policyID *int64) error {
+	if _, err := c.server(ctx, serverID); err != nil {
+		return err
+	}
+	if policyID != nil {
+		if _, err := c.Policy(ctx, *policyID); err != nil {
+			return err
+		}
+	}
+	return c.cfg.DB.SetServerAutoProtect(ctx, serverID, policyID)
+}
+
+// PermissionScript is the PowerShell script that grants sqlvault's login
+// sysadmin on the server and makes its host trust the device.
+func (c *Coordinator) PermissionScript(ctx context.Context, serverID int64) (string, error) {
+	s, err := c.server(ctx, serverID)
+	if err != nil {
+		return "", err
+	}
+	o := mssql.ScriptOptions{Login: s.Username, ServerName: s.Name, ScriptSource: "sqlvault"}
+	if c.cfg.Device != nil {
+		o.DeviceName, o.DeviceCAPEM = c.cfg.DeviceName, c.cfg.Device.CACertPEM()
+	}
+	return mssql.PermissionScript(o), nil
+}
+
+func (c *Coordinator) server(ctx context.Context, id int64) (db.Server, error) {
+	s, err := c.cfg.DB.ServerByID(ctx, id)
+	if errors.Is(err, db.ErrNotFound) {
+		return s, engine.Errorf(engine.CodeNotFound, "server %d does not exist", id)
+	}
+	return s, err
+}
+
+// conn opens (or reuses) the plugin's connection pool to a server.
+func (c *Coordinator) conn(ctx context.Context, s db.Server) (*mssql.Conn, error) {
+	c.mu.Lock()
+	if p, ok := c.conns[s.ID]; ok && p.key == connKey(s) {
+		c.mu.Unlock()
+		return p.conn, nil
+	}
+	c.mu.Unlock()
+	pw, err := c.cfg.Secrets.Open(s.PasswordEnc)
+	if err != nil {
+		return nil, engine.Wrap(engine.CodeInternal, err, "the stored password cannot be decrypted with this server's key")
+	}
+	conn, err := c.cfg.Connect(ctx, mssql.Target{Host: s.Host, Port: s.Port, User: s.Username, Password: pw,
+		Encrypt: s.Encrypt, TrustServerCertificate: s.TrustServerCertificate})
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.conns[s.ID]; ok {
+		old.conn.Close()
+	}
+	c.conns[s.ID] = pooled{conn: conn, key: connKey(s)}
+	return conn, nil
+}
+
+type pooled struct {
+	conn *mssql.Conn
+	key  string
+}
+
+func connKey(s db.Server) string {
+	return fmt.Sprintf("%s|%d|%s|%x|%s|%v", s.Host, s.Port, s.Username, s.PasswordEnc, s.Encrypt, s.TrustServerCertificate)
+}
+
+// runRediscover discovers the server's databases, checks sysadmin, notes
+// changes and auto-protects new databases.
+func (c *Coordinator) runRediscover(ctx context.Context, j db.Job, st *steps) error {
+	s, err := c.server(ctx, *j.ServerID)
+	if err != nil {
+		return err
+	}
+	st.begin("Connect", s.Host)
+	conn, err := c.conn(ctx, s)
+	if err != nil {
+		c.serverDown(ctx, s, err)
+		return err
+	}
+	st.begin("Check permissions", "IS_SRVROLEMEMBER('sysadmin')")
+	info, err := conn.Instance(ctx)
+	if err != nil {
+		c.serverDown(ctx, s, err)
+		return err
+	}
+	c.recordSysadmin(ctx, s, info)
+	if !info.Sysadmin {
+		return engine.Errorf(engine.CodeNoSysadmin, "login %q is not a member of the sysadmin server role on %s", s.Username, s.Name)
+	}
+	c.cfg.DB.ResolveAlerts(ctx, s.ID, 0)
+	st.begin("Discover databases", "")
+	found, err := conn.Databases(ctx)
+	if err != nil {
+		return err
+	}
+	c.cfg.DB.JobProgress(ctx, j.ID, 60, 0)
+	rows := make([]db.Database, len(found))
+	for i, d := range found {
+		rows[i] = db.Database{Name: d.Name, GUID: d.GUID, State: d.State, RecoveryModel: d.RecoveryModel,
+			CompatibilityLevel: d.CompatibilityLevel, SizeBytes: d.SizeBytes, IsSystem: d.IsSystem}
+	}
+	res, err := c.cfg.DB.SaveDiscovery(ctx, s.ID, db.InstanceInfo{Version: info.Version, Edition: info.Edition,
+		DefaultDataPath: info.DefaultDataPath, DefaultLogPath: info.DefaultLogPath}, rows)
+	if err != nil {
+		return err
+	}
+	st.detail(fmt.Sprintf("%d databases: %d new, %d gone, %d changed", len(found), len(res.New), len(res.Gone), len(res.Changed)))
+	if err := c.noteRecoveryModels(ctx, s.ID); err != nil {
+		return err
+	}
+	if s.AutoProtectPolicyID != nil && len(res.New) > 0 {
+		st.begin("Auto-protect", fmt.Sprintf("%d new databases", len(res.New)))
+		return c.autoProtect(ctx, s, res.New)
+	}
+	return nil
+}
+
+// serverDown marks a server unreachable and raises an alert.
+func (c *Coordinator) serverDown(ctx context.Context, s db.Server, err error) {
+	code := engine.CodeOf(err)
+	c.cfg.DB.SetServerStatus(ctx, s.ID, db.StatusUnhealthy, string(code), engine.MessageOf(err))
+	c.cfg.DB.RaiseAlert(ctx, db.Alert{Code: string(code), Message: s.Name + ": " + engine.MessageOf(err), ServerID: &s.ID})
+}
+
+// noteRecoveryModels explains on each item of the server why log backups
+// are off (SIMPLE recovery) or clears that note.
+func (c *Coordinator) noteRecoveryModels(ctx context.Context, serverID int64) error {
+	items, err := c.cfg.DB.ListItems(ctx, db.ItemFilter{ServerID: serverID})
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		note := ""
+		if strings.EqualFold(it.RecoveryModel, "SIMPLE") {
+			note = simpleNote
+		}
+		if note != it.Note {
+			c.cfg.DB.SetItemNote(ctx, it.ID, note)
+		}
+	}
+	return nil
+}
+
+const simpleNote = "Log backups are off: the database uses the SIMPLE recovery model, which keeps no log chain. Full and differential backups run."
+
+func (c *Coordinator) autoProtect(ctx context.Context, s db.Server, names []string) error {
+	dbs, err := c.cfg.DB.ListDatabases(ctx, s.ID)
+	if err != nil {
+		return err
+	}
+	for _, d := range dbs {
+		if d.IsSystem || d.ItemID != nil || d.Gone || !contains(names, d.Name) || d.Name == "tempdb" {
+			continue
+		}
+		if _, _, err := c.Protect(ctx, d.ID, *s.AutoProtectPolicyID); err != nil {
+			c.log.Warn("auto-protect", "server", s.Name, "database", d.Name, "err", err)
+		}
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
