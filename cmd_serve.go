@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 
 	"github.com/sqlvault/sqlvault/auth"
 	"github.com/sqlvault/sqlvault/db"
+	"github.com/sqlvault/sqlvault/engine/coordinator"
 	"github.com/sqlvault/sqlvault/handlers"
 	"github.com/sqlvault/sqlvault/web"
 )
@@ -22,6 +24,11 @@ type serveOptions struct {
 	deviceAddr string
 	deviceName string
 	logFormat  string
+	vaultURL   string // directory or gocloud.dev bucket URL; default DATA/vault
+	keyFile    string // vault passphrase file; default DATA/vault.key
+	deviceCert string
+	deviceKey  string
+	perServer  int
 }
 
 func (o *serveOptions) register(fs *flag.FlagSet, defAddr string) {
@@ -30,6 +37,11 @@ func (o *serveOptions) register(fs *flag.FlagSet, defAddr string) {
 	fs.StringVar(&o.deviceAddr, "device-addr", envOr("SQLVAULT_DEVICE_ADDR", ":443"), "virtual device address; SQL Server reaches it on port 443 only (env SQLVAULT_DEVICE_ADDR)")
 	fs.StringVar(&o.deviceName, "device-name", envOr("SQLVAULT_DEVICE_NAME", hostname()), "DNS name SQL Server uses for the device; its certificate is made for it (env SQLVAULT_DEVICE_NAME)")
 	fs.StringVar(&o.logFormat, "log-format", envOr("SQLVAULT_LOG_FORMAT", "text"), "log format: text or json")
+	fs.StringVar(&o.vaultURL, "vault", envOr("SQLVAULT_VAULT", ""), "vault location: a directory, or s3://, azblob://, gs:// bucket URL (default DATA/vault; env SQLVAULT_VAULT)")
+	fs.StringVar(&o.keyFile, "vault-key-file", envOr("SQLVAULT_VAULT_KEY_FILE", ""), "file holding the vault passphrase (default DATA/vault.key, created on first start; env SQLVAULT_VAULT_KEY_FILE; SQLVAULT_VAULT_PASSPHRASE overrides)")
+	fs.StringVar(&o.deviceCert, "device-cert", envOr("SQLVAULT_DEVICE_CERT", ""), "PEM certificate for the device instead of its own CA's (env SQLVAULT_DEVICE_CERT)")
+	fs.StringVar(&o.deviceKey, "device-key", envOr("SQLVAULT_DEVICE_KEY", ""), "PEM private key of --device-cert (env SQLVAULT_DEVICE_KEY)")
+	fs.IntVar(&o.perServer, "jobs-per-server", 4, "jobs run at once on one SQL Server instance")
 }
 
 func runServe(ctx context.Context, args []string, stdout io.Writer) error {
@@ -43,8 +55,9 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	return serve(ctx, o, log, stdout, nil)
 }
 
-// serve opens the catalog, makes sure an admin exists and serves until ctx
-// ends. ready, if set, is called with the portal's address once listening.
+// serve opens the catalog, the vault and the device, makes sure an admin
+// exists, starts the coordinator and serves until ctx ends. ready, if set,
+// is called with the portal's address once listening.
 func serve(ctx context.Context, o serveOptions, log *slog.Logger, stdout io.Writer, ready func(addr string)) error {
 	catalog, err := db.Open(ctx, o.data)
 	if err != nil {
@@ -54,18 +67,46 @@ func serve(ctx context.Context, o serveOptions, log *slog.Logger, stdout io.Writ
 	if err := ensureAdmin(ctx, catalog, stdout); err != nil {
 		return err
 	}
+	eng, err := openEngine(ctx, o, catalog, log)
+	if err != nil {
+		return err
+	}
+	defer eng.close()
 
-	h := &handlers.Handlers{DB: catalog, Logger: log, Version: version, Throttle: auth.DefaultThrottle}
-	srv := web.New(web.Config{Handlers: h, DB: catalog, Logger: log})
+	reg := newRegistry()
+	coord := coordinator.New(coordinator.Config{DB: catalog, Vault: eng.vault, Device: eng.device, DeviceName: o.deviceName,
+		Secrets: eng.secrets, Logger: log, PerInstance: o.perServer, Registry: reg})
+	if err := coord.Start(ctx); err != nil {
+		return err
+	}
+	defer coord.Stop()
+
+	deviceL, err := net.Listen("tcp", o.deviceAddr)
+	if err != nil {
+		return fmt.Errorf("device address %s: %w (port 443 needs CAP_NET_BIND_SERVICE; see docs/device.md)", o.deviceAddr, err)
+	}
+	go eng.device.Serve(deviceL)
+	defer eng.device.Shutdown(context.Background())
+
+	h := &handlers.Handlers{DB: catalog, Coord: coord, Logger: log, Version: version, Throttle: auth.DefaultThrottle}
+	srv := web.New(web.Config{Handlers: h, DB: catalog, Logger: log, Registry: reg})
 	l, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return fmt.Errorf("portal address: %w", err)
 	}
-	log.Info("sqlvault serving", "portal", "http://"+l.Addr().String(), "data", o.data, "version", version)
+	log.Info("sqlvault serving", "portal", "http://"+l.Addr().String(), "device", "https://"+o.deviceName+portSuffix(deviceL),
+		"data", o.data, "version", version)
 	if ready != nil {
 		ready(l.Addr().String())
 	}
 	return srv.Serve(ctx, l)
+}
+
+func portSuffix(l net.Listener) string {
+	if p := l.Addr().(*net.TCPAddr).Port; p != 443 {
+		return ":" + strconv.Itoa(p)
+	}
+	return ""
 }
 
 // ensureAdmin creates the admin user on first start. Its password comes

@@ -267,7 +267,9 @@ func scanDatabases(rows *sql.Rows) ([]Database, error) {
 	return out, rows.Err()
 }
 
-func isUnique(err error) bool { return err != nil && strings.Contains(err.Error(), "UNIQUE constraint") }
+func isUnique(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint")
+}
 
 func orDefault(s, def string) string {
 	if s == "" {

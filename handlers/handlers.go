@@ -14,12 +14,14 @@ import (
 	"github.com/sqlvault/sqlvault/auth"
 	"github.com/sqlvault/sqlvault/db"
 	"github.com/sqlvault/sqlvault/engine"
+	"github.com/sqlvault/sqlvault/engine/coordinator"
 	"github.com/sqlvault/sqlvault/templates"
 )
 
 // Handlers carries what the handlers need; main wires it.
 type Handlers struct {
 	DB       *db.DB
+	Coord    *coordinator.Coordinator
 	Logger   *slog.Logger
 	Version  string
 	Secure   bool // cookies only over TLS

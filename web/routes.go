@@ -7,35 +7,26 @@ import (
 	"github.com/sqlvault/sqlvault/handlers"
 )
 
-// routes is the one table of every route and the role it needs: reader
+// roles are the middlewares that admit a role and those above it: reader
 // sees everything, operator runs backups and restores, admin manages
 // servers, policies and protection.
+type roles struct{ reader, operator, admin echo.MiddlewareFunc }
+
+// routes assembles every route; pageRoutes and apiRoutes are the tables of
+// the portal's and the API's routes with the role each needs.
 func routes(e *echo.Echo, h *handlers.Handlers, a *authenticator, csrf echo.MiddlewareFunc) {
-	reader, operator, admin := require(db.RoleReader), require(db.RoleOperator), require(db.RoleAdmin)
-	_, _ = operator, admin
+	r := roles{require(db.RoleReader), require(db.RoleOperator), require(db.RoleAdmin)}
 
 	// Sign-in.
 	pub := e.Group("", csrf)
 	pub.GET("/login", h.LoginForm)
 	pub.POST("/login", h.Login)
 
-	// Portal pages.
 	p := e.Group("", csrf, a.portal)
 	p.POST("/logout", h.Logout)
-	p.GET("/", h.Overview, reader)
-	p.GET("/servers", h.Servers, reader)
-	p.GET("/items", h.Items, reader)
-	p.GET("/policies", h.Policies, reader)
-	p.GET("/jobs", h.Jobs, reader)
-	p.GET("/jobs/:id", h.Job, reader)
-	p.GET("/restore", h.Restore, reader)
-	p.GET("/alerts", h.Alerts, reader)
+	pageRoutes(p, h, r)
 
-	// JSON API.
-	api := e.Group("/api/v1", csrf, a.api)
-	api.GET("/me", h.Me, reader)
-	api.GET("/jobs", h.ListJobsAPI, reader)
-	api.GET("/jobs/:id", h.GetJobAPI, reader)
+	apiRoutes(e.Group("/api/v1", csrf, a.api), h, r)
 
 	// Anything else: the portal's 404 page, or a JSON 404 under /api.
 	e.RouteNotFound("/*", func(c echo.Context) error { return echo.ErrNotFound })

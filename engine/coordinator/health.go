@@ -35,7 +35,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
-func (m *metrics) jobDone(op, status string)         { m.jobs.WithLabelValues(op, status).Inc() }
+func (m *metrics) jobDone(op, status string)        { m.jobs.WithLabelValues(op, status).Inc() }
 func (m *metrics) backupBytes(kind string, n int64) { m.bytes.WithLabelValues(kind).Add(float64(n)) }
 
 // ItemHealth is an item's RPO as the portal and alerts see it.
