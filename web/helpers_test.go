@@ -1,6 +1,7 @@
 package web
 
 import (
+	"github.com/sqlvault/sqlvault/sqlsim"
 	"net"
 	"strconv"
 	"testing"
@@ -14,4 +15,14 @@ func listen(t *testing.T) net.Listener {
 		t.Fatal(err)
 	}
 	return l
+}
+
+// startSim starts a simulated SQL Server wired to the test server's device
+// (it resolves the device's name and trusts its CA), with sa's password
+// "Sa-Passw0rd!" and the logins given.
+func (ts *testServer) startSim(t *testing.T, logins ...sqlsim.Login) *sqlsim.Instance {
+	t.Helper()
+	cfg := ts.env.SimConfig("Sa-Passw0rd!")
+	cfg.Logins = logins
+	return ts.env.StartSim(cfg)
 }

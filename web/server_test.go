@@ -16,12 +16,17 @@ import (
 
 	"github.com/sqlvault/sqlvault/auth"
 	"github.com/sqlvault/sqlvault/db"
+	"github.com/sqlvault/sqlvault/engine/coordinator"
+	"github.com/sqlvault/sqlvault/engine/enginetest"
+	"github.com/sqlvault/sqlvault/engine/secret"
 	"github.com/sqlvault/sqlvault/handlers"
 )
 
 type testServer struct {
 	*httptest.Server
-	db *db.DB
+	db    *db.DB
+	env   *enginetest.Env          // the vault and the device
+	coord *coordinator.Coordinator // running, with a fast queue poll
 }
 
 func newTestServer(t *testing.T) *testServer {
@@ -42,11 +47,19 @@ func newTestServer(t *testing.T) *testServer {
 		}
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h := &handlers.Handlers{DB: catalog, Logger: log, Version: "test", Throttle: auth.DefaultThrottle}
+	env := enginetest.Start(t)
+	box, _ := secret.New(make([]byte, 32))
+	coord := coordinator.New(coordinator.Config{DB: catalog, Vault: env.Vault, Device: env.Device, DeviceName: env.DeviceName,
+		Secrets: box, Logger: log, Poll: 50 * time.Millisecond})
+	if err := coord.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(coord.Stop)
+	h := &handlers.Handlers{DB: catalog, Coord: coord, Logger: log, Version: "test", Throttle: auth.DefaultThrottle}
 	srv := New(Config{Handlers: h, DB: catalog, Logger: log})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &testServer{Server: ts, db: catalog}
+	return &testServer{Server: ts, db: catalog, env: env, coord: coord}
 }
 
 // browser is a client with a cookie jar that does not follow redirects.
