@@ -10,14 +10,28 @@ import (
 // Reader reads a committed blob at any offset without reading it from the
 // start: it finds the chunk holding the offset by binary search.
 type Reader struct {
-	v       *Vault
-	ctx     context.Context
+	v   *Vault
+	ctx context.Context
+	*blobIndex
+}
+
+// blobIndex is a parsed manifest with the offset of each chunk. The vault
+// keeps a few, since RESTORE opens the blob again for every ranged read.
+type blobIndex struct {
 	m       Manifest
 	offsets []int64 // start of each chunk
 }
 
+const maxOpenBlobs = 64
+
 // OpenBlob opens a committed blob for reading.
 func (v *Vault) OpenBlob(ctx context.Context, blob string) (*Reader, error) {
+	v.mu.Lock()
+	bi, gen := v.blobs[blob], v.blobGen
+	v.mu.Unlock()
+	if bi != nil {
+		return &Reader{v: v, ctx: ctx, blobIndex: bi}, nil
+	}
 	m, err := v.Manifest(ctx, blob)
 	if err != nil {
 		return nil, err
@@ -28,7 +42,27 @@ func (v *Vault) OpenBlob(ctx context.Context, blob string) (*Reader, error) {
 		offs[i] = at
 		at += c.Size
 	}
-	return &Reader{v: v, ctx: ctx, m: m, offsets: offs}, nil
+	bi = &blobIndex{m: m, offsets: offs}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if gen != v.blobGen { // changed while we read it: do not keep it
+		return &Reader{v: v, ctx: ctx, blobIndex: bi}, nil
+	}
+	if len(v.blobs) >= maxOpenBlobs {
+		for k := range v.blobs {
+			delete(v.blobs, k)
+			break
+		}
+	}
+	v.blobs[blob] = bi
+	return &Reader{v: v, ctx: ctx, blobIndex: bi}, nil
+}
+
+func (v *Vault) forgetBlob(blob string) {
+	v.mu.Lock()
+	delete(v.blobs, blob)
+	v.blobGen++
+	v.mu.Unlock()
 }
 
 // Size is the blob's length.

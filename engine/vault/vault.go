@@ -46,6 +46,27 @@ type ChunkID [32]byte
 
 func (c ChunkID) String() string { return hex.EncodeToString(c[:]) }
 
+// MarshalText writes the id in hex, which keeps manifests small and quick
+// to parse.
+func (c ChunkID) MarshalText() ([]byte, error) { return hex.AppendEncode(nil, c[:]), nil }
+
+// UnmarshalJSON reads a hex id, or the array of numbers early manifests
+// held.
+func (c *ChunkID) UnmarshalJSON(b []byte) error {
+	if len(b) == 66 && b[0] == '"' && b[65] == '"' {
+		if _, err := hex.Decode(c[:], b[1:65]); err != nil {
+			return fmt.Errorf("chunk id: %w", err)
+		}
+		return nil
+	}
+	var arr [32]byte
+	if err := json.Unmarshal(b, (*[32]uint8)(&arr)); err != nil {
+		return fmt.Errorf("chunk id: %w", err)
+	}
+	*c = arr
+	return nil
+}
+
 // location is where a sealed chunk lives.
 type location struct {
 	Pack   string `json:"p"`
@@ -80,6 +101,8 @@ type Vault struct {
 	staged  map[string]*staging  // uploads not yet committed
 	gcMu    sync.RWMutex         // GC excludes writers
 	cache   *chunkCache
+	blobs   map[string]*blobIndex // parsed manifests of blobs being read
+	blobGen uint64                // bumped when a manifest changes
 }
 
 // staging is an upload in progress: its blocks by id.
@@ -121,7 +144,7 @@ func Open(ctx context.Context, b Backend, passphrase []byte, opts Options) (*Vau
 	v := &Vault{b: b, k: k, opts: opts, enc: enc, dec: dec, log: opts.Logger,
 		chunker: newChunker(k.gearKey, opts.ChunkAvg),
 		index:   map[ChunkID]location{}, packs: map[string][]ChunkID{}, pending: map[ChunkID]bool{},
-		staged: map[string]*staging{}, cache: newChunkCache(opts.CacheItems)}
+		staged: map[string]*staging{}, cache: newChunkCache(opts.CacheItems), blobs: map[string]*blobIndex{}}
 	v.written = sync.NewCond(&v.mu)
 	if err := v.loadIndex(ctx); err != nil {
 		return nil, err
@@ -448,6 +471,8 @@ func (v *Vault) awaitDurable(ctx context.Context, refs []chunkRef) error {
 }
 
 func (v *Vault) putManifest(ctx context.Context, m Manifest) error {
+	v.forgetBlob(m.Blob)
+	defer v.forgetBlob(m.Blob)
 	plain, _ := json.Marshal(m)
 	if err := v.b.Put(ctx, manifestName(m.Blob), seal(v.k.aead, plain)); err != nil {
 		return fmt.Errorf("write manifest of %s: %w", m.Blob, err)
@@ -494,6 +519,8 @@ func (v *Vault) DeleteBlob(ctx context.Context, blob string) error {
 	v.mu.Lock()
 	delete(v.staged, blob)
 	v.mu.Unlock()
+	v.forgetBlob(blob)
+	defer v.forgetBlob(blob)
 	return v.b.Delete(ctx, manifestName(blob))
 }
 
