@@ -22,6 +22,7 @@ import (
 )
 
 // Store is where blocks go; the vault implements it through VaultStore.
+// PutBlock must not keep data after it returns: the device reuses it.
 type Store interface {
 	PutBlock(ctx context.Context, blob, blockID string, data []byte) error
 	CommitBlob(ctx context.Context, blob string, blockIDs []string) error
