@@ -103,7 +103,9 @@ func benchRun(ctx context.Context, w io.Writer, o BenchOptions, streams int) err
 	var wg sync.WaitGroup
 	start := time.Now()
 	for s := range streams {
-		wg.Go(func() { errs[s] = benchUpload(ctx, client, blobURL(s), vault.NewPageGen(uint64(100+s)), share, o.BlockSize) })
+		wg.Go(func() {
+			errs[s] = benchUpload(ctx, client, blobURL(s), vault.NewPageGen(uint64(100+s)), share, o.BlockSize)
+		})
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
