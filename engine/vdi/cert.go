@@ -118,3 +118,26 @@ func serial() *big.Int {
 	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
 	return n
 }
+
+// loadUserCert loads a certificate and key the operator supplied (e.g. from
+// the organisation's CA). It refuses a pair that does not match, a
+// certificate not valid for the device name, or one already expired.
+func loadUserCert(certFile, keyFile, name string) (*certs, error) {
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load %s and %s: %w", certFile, keyFile, err)
+	}
+	leaf, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		return nil, err
+	}
+	if err := leaf.VerifyHostname(name); err != nil {
+		return nil, fmt.Errorf("%s: %w", certFile, err)
+	}
+	if time.Now().After(leaf.NotAfter) {
+		return nil, fmt.Errorf("%s expired on %s", certFile, leaf.NotAfter.Format(time.DateOnly))
+	}
+	pair.Leaf = leaf
+	last := pair.Certificate[len(pair.Certificate)-1]
+	return &certs{caPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: last}), tls: &pair}, nil
+}

@@ -47,6 +47,11 @@ type Config struct {
 	Name         string   // DNS name SQL Server uses; the certificate is issued for it
 	AltNames     []string // more names or IPs for the certificate
 	CertDir      string   // where the device CA lives (created on first start)
+	// CertFile and KeyFile, when both set, name a PEM certificate (chain)
+	// and its private key to serve instead of the device's own; the
+	// certificate must be valid for Name. CACertPEM is then the last
+	// certificate of the chain (the issuer SQL Server hosts must trust).
+	CertFile, KeyFile string
 	Store        Store
 	Key          []byte // HMAC key for SAS tokens, at least 32 bytes
 	MaxBlockSize int64  // default 100 MiB, Azure's limit for one Put Block
@@ -85,7 +90,16 @@ func New(cfg Config) (*Device, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	c, err := loadOrCreateCerts(cfg.CertDir, append([]string{cfg.Name}, cfg.AltNames...))
+	var c *certs
+	var err error
+	switch {
+	case cfg.CertFile != "" && cfg.KeyFile != "":
+		c, err = loadUserCert(cfg.CertFile, cfg.KeyFile, cfg.Name)
+	case cfg.CertFile != "" || cfg.KeyFile != "":
+		err = errors.New("give both a certificate file and a key file, or neither")
+	default:
+		c, err = loadOrCreateCerts(cfg.CertDir, append([]string{cfg.Name}, cfg.AltNames...))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("device certificate: %w", err)
 	}
