@@ -44,19 +44,19 @@ var ErrBlobNotFound = errors.New("blob not found")
 
 // Config sets up a device.
 type Config struct {
-	Name         string   // DNS name SQL Server uses; the certificate is issued for it
-	AltNames     []string // more names or IPs for the certificate
-	CertDir      string   // where the device CA lives (created on first start)
+	Name     string   // DNS name SQL Server uses; the certificate is issued for it
+	AltNames []string // more names or IPs for the certificate
+	CertDir  string   // where the device CA lives (created on first start)
 	// CertFile and KeyFile, when both set, name a PEM certificate (chain)
 	// and its private key to serve instead of the device's own; the
 	// certificate must be valid for Name. CACertPEM is then the last
 	// certificate of the chain (the issuer SQL Server hosts must trust).
 	CertFile, KeyFile string
-	Store        Store
-	Key          []byte // HMAC key for SAS tokens, at least 32 bytes
-	MaxBlockSize int64  // default 100 MiB, Azure's limit for one Put Block
-	Logger       *slog.Logger
-	Now          func() time.Time
+	Store             Store
+	Key               []byte // HMAC key for SAS tokens, at least 32 bytes
+	MaxBlockSize      int64  // default 100 MiB, Azure's limit for one Put Block
+	Logger            *slog.Logger
+	Now               func() time.Time
 }
 
 // Device is the HTTPS server.
