@@ -37,11 +37,15 @@ func (d *DB) RaiseAlert(ctx context.Context, a Alert) error {
 	})
 }
 
-// ResolveAlerts closes the open alerts of a server or item once their cause
-// has cleared (a later success).
+// ResolveAlerts closes the open alerts of an item (itemID != 0), or of a
+// server itself (itemID 0), once their cause has cleared (a later success).
 func (d *DB) ResolveAlerts(ctx context.Context, serverID, itemID int64) error {
+	if itemID != 0 {
+		_, err := d.write.ExecContext(ctx, `UPDATE alerts SET resolved_at = ? WHERE resolved_at IS NULL AND item_id = ?`, d.nowMS(), itemID)
+		return err
+	}
 	_, err := d.write.ExecContext(ctx, `UPDATE alerts SET resolved_at = ? WHERE resolved_at IS NULL
-		AND coalesce(server_id, 0) = ? AND coalesce(item_id, 0) = ?`, d.nowMS(), serverID, itemID)
+		AND server_id = ? AND item_id IS NULL`, d.nowMS(), serverID)
 	return err
 }
 

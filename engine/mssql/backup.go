@@ -133,6 +133,12 @@ func (c *Conn) execWithProgress(ctx context.Context, stmt string, progress func(
 			}
 		case sqlexp.MsgError:
 			errs = append(errs, m.Error)
+			var sqlErr mssql.Error
+			if !errors.As(m.Error, &sqlErr) {
+				// Not an error SQL Server sent but the connection failing:
+				// no more messages will come.
+				return joinSQLErrors(errs)
+			}
 		case sqlexp.MsgNext:
 			for rows.Next() {
 			}
