@@ -176,13 +176,18 @@ func (c *Coordinator) SetAutoProtect(ctx context.Context, serverID int64, policy
 }
 
 // PermissionScript is the PowerShell script that grants sqlvault's login
-// sysadmin on the server and makes its host trust the device.
-func (c *Coordinator) PermissionScript(ctx context.Context, serverID int64) (string, error) {
+// sysadmin on the server and makes its host trust the device. instance,
+// when given and not empty, is the default of the script's -InstanceName
+// parameter; otherwise the server's registered instance name is.
+func (c *Coordinator) PermissionScript(ctx context.Context, serverID int64, instance ...string) (string, error) {
 	s, err := c.server(ctx, serverID)
 	if err != nil {
 		return "", err
 	}
-	o := mssql.ScriptOptions{Login: s.Username, ServerName: s.Name, ScriptSource: "sqlvault"}
+	o := mssql.ScriptOptions{Login: s.Username, ServerName: s.Name, ScriptSource: "sqlvault", InstanceName: s.InstanceName}
+	if len(instance) > 0 && strings.TrimSpace(instance[0]) != "" {
+		o.InstanceName = strings.TrimSpace(instance[0])
+	}
 	if c.cfg.Device != nil {
 		o.DeviceName, o.DeviceCAPEM = c.cfg.DeviceName, c.cfg.Device.CACertPEM()
 	}

@@ -13,6 +13,9 @@ type ScriptOptions struct {
 	DeviceCAPEM  []byte // the device's CA certificate, trusted by the script
 	ServerName   string // the registered server, for the header
 	ScriptSource string // where the script came from, for the header
+	// InstanceName is the default of the script's -InstanceName parameter;
+	// empty means MSSQLSERVER, the default instance.
+	InstanceName string
 }
 
 // PermissionScript returns a PowerShell script an administrator runs on the
@@ -22,6 +25,10 @@ type ScriptOptions struct {
 // root store so BACKUP ... TO URL trusts the device.
 func PermissionScript(o ScriptOptions) string {
 	ca := base64.StdEncoding.EncodeToString(o.DeviceCAPEM)
+	instance := strings.TrimSpace(o.InstanceName)
+	if instance == "" {
+		instance = "MSSQLSERVER"
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `<#
 .SYNOPSIS
@@ -40,7 +47,7 @@ func PermissionScript(o ScriptOptions) string {
   .\sqlvault-permissions.ps1 -InstanceName SQLEXPRESS
 #>
 param(
-    [string]$InstanceName = "MSSQLSERVER",
+    [string]$InstanceName = %s,
     [string]$LoginName = %s
 )
 $ErrorActionPreference = "Stop"
@@ -68,12 +75,20 @@ $store.Close()
 
 Write-Host "Done. Make sure %s resolves to the sqlvault server and port 443 is open to it,"
 Write-Host "then select Rediscover DBs in the sqlvault portal."
-`, psComment(o.ServerName), psComment(o.Login), psComment(o.DeviceName), psString(o.Login), ca, psComment(o.DeviceName))
+`, psComment(o.ServerName), psComment(o.Login), psComment(o.DeviceName), psDQString(instance), psString(o.Login), ca, psComment(o.DeviceName))
 	return b.String()
 }
 
 // psString makes a single-quoted PowerShell string literal.
 func psString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// psDQString makes a double-quoted PowerShell string literal: backtick,
+// dollar and the double quotes PowerShell knows (typographic ones too) are
+// escaped with a backtick.
+func psDQString(s string) string {
+	r := strings.NewReplacer("`", "``", "$", "`$", `"`, "`\"", "\u201c", "`\u201c", "\u201d", "`\u201d", "\u201e", "`\u201e")
+	return `"` + r.Replace(s) + `"`
+}
 
 // psComment keeps text from closing the comment block or starting a line.
 func psComment(s string) string {
