@@ -3,7 +3,9 @@ package vault
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
+	"strings"
 	"os/exec"
 	"syscall"
 	"testing"
@@ -16,6 +18,10 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv("VAULT_CRASH_DIR"); dir != "" {
 		crashChild(dir, os.Getenv("VAULT_CRASH_AT"))
 		os.Exit(3) // the kill point was never reached
+	}
+	if dir := os.Getenv("VAULT_RSS_DIR"); dir != "" {
+		rssChild(dir)
+		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }
@@ -32,8 +38,9 @@ func crashChild(dir, point string) {
 	if err != nil {
 		os.Exit(4)
 	}
-	if point == "gc-after-index-delete" {
+	if strings.HasPrefix(point, "gc-") {
 		v.DeleteBlob(ctx, "c/old.bak")
+		v.DeleteBlob(ctx, "c/mix-a.bak") // shares packs with mix-b: GC repacks
 		v.GC(ctx)
 		return
 	}
@@ -57,7 +64,8 @@ func TestCrashAtEveryPoint(t *testing.T) {
 		committed bool // the new blob is committed at this point
 	}{
 		{"after-pack", false}, {"after-index", false}, {"before-manifest", false},
-		{"after-manifest", true}, {"after-commit", true}, {"gc-after-index-delete", false},
+		{"after-manifest", true}, {"after-commit", true},
+		{"gc-after-index-delete", false}, {"gc-after-repack-write", false},
 	}
 	for _, p := range points {
 		t.Run(p.name, func(t *testing.T) {
@@ -69,6 +77,9 @@ func TestCrashAtEveryPoint(t *testing.T) {
 			upload(t, v, "c/old.bak", old, 1<<18)
 			keep := pages(42, 512<<10)
 			upload(t, v, "c/keep.bak", keep, 1<<18)
+			mixA, mixB := pages(43, 1<<20), pages(44, 1<<20)
+			interleave(t, v, "c/mix-a.bak", mixA, "c/mix-b.bak", mixB, 1<<16)
+			st0, _ := v.Stats(ctx)
 			v.Close()
 
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -82,7 +93,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 			if err != nil {
 				t.Fatalf("reopen after crash: %v", err)
 			}
-			if !bytes.Equal(readAll(t, v2, "c/keep.bak"), keep) {
+			if !bytes.Equal(readAll(t, v2, "c/keep.bak"), keep) || !bytes.Equal(readAll(t, v2, "c/mix-b.bak"), mixB) {
 				t.Fatal("a committed blob changed after the crash")
 			}
 			ms, _ := v2.List(ctx, "c/new")
@@ -101,9 +112,65 @@ func TestCrashAtEveryPoint(t *testing.T) {
 			if rep, _ := v2.Verify(ctx); !rep.OK() {
 				t.Fatalf("verify after gc: %+v", rep)
 			}
-			if !bytes.Equal(readAll(t, v2, "c/keep.bak"), keep) {
+			if !bytes.Equal(readAll(t, v2, "c/keep.bak"), keep) || !bytes.Equal(readAll(t, v2, "c/mix-b.bak"), mixB) {
 				t.Fatal("gc after the crash damaged a committed blob")
+			}
+			// What no committed backup references is gone, the chunks of
+			// the interrupted upload included.
+			st, _ := v2.Stats(ctx)
+			if ref := referencedBytes(t, v2); st.StoredBytes != ref {
+				t.Fatalf("after gc the vault stores %d bytes, but committed backups reference %d", st.StoredBytes, ref)
+			}
+			if !p.committed && !strings.HasPrefix(p.name, "gc-") && st.StoredBytes != st0.StoredBytes {
+				t.Fatalf("the interrupted upload left %d bytes after gc", st.StoredBytes-st0.StoredBytes)
+			}
+			if left, _ := b.List(ctx, "packs/"); len(left) != st.Packs {
+				t.Fatalf("%d pack files for %d indexed packs", len(left), st.Packs)
 			}
 		})
 	}
+}
+
+// interleave uploads two blobs block by block in turn, so their chunks
+// share packs.
+func interleave(t *testing.T, v *Vault, a string, da []byte, b string, db []byte, block int) {
+	t.Helper()
+	ctx := context.Background()
+	var ids []string
+	for i := 0; i*block < len(da); i++ {
+		id := fmt.Sprintf("%06d", i)
+		if err := v.PutBlock(ctx, a, id, da[i*block:(i+1)*block]); err != nil {
+			t.Fatal(err)
+		}
+		if err := v.PutBlock(ctx, b, id, db[i*block:(i+1)*block]); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	for _, blob := range []string{a, b} {
+		if _, err := v.CommitBlob(ctx, blob, ids, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// referencedBytes sums the sealed size of the distinct chunks committed
+// manifests name.
+func referencedBytes(t *testing.T, v *Vault) int64 {
+	t.Helper()
+	ms, err := v.List(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[ChunkID]bool{}
+	var n int64
+	for _, m := range ms {
+		for _, c := range m.Chunks {
+			if !seen[c.ID] {
+				seen[c.ID] = true
+				n += v.index[c.ID].Length
+			}
+		}
+	}
+	return n
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 )
 
 var pass = []byte("correct horse battery")
@@ -266,5 +267,39 @@ func TestBucketBackend(t *testing.T) {
 	upload(t, v, "c/s3like.bak", data, 1<<20)
 	if !bytes.Equal(readAll(t, v, "c/s3like.bak"), data) {
 		t.Fatal("bucket round trip differs")
+	}
+}
+
+// TestUncommittedUploadCollected: GC keeps the chunks of an upload in
+// progress (its commit still works), and collects those of an upload left
+// idle past UncommittedTTL, whose commit then fails instead of naming
+// chunks that are gone.
+func TestUncommittedUploadCollected(t *testing.T) {
+	ctx := context.Background()
+	b, _ := NewDirBackend(t.TempDir())
+	v := newVault(t, b, Options{PackSize: 256 << 10})
+	upload(t, v, "c/keep.bak", pages(70, 1<<20), 1<<18)
+	base, _ := v.Stats(ctx)
+	v.PutBlock(ctx, "c/live.bak", "b1", pages(71, 1<<20))
+	if _, err := v.GC(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.CommitBlob(ctx, "c/live.bak", []string{"b1"}, nil); err != nil {
+		t.Fatalf("GC broke an upload in progress: %v", err)
+	}
+	v.DeleteBlob(ctx, "c/live.bak")
+	v.GC(ctx)
+
+	v.PutBlock(ctx, "c/abandoned.bak", "b1", pages(72, 1<<20))
+	v.opts.UncommittedTTL = time.Nanosecond
+	rep, err := v.GC(ctx)
+	if err != nil || rep.ExpiredUploads != 1 {
+		t.Fatalf("gc = %+v, %v", rep, err)
+	}
+	if st, _ := v.Stats(ctx); st.StoredBytes != base.StoredBytes {
+		t.Fatalf("abandoned upload left %d bytes", st.StoredBytes-base.StoredBytes)
+	}
+	if _, err := v.CommitBlob(ctx, "c/abandoned.bak", []string{"b1"}, nil); err == nil {
+		t.Fatal("commit of a collected upload succeeded")
 	}
 }
