@@ -5,8 +5,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 )
