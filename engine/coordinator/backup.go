@@ -195,6 +195,12 @@ func expiry(pol policy.Policy, p db.Point, earlier []db.Point) time.Time {
 			prev = e.EndTime
 		}
 	}
+	// A kind the policy schedules no retention for (an on-demand
+	// differential under a policy without them) is kept like a daily full.
+	r := pol.Retention
+	if (kind == policy.Differential && r.DifferentialDays == 0) || (kind == policy.Log && r.LogDays == 0) {
+		kind = policy.Full
+	}
 	return pol.Expiry(kind, p.EndTime, pol.Classify(p.EndTime, prev))
 }
 

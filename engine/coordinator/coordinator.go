@@ -398,7 +398,9 @@ func (c *Coordinator) trackBlobs(jobID int64, blobs []string) func() {
 
 // VaultStats sums up the vault: logical bytes backed up against bytes
 // stored, the savings of dedup and compression.
-func (c *Coordinator) VaultStats(ctx context.Context) (vault.Stats, error) { return c.cfg.Vault.Stats(ctx) }
+func (c *Coordinator) VaultStats(ctx context.Context) (vault.Stats, error) {
+	return c.cfg.Vault.Stats(ctx)
+}
 
 // DeviceCA is the device's CA certificate (PEM) that SQL Server hosts trust.
 func (c *Coordinator) DeviceCA() []byte { return c.cfg.Device.CACertPEM() }

@@ -1,0 +1,199 @@
+package coordinator_test
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sqlvault/sqlvault/db"
+	"github.com/sqlvault/sqlvault/engine"
+	"github.com/sqlvault/sqlvault/engine/coordinator"
+)
+
+// protectedSales registers the instance and protects a database Sales
+// (FULL recovery, table t of ids and commit times) after its first full.
+func protectedSales(t *testing.T) (*stack, db.Server, db.Item) {
+	s := newStack(t)
+	s.exec("CREATE DATABASE Sales")
+	s.exec("USE Sales; CREATE TABLE t (id int, note nvarchar(50))")
+	s.exec("INSERT INTO Sales.dbo.t VALUES (1, N'before the full')")
+	srv := s.register("sa", saPW)
+	it, job, err := s.coord.Protect(s.ctx, s.database(srv.ID, "Sales").ID, s.policy().ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mustComplete(job)
+	return s, srv, it
+}
+
+func (s *stack) backup(it db.Item, kind string) {
+	s.t.Helper()
+	id, err := s.coord.BackupNow(s.ctx, it.ID, kind, 0)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.mustComplete(id)
+}
+
+func (s *stack) ids(database string) []int {
+	s.t.Helper()
+	rows, err := s.sql.QueryContext(s.ctx, "SELECT id FROM ["+database+"].dbo.t ORDER BY id")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []int
+	for rows.Next() {
+		var id int
+		rows.Scan(&id)
+		out = append(out, id)
+	}
+	return out
+}
+
+// insertAt inserts row id and returns a time just after its commit, on a
+// second boundary strictly between it and the next insert.
+func (s *stack) insertAt(id int) time.Time {
+	s.exec("INSERT INTO Sales.dbo.t VALUES (@p1, N'row')", id)
+	time.Sleep(1100 * time.Millisecond)
+	at := time.Now().UTC().Truncate(time.Second)
+	time.Sleep(1100 * time.Millisecond)
+	return at
+}
+
+// TestPointInTimeRestore inserts rows at known seconds with a differential
+// and log backups between them, then restores under new names to several
+// times (one right after the differential) and to the differential point.
+func TestPointInTimeRestore(t *testing.T) {
+	s, _, it := protectedSales(t)
+	t2 := s.insertAt(2)
+	s.backup(it, "differential")
+	t3 := s.insertAt(3) // right after the differential
+	s.backup(it, "log")
+	t4 := s.insertAt(4)
+	s.insertAt(5)
+	s.backup(it, "log")
+
+	ranges, err := s.coord.LogRanges(s.ctx, it.ID)
+	if err != nil || len(ranges) != 1 {
+		t.Fatalf("log ranges = %+v, %v", ranges, err)
+	}
+	for i, tc := range []struct {
+		at   time.Time
+		want []int
+	}{{t2, []int{1, 2}}, {t3, []int{1, 2, 3}}, {t4, []int{1, 2, 3, 4}}} {
+		name := "Sales_pit" + strconv.Itoa(i)
+		at := tc.at
+		job, err := s.coord.Restore(s.ctx, coordinator.RestoreRequest{ItemID: it.ID, PointInTime: &at,
+			Target: coordinator.RestoreTarget{Mode: coordinator.ModeAlternate, DatabaseName: name}})
+		if err != nil {
+			t.Fatalf("restore to %v: %v", at, err)
+		}
+		s.mustComplete(job)
+		if got := s.ids(name); !slices.Equal(got, tc.want) {
+			t.Errorf("restore to %v holds %v, want %v", at, got, tc.want)
+		}
+	}
+
+	// To the differential point itself: rows up to the differential.
+	points, _ := s.db.ListPoints(s.ctx, it.ID)
+	var diff db.Point
+	for _, p := range points {
+		if p.Kind == "differential" {
+			diff = p
+		}
+	}
+	job, err := s.coord.Restore(s.ctx, coordinator.RestoreRequest{ItemID: it.ID, RecoveryPointID: diff.ID,
+		Target: coordinator.RestoreTarget{Mode: coordinator.ModeAlternate, DatabaseName: "Sales_diff"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mustComplete(job)
+	if got := s.ids("Sales_diff"); !slices.Equal(got, []int{1, 2}) {
+		t.Errorf("restore to the differential holds %v", got)
+	}
+
+	// A time before the first log range is refused with the reason.
+	early := points[0].StartTime.Add(-time.Hour)
+	_, err = s.coord.Restore(s.ctx, coordinator.RestoreRequest{ItemID: it.ID, PointInTime: &early,
+		Target: coordinator.RestoreTarget{Mode: coordinator.ModeAlternate, DatabaseName: "Sales_early"}})
+	if c := engine.CodeOf(err); c != engine.CodeTimeNotCovered && c != engine.CodeMissingFullBackup {
+		t.Errorf("restore before the first backup: %v", err)
+	}
+	// The restore rediscovers its target, so the new name is known and
+	// another restore to it is refused without overwrite.
+	jobs, _ := s.db.ListJobs(s.ctx, db.JobFilter{Operation: "rediscover", Limit: 1})
+	s.mustComplete(jobs[0].ID)
+	_, err = s.coord.Restore(s.ctx, coordinator.RestoreRequest{ItemID: it.ID, RecoveryPointID: diff.ID,
+		Target: coordinator.RestoreTarget{Mode: coordinator.ModeAlternate, DatabaseName: "Sales_diff"}})
+	if engine.CodeOf(err) != engine.CodeTargetDatabaseExists || coordinator.FieldOf(err) != "target.database_name" {
+		t.Errorf("restore over an existing name without overwrite: %v", err)
+	}
+}
+
+// TestOverwriteWithTailLog restores over the original: the tail of the log
+// is backed up first, so a later restore to the latest point loses nothing.
+func TestOverwriteWithTailLog(t *testing.T) {
+	s, _, it := protectedSales(t)
+	s.exec("INSERT INTO Sales.dbo.t VALUES (2, N'after the full')")
+	points, _ := s.db.ListPoints(s.ctx, it.ID)
+	_, err := s.coord.Restore(s.ctx, coordinator.RestoreRequest{ItemID: it.ID, RecoveryPointID: points[0].ID,
+		Target: coordinator.RestoreTarget{Mode: coordinator.ModeOriginal}})
+	if engine.CodeOf(err) != engine.CodeOverwriteNotConfirmed {
+		t.Fatalf("overwrite without confirmation: %v", err)
+	}
+	job, err := s.coord.Restore(s.ctx, coordinator.RestoreRequest{ItemID: it.ID, RecoveryPointID: points[0].ID,
+		Target: coordinator.RestoreTarget{Mode: coordinator.ModeOriginal, Overwrite: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mustComplete(job)
+	if got := s.ids("Sales"); !slices.Equal(got, []int{1}) {
+		t.Fatalf("restored to the full: %v", got)
+	}
+	points, _ = s.db.ListPoints(s.ctx, it.ID)
+	if len(points) != 2 || points[1].Kind != "log" {
+		t.Fatalf("tail-log point missing: %+v", points)
+	}
+	// The tail holds row 2: restoring to it under a new name brings it back.
+	job, err = s.coord.Restore(s.ctx, coordinator.RestoreRequest{ItemID: it.ID, RecoveryPointID: points[1].ID,
+		Target: coordinator.RestoreTarget{Mode: coordinator.ModeAlternate, DatabaseName: "Sales_tail"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mustComplete(job)
+	if got := s.ids("Sales_tail"); !slices.Equal(got, []int{1, 2}) {
+		t.Errorf("restore to the tail holds %v", got)
+	}
+}
+
+// TestRestoreAsFiles exports the chain as .bak files with T-SQL.
+func TestRestoreAsFiles(t *testing.T) {
+	s, _, it := protectedSales(t)
+	s.exec("INSERT INTO Sales.dbo.t VALUES (2, N'x')")
+	s.backup(it, "log")
+	points, _ := s.db.ListPoints(s.ctx, it.ID)
+	job, err := s.coord.Restore(s.ctx, coordinator.RestoreRequest{ItemID: it.ID, RecoveryPointID: points[1].ID,
+		Target: coordinator.RestoreTarget{Mode: coordinator.ModeFiles}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mustComplete(job)
+	res, err := s.coord.RestoreFiles(s.ctx, job)
+	if err != nil || len(res.Files) != 2 {
+		t.Fatalf("files = %+v, %v", res, err)
+	}
+	if !strings.Contains(res.Script, "RESTORE DATABASE [Sales]") || !strings.Contains(res.Script, "RESTORE LOG [Sales]") {
+		t.Errorf("script:\n%s", res.Script)
+	}
+	f, r, err := s.coord.OpenFile(s.ctx, job, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := r.Seek(0, 2)
+	if n != f.Size || n == 0 {
+		t.Errorf("file 0 is %d bytes, listed %d", n, f.Size)
+	}
+}
