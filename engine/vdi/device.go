@@ -66,11 +66,13 @@ type Device struct {
 	srv   *http.Server
 	port  string
 
-	mu       sync.Mutex
-	leases   map[string]string // blob -> lease id
-	created  map[string]bool   // blobs made by Put Blob, not yet committed
-	progress func(blob string, bytes int64)
-	received map[string]int64
+	mu        sync.Mutex
+	leases    map[string]string           // blob -> lease id
+	created   map[string]bool             // blobs made by Put Blob, not yet committed
+	blocks    map[string]map[string]int64 // blob -> staged block id -> size
+	committed map[string][]listedBlock    // block lists committed since start
+	progress  func(blob string, bytes int64)
+	received  map[string]int64
 }
 
 // New makes a device and its certificate.
@@ -103,7 +105,8 @@ func New(cfg Config) (*Device, error) {
 	if err != nil {
 		return nil, fmt.Errorf("device certificate: %w", err)
 	}
-	d := &Device{cfg: cfg, certs: c, leases: map[string]string{}, created: map[string]bool{}, received: map[string]int64{}}
+	d := &Device{cfg: cfg, certs: c, leases: map[string]string{}, created: map[string]bool{}, received: map[string]int64{},
+		blocks: map[string]map[string]int64{}, committed: map[string][]listedBlock{}}
 	d.srv = &http.Server{
 		Handler:           d,
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{*c.tls}, MinVersion: tls.VersionTLS12},
@@ -207,6 +210,8 @@ func (d *Device) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d.putBlock(w, r, blob, q.Get("blockid"))
 	case r.Method == http.MethodPut && comp == "blocklist":
 		d.putBlockList(w, r, blob)
+	case r.Method == http.MethodGet && comp == "blocklist":
+		d.getBlockList(w, r, blob)
 	case r.Method == http.MethodPut && comp == "lease":
 		d.lease(w, r, blob)
 	case r.Method == http.MethodPut && comp == "":
@@ -222,11 +227,18 @@ func (d *Device) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// splitPath splits /container/blob, refusing empty, "." and ".." segments
+// and NUL so no name can climb out of its container.
 func splitPath(p string) (container, name string, ok bool) {
 	p = strings.TrimPrefix(p, "/")
 	i := strings.IndexByte(p, '/')
-	if i <= 0 || i == len(p)-1 {
+	if i <= 0 || i == len(p)-1 || len(p) > 1024+64 || strings.ContainsRune(p, 0) || strings.Contains(p, "\\") {
 		return "", "", false
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return "", "", false
+		}
 	}
 	return p[:i], p[i+1:], true
 }

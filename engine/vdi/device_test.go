@@ -220,3 +220,41 @@ func FuzzParseBlockList(f *testing.F) {
 		}
 	})
 }
+
+// TestLeaseActionsBlockListAndTraversal: the lease actions SQL Server
+// sends (Acquire, Renew, Change, Release, Break) with Azure's statuses,
+// Get Block List, and paths that try to leave their container.
+func TestLeaseActionsBlockListAndTraversal(t *testing.T) {
+	td := startDevice(t)
+	sas := td.IssueSAS("c", "rwd", time.Hour)
+	u := td.url("c", "db/log.trn", sas)
+	expect(t, td.do(t, "PUT", u, nil, "x-ms-blob-type", "BlockBlob"), 201, "Put Blob")
+	r := td.do(t, "PUT", u+"&comp=lease", nil, "x-ms-lease-action", "Acquire", "x-ms-lease-duration", "60",
+		"x-ms-proposed-lease-id", "11111111-1111-1111-1111-111111111111")
+	expect(t, r, 201, "Acquire")
+	expect(t, td.do(t, "PUT", u+"&comp=lease", nil, "x-ms-lease-action", "Acquire"), 409, "second Acquire")
+	expect(t, td.do(t, "PUT", u+"&comp=lease", nil, "x-ms-lease-action", "Renew", "x-ms-lease-id", "11111111-1111-1111-1111-111111111111"), 200, "Renew")
+	expect(t, td.do(t, "PUT", u+"&comp=lease", nil, "x-ms-lease-action", "Change", "x-ms-lease-id", "11111111-1111-1111-1111-111111111111",
+		"x-ms-proposed-lease-id", "22222222-2222-2222-2222-222222222222"), 200, "Change")
+	id := base64.StdEncoding.EncodeToString([]byte("block-0"))
+	expect(t, td.do(t, "PUT", u+"&comp=block&blockid="+id, []byte("data"), "x-ms-lease-id", "11111111-1111-1111-1111-111111111111"), 412, "Put Block with the old lease id")
+	expect(t, td.do(t, "PUT", u+"&comp=block&blockid="+id, []byte("data"), "x-ms-lease-id", "22222222-2222-2222-2222-222222222222"), 201, "Put Block with the changed lease id")
+	r = td.do(t, "GET", u+"&comp=blocklist&blocklisttype=all", nil)
+	body, _ := io.ReadAll(r.Body)
+	if r.StatusCode != 200 || !strings.Contains(string(body), "<UncommittedBlocks><Block><Name>"+id+"</Name><Size>4</Size>") {
+		t.Fatalf("Get Block List = %d %s", r.StatusCode, body)
+	}
+	expect(t, td.do(t, "PUT", u+"&comp=blocklist", []byte("<BlockList><Latest>"+id+"</Latest></BlockList>"), "x-ms-lease-id", "22222222-2222-2222-2222-222222222222"), 201, "Put Block List")
+	r = td.do(t, "GET", u+"&comp=blocklist", nil)
+	body, _ = io.ReadAll(r.Body)
+	if r.StatusCode != 200 || !strings.Contains(string(body), "<CommittedBlocks><Block><Name>"+id+"</Name>") {
+		t.Fatalf("Get Block List after commit = %d %s", r.StatusCode, body)
+	}
+	expect(t, td.do(t, "PUT", u+"&comp=lease", nil, "x-ms-lease-action", "Break"), 202, "Break")
+	expect(t, td.do(t, "DELETE", u, nil), 202, "Delete after Break")
+	expect(t, td.do(t, "GET", td.url("c", "nothing.bak", sas)+"&comp=blocklist", nil), 404, "Get Block List of a missing blob")
+
+	for _, p := range []string{"c/../other/x.bak", "c/a/%2e%2e/%2e%2e/x.bak", "c//x.bak", "c/a\\..\\x.bak"} {
+		expect(t, td.do(t, "PUT", "https://vault.sqlvault.test/"+p+"?"+sas, nil), 400, "path "+p)
+	}
+}

@@ -124,6 +124,12 @@ func (d *Device) putBlock(w http.ResponseWriter, r *http.Request, blob, blockID 
 		return
 	}
 	d.addReceived(blob, int64(len(data)))
+	d.mu.Lock()
+	if d.blocks[blob] == nil {
+		d.blocks[blob] = map[string]int64{}
+	}
+	d.blocks[blob][blockID] = int64(len(data))
+	d.mu.Unlock()
 	w.Header().Set("x-ms-request-server-encrypted", "true")
 	w.WriteHeader(http.StatusCreated)
 }
@@ -181,6 +187,13 @@ func (d *Device) putBlockList(w http.ResponseWriter, r *http.Request, blob strin
 	}
 	d.mu.Lock()
 	delete(d.created, blob)
+	staged := d.blocks[blob]
+	delete(d.blocks, blob)
+	var committed []listedBlock
+	for _, id := range ids {
+		committed = append(committed, listedBlock{Name: id, Size: staged[id]})
+	}
+	d.committed[blob] = committed
 	d.mu.Unlock()
 	d.cfg.Logger.Info("blob committed", "blob", blob, "blocks", len(ids), "bytes", d.Received(blob))
 	w.Header().Set("ETag", etag(d.cfg.Now()))
@@ -254,6 +267,15 @@ func (d *Device) lease(w http.ResponseWriter, r *http.Request, blob string) {
 			return
 		}
 		delete(d.leases, blob)
+		w.WriteHeader(http.StatusOK)
+	case "change":
+		next := r.Header.Get("x-ms-proposed-lease-id")
+		if !leased || r.Header.Get("x-ms-lease-id") != cur || next == "" {
+			writeError(w, http.StatusConflict, "LeaseIdMismatchWithLeaseOperation", "The lease ID specified did not match the lease ID for the blob.")
+			return
+		}
+		d.leases[blob] = next
+		w.Header().Set("x-ms-lease-id", next)
 		w.WriteHeader(http.StatusOK)
 	case "break":
 		delete(d.leases, blob)
@@ -368,6 +390,8 @@ func (d *Device) deleteBlob(w http.ResponseWriter, r *http.Request, blob string)
 	}
 	d.mu.Lock()
 	delete(d.created, blob)
+	delete(d.blocks, blob)
+	delete(d.committed, blob)
 	d.mu.Unlock()
 	d.cfg.Store.AbortBlob(blob)
 	w.WriteHeader(http.StatusAccepted)
@@ -379,3 +403,48 @@ func (emptyBlob) ReadAt([]byte, int64) (int, error) { return 0, io.EOF }
 func (emptyBlob) Size() int64                       { return 0 }
 func (emptyBlob) ModTime() time.Time                { return time.Now() }
 func (emptyBlob) Close() error                      { return nil }
+
+type listedBlock struct {
+	Name string `xml:"Name"`
+	Size int64  `xml:"Size"`
+}
+
+type blockListAnswer struct {
+	XMLName     xml.Name      `xml:"BlockList"`
+	Committed   []listedBlock `xml:"CommittedBlocks>Block"`
+	Uncommitted []listedBlock `xml:"UncommittedBlocks>Block"`
+}
+
+// getBlockList answers Get Block List from what this process saw: the
+// blocks staged since it started and the lists it committed.
+func (d *Device) getBlockList(w http.ResponseWriter, r *http.Request, blob string) {
+	which := strings.ToLower(cmpOr(r.URL.Query().Get("blocklisttype"), "committed"))
+	if which != "committed" && which != "uncommitted" && which != "all" {
+		writeError(w, http.StatusBadRequest, "InvalidQueryParameterValue", "blocklisttype must be committed, uncommitted or all")
+		return
+	}
+	var ans blockListAnswer
+	d.mu.Lock()
+	committed, known := d.committed[blob]
+	staged := d.blocks[blob]
+	if which != "uncommitted" {
+		ans.Committed = append(ans.Committed, committed...)
+	}
+	if which != "committed" {
+		for id, n := range staged {
+			ans.Uncommitted = append(ans.Uncommitted, listedBlock{Name: id, Size: n})
+		}
+	}
+	d.mu.Unlock()
+	if !known && staged == nil {
+		if _, err := d.cfg.Store.OpenBlob(r.Context(), blob); err != nil {
+			writeError(w, http.StatusNotFound, "BlobNotFound", "The specified blob does not exist.")
+			return
+		}
+	}
+	out, _ := xml.Marshal(ans)
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(http.StatusOK)
+	w.Write([]byte(xml.Header))
+	w.Write(out)
+}
