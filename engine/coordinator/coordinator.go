@@ -21,6 +21,7 @@ import (
 	"github.com/sqlvault/sqlvault/db"
 	"github.com/sqlvault/sqlvault/engine"
 	"github.com/sqlvault/sqlvault/engine/mssql"
+	"github.com/sqlvault/sqlvault/engine/policy"
 	"github.com/sqlvault/sqlvault/engine/secret"
 	"github.com/sqlvault/sqlvault/engine/vault"
 	"github.com/sqlvault/sqlvault/engine/vdi"
@@ -41,6 +42,9 @@ type Config struct {
 	Connect func(ctx context.Context, t mssql.Target) (*mssql.Conn, error)
 	// Poll is how often the queue is checked without a wake-up; default 1s.
 	Poll time.Duration
+	// Limits bound policies; default policy.DefaultLimits. Demo mode
+	// relaxes them for schedules that turn in minutes.
+	Limits policy.Limits
 	// Registry receives the coordinator's Prometheus metrics; may be nil.
 	Registry prometheus.Registerer
 }
@@ -84,6 +88,9 @@ func New(cfg Config) *Coordinator {
 	}
 	if cfg.Connect == nil {
 		cfg.Connect = mssql.Connect
+	}
+	if cfg.Limits.MinLogMinutes == 0 {
+		cfg.Limits = policy.DefaultLimits
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second

@@ -63,7 +63,7 @@ func decodePolicy(r db.PolicyRow) (policy.Policy, error) {
 // CreatePolicy validates and stores a policy.
 func (c *Coordinator) CreatePolicy(ctx context.Context, p policy.Policy) (policy.Policy, error) {
 	p.Defaults()
-	if err := p.Validate(); err != nil {
+	if err := p.ValidateWith(c.cfg.Limits); err != nil {
 		return p, err
 	}
 	body, _ := json.Marshal(p)
@@ -90,7 +90,7 @@ func (c *Coordinator) UpdatePolicy(ctx context.Context, id int64, p policy.Polic
 	}
 	p.Defaults()
 	p.ID = id
-	if err := p.Validate(); err != nil {
+	if err := p.ValidateWith(c.cfg.Limits); err != nil {
 		return p, err
 	}
 	body, _ := json.Marshal(p)

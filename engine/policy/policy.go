@@ -119,9 +119,22 @@ func (e FieldErrors) Error() string {
 	return strings.Join(parts, "; ")
 }
 
-// Validate checks every rule and returns an *engine.Error wrapping
+// Limits are the bounds validation enforces. Demo mode and tests relax
+// them to see schedules turn in minutes; production uses DefaultLimits.
+type Limits struct {
+	MinLogMinutes int  // shortest log interval
+	AllowHourly   bool // hourly fulls and differentials (demo only)
+}
+
+// DefaultLimits: logs every 5 minutes at the most, fulls daily or weekly.
+var DefaultLimits = Limits{MinLogMinutes: 5}
+
+// Validate checks every rule under DefaultLimits.
+func (p Policy) Validate() error { return p.ValidateWith(DefaultLimits) }
+
+// ValidateWith checks every rule and returns an *engine.Error wrapping
 // FieldErrors when any fails.
-func (p Policy) Validate() error {
+func (p Policy) ValidateWith(l Limits) error {
 	var errs FieldErrors
 	add := func(field, format string, args ...any) {
 		errs = append(errs, FieldError{field, fmt.Sprintf(format, args...)})
@@ -131,9 +144,9 @@ func (p Policy) Validate() error {
 	} else if len(p.Name) > 100 {
 		add("name", "at most 100 characters")
 	}
-	p.validateFull(add)
+	p.validateFull(add, l)
 	p.validateDifferential(add)
-	p.validateLog(add)
+	p.validateLog(add, l)
 	p.validateRetention(add)
 	if len(errs) == 0 {
 		return nil
@@ -150,7 +163,7 @@ func Fields(err error) FieldErrors {
 
 type addFunc func(field, format string, args ...any)
 
-func (p Policy) validateFull(add addFunc) {
+func (p Policy) validateFull(add addFunc, l Limits) {
 	if _, err := parseClock(p.Full.Time); err != nil {
 		add("full.time", "%v", err)
 	}
@@ -165,6 +178,10 @@ func (p Policy) validateFull(add addFunc) {
 	case "weekly":
 		if len(p.Full.Days) == 0 {
 			add("full.days", "choose at least one day for a weekly full")
+		}
+	case "hourly":
+		if !l.AllowHourly {
+			add("full.frequency", "must be daily or weekly, not %q", p.Full.Frequency)
 		}
 	default:
 		add("full.frequency", "must be daily or weekly, not %q", p.Full.Frequency)
@@ -181,6 +198,13 @@ func (p Policy) validateDifferential(add addFunc) {
 		add("differential.enabled", "differential backups need a weekly full: with a daily full every day already has one")
 		return
 	}
+	if p.Full.Frequency == "hourly" {
+		// Hourly (demo): the differential runs every hour at its minute.
+		if _, err := parseClock(d.Time); err != nil {
+			add("differential.time", "%v", err)
+		}
+		return
+	}
 	if len(d.Days) == 0 {
 		add("differential.days", "choose at least one day for differential backups")
 	}
@@ -195,12 +219,12 @@ func (p Policy) validateDifferential(add addFunc) {
 	}
 }
 
-func (p Policy) validateLog(add addFunc) {
+func (p Policy) validateLog(add addFunc, l Limits) {
 	if !p.Log.Enabled {
 		return
 	}
-	if p.Log.EveryMinutes < 5 || p.Log.EveryMinutes > 1440 {
-		add("log.every_minutes", "must be from 5 to 1440 minutes, not %d", p.Log.EveryMinutes)
+	if p.Log.EveryMinutes < l.MinLogMinutes || p.Log.EveryMinutes > 1440 {
+		add("log.every_minutes", "must be from %d to 1440 minutes, not %d", l.MinLogMinutes, p.Log.EveryMinutes)
 	}
 	if p.Log.EveryMinutes > 0 && 1440%p.Log.EveryMinutes != 0 && p.Log.EveryMinutes < 60 {
 		add("log.every_minutes", "%d does not divide an hour or a day evenly; choose 5, 10, 15, 20, 30, 60, 120, ...", p.Log.EveryMinutes)
@@ -255,7 +279,7 @@ func (p Policy) validateRetention(add addFunc) {
 // can start from (a full or differential) to the next: logs must cover it or
 // some seconds between them become unrestorable.
 func (p Policy) longestDiffGapDays() int {
-	if p.Full.Frequency == "daily" {
+	if p.Full.Frequency == "daily" || p.Full.Frequency == "hourly" {
 		return 1
 	}
 	days := map[string]bool{}
@@ -304,6 +328,9 @@ func (p Policy) RPO() time.Duration {
 	if p.Log.Enabled {
 		return time.Duration(p.Log.EveryMinutes) * time.Minute
 	}
+	if p.Full.Frequency == "hourly" {
+		return time.Hour
+	}
 	if p.Full.Frequency == "daily" || p.Differential.Enabled {
 		return 24 * time.Hour
 	}
@@ -325,7 +352,13 @@ func (p Policy) CronSpecs() []Spec {
 		days = dayList(p.Full.Days)
 	}
 	specs := []Spec{{Full, fmt.Sprintf("%s%d %d * * %s", tz, int(ft.Minutes())%60, int(ft.Hours()), days)}}
-	if p.Differential.Enabled {
+	if p.Full.Frequency == "hourly" {
+		specs[0].Cron = fmt.Sprintf("%s%d * * * *", tz, int(ft.Minutes())%60)
+		if p.Differential.Enabled {
+			dt, _ := parseClock(p.Differential.Time)
+			specs = append(specs, Spec{Differential, fmt.Sprintf("%s%d * * * *", tz, int(dt.Minutes())%60)})
+		}
+	} else if p.Differential.Enabled {
 		dt, _ := parseClock(p.Differential.Time)
 		specs = append(specs, Spec{Differential, fmt.Sprintf("%s%d %d * * %s", tz, int(dt.Minutes())%60, int(dt.Hours()), dayList(p.Differential.Days))})
 	}
@@ -381,12 +414,17 @@ func (p Policy) Missed(kind string, last, now time.Time) bool {
 // Describe puts the schedule in words.
 func (p Policy) Describe() string {
 	var b strings.Builder
-	if p.Full.Frequency == "weekly" {
+	if p.Full.Frequency == "hourly" {
+		fmt.Fprintf(&b, "Full every hour at minute %s", minuteOf(p.Full.Time))
+		if p.Differential.Enabled {
+			fmt.Fprintf(&b, "; differential every hour at minute %s", minuteOf(p.Differential.Time))
+		}
+	} else if p.Full.Frequency == "weekly" {
 		fmt.Fprintf(&b, "Full every %s at %s (%s)", dayNames(p.Full.Days), p.Full.Time, p.Full.Timezone)
 	} else {
 		fmt.Fprintf(&b, "Full every day at %s (%s)", p.Full.Time, p.Full.Timezone)
 	}
-	if p.Differential.Enabled {
+	if p.Differential.Enabled && p.Full.Frequency != "hourly" {
 		fmt.Fprintf(&b, "; differential every %s at %s", dayNames(p.Differential.Days), p.Differential.Time)
 	}
 	if p.Log.Enabled {
@@ -413,6 +451,14 @@ func (p Policy) Describe() string {
 	}
 	b.WriteString(".")
 	return b.String()
+}
+
+// minuteOf is the MM of "HH:MM", or the text as is when it is not one.
+func minuteOf(clock string) string {
+	if len(clock) == 5 && clock[2] == ':' {
+		return clock[3:]
+	}
+	return clock
 }
 
 func dayNames(days []string) string {
