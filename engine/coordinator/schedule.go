@@ -87,37 +87,34 @@ func (c *Coordinator) RunDue(ctx context.Context, policyID int64) {
 	}
 	now := c.cfg.Now()
 	for _, it := range items {
-		kind := c.dueKind(ctx, p, it, now)
-		if kind == "" {
-			continue
-		}
-		if _, err := c.enqueueBackup(ctx, it, kind, 0, "scheduled"); err != nil && !isAlreadyQueued(err) {
-			c.log.Warn("scheduled backup", "item", it.ID, "kind", kind, "err", err)
-		}
-		if kind == mssql.KindFull && p.Log.Enabled && c.due(ctx, p, it, policy.Log, now) && logsAllowed(it) {
-			// A log backup may run beside a full, as SQL Server allows.
-			c.enqueueBackup(ctx, it, mssql.KindLog, 0, "scheduled")
+		for _, kind := range c.dueKinds(ctx, p, it, now) {
+			if _, err := c.enqueueBackup(ctx, it, kind, 0, "scheduled"); err != nil && !isAlreadyQueued(err) {
+				c.log.Warn("scheduled backup", "item", it.ID, "kind", kind, "err", err)
+			}
 		}
 	}
 }
 
-// dueKind is the backup an item needs now: a full outranks a differential,
-// which outranks a log. A differential or log without a full in the vault
-// becomes a full, since nothing could be restored from it.
-func (c *Coordinator) dueKind(ctx context.Context, p policy.Policy, it db.Item, now time.Time) string {
+// dueKinds are the backups an item needs now. Fulls and differentials are
+// one stream (a full outranks a differential; a differential without a
+// full in the vault becomes a full, since nothing could be restored from
+// it); logs are another, run beside them as SQL Server allows.
+func (c *Coordinator) dueKinds(ctx context.Context, p policy.Policy, it db.Item, now time.Time) []string {
+	var out []string
 	switch {
 	case c.due(ctx, p, it, policy.Full, now):
-		return mssql.KindFull
-	case it.LastFull == nil:
-		if c.due(ctx, p, it, policy.Differential, now) || c.due(ctx, p, it, policy.Log, now) {
-			return mssql.KindFull
-		}
+		out = append(out, mssql.KindFull)
 	case c.due(ctx, p, it, policy.Differential, now):
-		return mssql.KindDifferential
-	case c.due(ctx, p, it, policy.Log, now) && logsAllowed(it):
-		return mssql.KindLog
+		if it.LastFull == nil {
+			out = append(out, mssql.KindFull)
+		} else {
+			out = append(out, mssql.KindDifferential)
+		}
 	}
-	return ""
+	if it.LastFull != nil && logsAllowed(it) && c.due(ctx, p, it, policy.Log, now) {
+		out = append(out, mssql.KindLog)
+	}
+	return out
 }
 
 func logsAllowed(it db.Item) bool { return !strings.EqualFold(it.RecoveryModel, "SIMPLE") }
