@@ -102,7 +102,7 @@ func TestScheduleWithFakeClock(t *testing.T) {
 		}
 	}
 	step(at(9, 59).Add(30*time.Second), []string{}...) // no slot yet
-	step(at(10, 0), "full", "log")                      // a log may run beside a full
+	step(at(10, 0), "full", "log")                     // a log may run beside a full
 	step(at(10, 1), "log")
 	step(at(10, 2), "log")
 	step(at(10, 30), "differential", "log")
@@ -140,8 +140,8 @@ func TestScheduleWithFakeClock(t *testing.T) {
 func TestRetentionOnFortyDays(t *testing.T) {
 	pol := policy.Policy{Name: "p", Full: policy.FullSchedule{Frequency: "weekly", Days: []string{"sunday"}, Time: "22:00", Timezone: "UTC"},
 		Differential: policy.DiffSchedule{Enabled: true, Days: []string{"monday", "tuesday", "wednesday", "thursday", "friday", "saturday"}, Time: "22:00"},
-		Log:       policy.LogSchedule{Enabled: true, EveryMinutes: 240},
-		Retention: policy.Retention{DailyDays: 14, WeeklyWeeks: 4, DifferentialDays: 7, LogDays: 7}}
+		Log:          policy.LogSchedule{Enabled: true, EveryMinutes: 240},
+		Retention:    policy.Retention{DailyDays: 14, WeeklyWeeks: 4, DifferentialDays: 7, LogDays: 7}}
 	if err := pol.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -233,4 +233,3 @@ func lastLogLSN(points []db.Point) string {
 	}
 	return points[0].LastLSN
 }
-
