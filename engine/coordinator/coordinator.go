@@ -411,3 +411,13 @@ func (c *Coordinator) VaultStats(ctx context.Context) (vault.Stats, error) {
 
 // DeviceCA is the device's CA certificate (PEM) that SQL Server hosts trust.
 func (c *Coordinator) DeviceCA() []byte { return c.cfg.Device.CACertPEM() }
+
+// Job returns one job.
+func (c *Coordinator) Job(ctx context.Context, id int64) (db.Job, error) {
+	return c.cfg.DB.JobByID(ctx, id)
+}
+
+// Databases lists a server's databases as last discovered.
+func (c *Coordinator) Databases(ctx context.Context, serverID int64) ([]db.Database, error) {
+	return c.cfg.DB.ListDatabases(ctx, serverID)
+}
