@@ -13,6 +13,7 @@ import (
 	"github.com/sqlvault/sqlvault/auth"
 	"github.com/sqlvault/sqlvault/db"
 	"github.com/sqlvault/sqlvault/engine/coordinator"
+	"github.com/sqlvault/sqlvault/engine/policy"
 	"github.com/sqlvault/sqlvault/handlers"
 	"github.com/sqlvault/sqlvault/web"
 )
@@ -29,6 +30,7 @@ type serveOptions struct {
 	deviceCert string
 	deviceKey  string
 	perServer  int
+	limits     policy.Limits // policy bounds; demo relaxes them
 }
 
 func (o *serveOptions) register(fs *flag.FlagSet, defAddr string) {
@@ -55,51 +57,80 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	return serve(ctx, o, log, stdout, nil)
 }
 
-// serve opens the catalog, the vault and the device, makes sure an admin
-// exists, starts the coordinator and serves until ctx ends. ready, if set,
-// is called with the portal's address once listening.
-func serve(ctx context.Context, o serveOptions, log *slog.Logger, stdout io.Writer, ready func(addr string)) error {
-	catalog, err := db.Open(ctx, o.data)
-	if err != nil {
-		return err
+// app is a started server: catalog, engine, coordinator and listeners.
+type app struct {
+	catalog *db.DB
+	eng     *engineParts
+	coord   *coordinator.Coordinator
+	device  net.Listener
+	portal  net.Listener
+	srv     *web.Server
+	log     *slog.Logger
+	closers []func()
+}
+
+func (a *app) close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
 	}
-	defer catalog.Close()
-	if err := ensureAdmin(ctx, catalog, stdout); err != nil {
-		return err
+}
+
+// startApp opens the catalog, the vault and the device, makes sure an
+// admin exists, starts the coordinator and binds both listeners.
+func startApp(ctx context.Context, o serveOptions, log *slog.Logger, stdout io.Writer) (_ *app, err error) {
+	a := &app{log: log}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+	if a.catalog, err = db.Open(ctx, o.data); err != nil {
+		return nil, err
 	}
-	eng, err := openEngine(ctx, o, catalog, log)
-	if err != nil {
-		return err
+	a.closers = append(a.closers, func() { a.catalog.Close() })
+	if err := ensureAdmin(ctx, a.catalog, stdout); err != nil {
+		return nil, err
 	}
-	defer eng.close()
+	if a.eng, err = openEngine(ctx, o, a.catalog, log); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, a.eng.close)
+	if a.device, err = net.Listen("tcp", o.deviceAddr); err != nil {
+		return nil, fmt.Errorf("device address %s: %w (port 443 needs CAP_NET_BIND_SERVICE; see docs/device.md)", o.deviceAddr, err)
+	}
+	go a.eng.device.Serve(a.device)
+	a.closers = append(a.closers, func() { a.eng.device.Shutdown(context.Background()) })
 
 	reg := newRegistry()
-	coord := coordinator.New(coordinator.Config{DB: catalog, Vault: eng.vault, Device: eng.device, DeviceName: o.deviceName,
-		Secrets: eng.secrets, Logger: log, PerInstance: o.perServer, Registry: reg})
-	if err := coord.Start(ctx); err != nil {
+	a.coord = coordinator.New(coordinator.Config{DB: a.catalog, Vault: a.eng.vault, Device: a.eng.device, DeviceName: o.deviceName,
+		Secrets: a.eng.secrets, Logger: log, PerInstance: o.perServer, Registry: reg, Limits: o.limits})
+	if err := a.coord.Start(ctx); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, a.coord.Stop)
+
+	h := &handlers.Handlers{DB: a.catalog, Coord: a.coord, Logger: log, Version: version, Throttle: auth.DefaultThrottle}
+	a.srv = web.New(web.Config{Handlers: h, DB: a.catalog, Logger: log, Registry: reg})
+	if a.portal, err = net.Listen("tcp", o.addr); err != nil {
+		return nil, fmt.Errorf("portal address: %w", err)
+	}
+	log.Info("sqlvault serving", "portal", "http://"+a.portal.Addr().String(),
+		"device", "https://"+o.deviceName+portSuffix(a.device), "data", o.data, "version", version)
+	return a, nil
+}
+
+// serve runs the server until ctx ends. ready, if set, is called with the
+// portal's address once listening.
+func serve(ctx context.Context, o serveOptions, log *slog.Logger, stdout io.Writer, ready func(addr string)) error {
+	a, err := startApp(ctx, o, log, stdout)
+	if err != nil {
 		return err
 	}
-	defer coord.Stop()
-
-	deviceL, err := net.Listen("tcp", o.deviceAddr)
-	if err != nil {
-		return fmt.Errorf("device address %s: %w (port 443 needs CAP_NET_BIND_SERVICE; see docs/device.md)", o.deviceAddr, err)
-	}
-	go eng.device.Serve(deviceL)
-	defer eng.device.Shutdown(context.Background())
-
-	h := &handlers.Handlers{DB: catalog, Coord: coord, Logger: log, Version: version, Throttle: auth.DefaultThrottle}
-	srv := web.New(web.Config{Handlers: h, DB: catalog, Logger: log, Registry: reg})
-	l, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return fmt.Errorf("portal address: %w", err)
-	}
-	log.Info("sqlvault serving", "portal", "http://"+l.Addr().String(), "device", "https://"+o.deviceName+portSuffix(deviceL),
-		"data", o.data, "version", version)
+	defer a.close()
 	if ready != nil {
-		ready(l.Addr().String())
+		ready(a.portal.Addr().String())
 	}
-	return srv.Serve(ctx, l)
+	return a.srv.Serve(ctx, a.portal)
 }
 
 func portSuffix(l net.Listener) string {

@@ -93,7 +93,7 @@ func openVault(ctx context.Context, o serveOptions, pass []byte, log *slog.Logge
 	}
 	opts := vault.Options{Logger: log}
 	v, err := vault.Open(ctx, b, pass, opts)
-	if errors.Is(err, vault.ErrNotExist) {
+	if errors.Is(err, vault.ErrNoVault) {
 		log.Info("creating a new vault", "location", loc)
 		return vault.Create(ctx, b, pass, opts)
 	}
