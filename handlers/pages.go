@@ -2,64 +2,149 @@ package handlers
 
 import (
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sqlvault/sqlvault/db"
+	"github.com/sqlvault/sqlvault/engine"
 	"github.com/sqlvault/sqlvault/templates"
 )
 
 // Overview is the landing page.
 func (h *Handlers) Overview(c echo.Context) error {
 	ctx := c.Request().Context()
-	s, err := h.DB.Summary(ctx, time.Now().Add(-24*time.Hour))
+	now := time.Now().UTC()
+	s, err := h.DB.Summary(ctx, now.Add(-24*time.Hour))
 	if err != nil {
 		return err
 	}
-	d := templates.OverviewData{
-		Servers: s.Servers, Items: s.Items, JobsDone24h: s.JobsCompleted,
-		JobsFailed24h: s.JobsFailed, OpenAlerts: s.OpenAlerts,
+	jobs, err := h.DB.JobCounts(ctx, now.Add(-24*time.Hour))
+	if err != nil {
+		return err
+	}
+	views, err := h.itemViews(c, db.ItemFilter{Limit: 1000000})
+	if err != nil {
+		return err
+	}
+	days, err := h.DB.BytesPerDay(ctx, now, 14)
+	if err != nil {
+		return err
+	}
+	d := templates.OverviewData{Servers: s.Servers, Items: s.Items, Jobs24h: jobs, OpenAlerts: s.OpenAlerts,
+		ByHealth: map[string]int{}, Days: days, Now: now}
+	jobs["active"] = s.JobsRunning
+	for _, v := range views {
+		st := v.State()
+		d.ByHealth[st]++
+		if st == templates.HealthBreached {
+			d.Breaching = append(d.Breaching, v)
+		}
+	}
+	if h.Coord != nil {
+		vs, err := h.Coord.VaultStats(ctx)
+		if err != nil {
+			d.VaultProblem = templates.ProblemOf(err)
+		}
+		d.Logical, d.Stored = vs.LogicalBytes, vs.StoredBytes
 	}
 	return render(c, http.StatusOK, templates.Overview(h.page(c, "Overview", "overview"), d))
 }
 
-// section renders a page whose feature has nothing to list yet.
-func (h *Handlers) section(c echo.Context, nav, title, sub, emptyHead, emptyText, href, label string) error {
-	return render(c, http.StatusOK, templates.Section(h.page(c, title, nav), title, sub,
-		templates.Empty(emptyHead, emptyText, href, label)))
+// itemViews lists items with their health and last backup outcome.
+func (h *Handlers) itemViews(c echo.Context, f db.ItemFilter) ([]templates.ItemView, error) {
+	ctx := c.Request().Context()
+	items, err := h.DB.ListItems(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	last, err := h.DB.LastBackupStatus(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]templates.ItemView, len(items))
+	for i, it := range items {
+		out[i] = h.itemView(c, it, last)
+	}
+	return out, nil
 }
 
-// Servers lists registered SQL Server instances.
-func (h *Handlers) Servers(c echo.Context) error {
-	return h.section(c, "servers", "Protected servers", "SQL Server instances registered with this vault.",
-		"No SQL Server registered yet", "Register an instance with a sysadmin login; sqlvault discovers its databases.", "", "")
+func (h *Handlers) itemView(c echo.Context, it db.Item, last map[int64]db.Job) templates.ItemView {
+	v := templates.ItemView{Item: it}
+	if h.Coord != nil {
+		v.Health = h.Coord.Health(c.Request().Context(), it)
+	}
+	if j, ok := last[it.ID]; ok {
+		v.Last = &j
+	}
+	return v
 }
 
-// Items lists protected databases.
-func (h *Handlers) Items(c echo.Context) error {
-	return h.section(c, "items", "Backup items", "Databases under protection, with their last backups and RPO.",
-		"No database is protected yet", "Register a server, then protect its databases with a policy.", "/servers", "Go to protected servers")
+// isFragment reports whether htmx asked for a part of a page (not a
+// boosted navigation, which wants the whole page).
+func isFragment(c echo.Context) bool {
+	r := c.Request()
+	return r.Header.Get("HX-Request") == "true" && r.Header.Get("HX-Boosted") != "true"
 }
 
-// Policies lists backup policies.
-func (h *Handlers) Policies(c echo.Context) error {
-	return h.section(c, "policies", "Policies", "Schedules and retention for full, differential and log backups.",
-		"No policy yet", "A policy sets when full, differential and log backups run and how long they are kept.", "", "")
+// formInt reads an optional non-negative integer form field.
+func formInt(c echo.Context, name string) (int64, error) {
+	s := strings.TrimSpace(c.FormValue(name))
+	if s == "" {
+		return 0, nil
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < 0 {
+		return 0, engine.Errorf(engine.CodeInvalidRequest, "%s must be a whole number, not %q", name, s)
+	}
+	return v, nil
 }
 
-// Restore starts the restore wizard.
-func (h *Handlers) Restore(c echo.Context) error {
-	return h.section(c, "restore", "Restore", "Restore a database to a recovery point or to any second of its log chain.",
-		"Nothing to restore yet", "Restore points appear once a protected database has been backed up.", "/items", "Go to backup items")
+func formBool(c echo.Context, name string) bool {
+	switch c.FormValue(name) {
+	case "on", "true", "1", "yes":
+		return true
+	}
+	return false
 }
 
-// Alerts lists open and resolved alerts.
-func (h *Handlers) Alerts(c echo.Context) error {
-	return h.section(c, "alerts", "Alerts", "Failures that need attention, and what caused them.",
-		"No alerts", "Failed backups, unreachable servers and missing permissions raise alerts here.", "", "")
+// statusFor is the HTTP status a page answers a failed form with.
+func statusFor(err error) int {
+	if err == nil {
+		return http.StatusOK
+	}
+	return statusOf(engine.CodeOf(err))
+}
+
+// seeOther ends a successful form post: a redirect for browsers, or for a
+// boosted htmx post the same redirect, which htmx follows and pushes.
+func seeOther(c echo.Context, to string) error {
+	return c.Redirect(http.StatusSeeOther, to)
+}
+
+// safePath keeps a refresh or return address on this site.
+func safePath(p string) string {
+	u, err := url.Parse(p)
+	if p == "" || err != nil || u.IsAbs() || u.Host != "" || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(p, "//") {
+		return ""
+	}
+	return p
 }
 
 // NotFound is the portal's 404 page.
 func (h *Handlers) NotFound(c echo.Context) error {
 	return h.ErrorPage(c, http.StatusNotFound, "Page not found", "There is no page at "+c.Request().URL.Path+".")
+}
+
+// pageErr shows an error from the engine as the error page.
+func (h *Handlers) pageErr(c echo.Context, err error) error {
+	p := templates.ProblemOf(err)
+	if engine.CodeOf(err) == engine.CodeInternal {
+		h.Logger.Error("page request failed", "path", c.Request().URL.Path, "err", err)
+	}
+	msg := p.Message + " " + p.Action
+	return h.ErrorPage(c, statusFor(err), http.StatusText(statusFor(err)), msg)
 }

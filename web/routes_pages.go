@@ -6,14 +6,42 @@ import (
 	"github.com/sqlvault/sqlvault/handlers"
 )
 
-// pageRoutes are the portal's pages and forms.
+// pageRoutes are the portal's pages and forms. Readers see every page;
+// operators run backups and restores and cancel jobs; admins manage
+// servers, protection and policies.
 func pageRoutes(p *echo.Group, h *handlers.Handlers, r roles) {
 	p.GET("/", h.Overview, r.reader)
+
 	p.GET("/servers", h.Servers, r.reader)
+	p.POST("/servers", h.RegisterServer, r.admin)
+	p.GET("/servers/:id/databases", h.ServerDatabases, r.reader)
+	p.POST("/servers/:id/rediscover", h.Rediscover, r.admin)
+	p.POST("/servers/:id/auto-protect", h.SetAutoProtect, r.admin)
+	p.POST("/databases/:id/protect", h.Protect, r.admin)
+
 	p.GET("/items", h.Items, r.reader)
+	p.GET("/items/:id", h.Item, r.reader)
+	p.GET("/items/:id/summary", h.ItemSummary, r.reader)
+	p.POST("/items/:id/backup", h.BackupNow, r.operator)
+	p.POST("/items/:id/stop", h.StopProtection, r.admin)
+	p.POST("/items/:id/resume", h.ResumeProtection, r.admin)
+
 	p.GET("/policies", h.Policies, r.reader)
+	p.GET("/policies/new", h.NewPolicy, r.admin)
+	p.POST("/policies", h.SavePolicy, r.admin)
+	p.POST("/policies/preview", h.PreviewPolicy, r.reader)
+	p.GET("/policies/:id", h.EditPolicy, r.reader)
+	p.POST("/policies/:id", h.SavePolicy, r.admin)
+	p.POST("/policies/:id/delete", h.DeletePolicy, r.admin)
+
 	p.GET("/jobs", h.Jobs, r.reader)
 	p.GET("/jobs/:id", h.Job, r.reader)
+	p.GET("/jobs/:id/progress", h.JobProgress, r.reader)
+	p.POST("/jobs/:id/cancel", h.CancelJob, r.operator)
+
 	p.GET("/restore", h.Restore, r.reader)
+	p.POST("/restore/plan", h.RestorePlan, r.reader)
+	p.POST("/restore", h.StartRestore, r.operator)
+
 	p.GET("/alerts", h.Alerts, r.reader)
 }

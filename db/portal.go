@@ -1,0 +1,147 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+// This file holds the read queries only the portal needs.
+
+// DayBytes is the data backed up on one UTC day.
+type DayBytes struct {
+	Day    time.Time // midnight UTC
+	Bytes  int64     // logical size of the recovery points that ended that day
+	Stored int64     // what they took in the vault after dedup and compression
+	Points int
+}
+
+// BytesPerDay sums the recovery points (live or soft-deleted) that ended on
+// each of the last days UTC days, oldest first; days without backups are
+// present with zero.
+func (d *DB) BytesPerDay(ctx context.Context, now time.Time, days int) ([]DayBytes, error) {
+	if days <= 0 {
+		days = 14
+	}
+	end := now.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+	start := end.AddDate(0, 0, -days)
+	rows, err := d.read.QueryContext(ctx, `SELECT (end_time - ?) / 86400000, sum(size_bytes), sum(stored_bytes), count(*)
+		FROM recovery_points WHERE end_time >= ? AND end_time < ? GROUP BY 1`, ms(start), ms(start), ms(end))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([]DayBytes, days)
+	for i := range out {
+		out[i].Day = start.AddDate(0, 0, i)
+	}
+	for rows.Next() {
+		var i int
+		var b DayBytes
+		if err := rows.Scan(&i, &b.Bytes, &b.Stored, &b.Points); err != nil {
+			return nil, err
+		}
+		if i >= 0 && i < days {
+			b.Day = out[i].Day
+			out[i] = b
+		}
+	}
+	return out, rows.Err()
+}
+
+// JobCounts counts the jobs created since a time by status.
+func (d *DB) JobCounts(ctx context.Context, since time.Time) (map[string]int, error) {
+	rows, err := d.read.QueryContext(ctx, `SELECT status, count(*) FROM jobs WHERE created_at >= ? GROUP BY status`, ms(since))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var s string
+		var n int
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, err
+		}
+		out[s] = n
+	}
+	return out, rows.Err()
+}
+
+// LastBackupStatus returns, for each item, the status and error code of its
+// most recent finished backup job.
+func (d *DB) LastBackupStatus(ctx context.Context) (map[int64]Job, error) {
+	rows, err := d.read.QueryContext(ctx, `SELECT j.item_id, j.id, j.kind, j.status, j.error_code, j.error_message FROM jobs j
+		WHERE j.operation = 'backup' AND j.item_id IS NOT NULL AND j.status IN ('completed', 'failed')
+		AND j.id = (SELECT max(k.id) FROM jobs k WHERE k.item_id = j.item_id AND k.operation = 'backup'
+			AND k.status IN ('completed', 'failed'))`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64]Job{}
+	for rows.Next() {
+		var item int64
+		var j Job
+		if err := rows.Scan(&item, &j.ID, &j.Kind, &j.Status, &j.ErrorCode, &j.ErrorMessage); err != nil {
+			return nil, err
+		}
+		out[item] = j
+	}
+	return out, rows.Err()
+}
+
+// PointTotals is how many live recovery points an item has and their size.
+type PointTotals struct {
+	Points      int
+	Bytes       int64
+	StoredBytes int64
+}
+
+// ItemPointTotals sums an item's live recovery points.
+func (d *DB) ItemPointTotals(ctx context.Context, itemID int64) (PointTotals, error) {
+	var t PointTotals
+	err := d.read.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(size_bytes), 0), coalesce(sum(stored_bytes), 0)
+		FROM recovery_points WHERE item_id = ? AND deleted_at IS NULL`, itemID).Scan(&t.Points, &t.Bytes, &t.StoredBytes)
+	return t, err
+}
+
+// AlertFilter narrows the portal's alert list.
+type AlertFilter struct {
+	Open          bool // only unresolved
+	Resolved      bool // only resolved
+	Limit, Offset int
+}
+
+// PageAlerts returns alerts, open first and newest first, a page at a time.
+func (d *DB) PageAlerts(ctx context.Context, f AlertFilter) ([]Alert, error) {
+	q := `SELECT id, severity, code, message, server_id, item_id, job_id, created_at, resolved_at FROM alerts`
+	switch {
+	case f.Open:
+		q += ` WHERE resolved_at IS NULL`
+	case f.Resolved:
+		q += ` WHERE resolved_at IS NOT NULL`
+	}
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	rows, err := d.read.QueryContext(ctx, q+` ORDER BY resolved_at IS NOT NULL, created_at DESC, id DESC LIMIT ? OFFSET ?`,
+		f.Limit, max(f.Offset, 0))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Alert
+	for rows.Next() {
+		var a Alert
+		var srv, item, job, resolved sql.NullInt64
+		var created int64
+		if err := rows.Scan(&a.ID, &a.Severity, &a.Code, &a.Message, &srv, &item, &job, &created, &resolved); err != nil {
+			return nil, err
+		}
+		a.ServerID, a.ItemID, a.JobID = ptr(srv), ptr(item), ptr(job)
+		a.CreatedAt, a.ResolvedAt = fromMS(created), nullTime(resolved)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,182 @@
+package handlers
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sqlvault/sqlvault/db"
+	"github.com/sqlvault/sqlvault/templates"
+)
+
+const itemsPerPage = 50
+
+// Items lists backup items, filtered by health, a page at a time.
+func (h *Handlers) Items(c echo.Context) error {
+	pol, _ := strconv.ParseInt(c.QueryParam("policy"), 10, 64)
+	views, err := h.itemViews(c, db.ItemFilter{Limit: 1000000, PolicyID: pol})
+	if err != nil {
+		return err
+	}
+	d := templates.ItemsData{Health: c.QueryParam("health"), Now: time.Now(), PrevOffset: -1}
+	if d.Health != "" {
+		var keep []templates.ItemView
+		for _, v := range views {
+			if v.State() == d.Health {
+				keep = append(keep, v)
+			}
+		}
+		views = keep
+	}
+	d.Total = len(views)
+	off, _ := strconv.Atoi(c.QueryParam("offset"))
+	off = min(max(off, 0), max(len(views)-1, 0))
+	d.Offset = off
+	d.Items = views[off:min(off+itemsPerPage, len(views))]
+	if off > 0 {
+		d.PrevOffset = max(off-itemsPerPage, 0)
+	}
+	if off+itemsPerPage < len(views) {
+		d.NextOffset = off + itemsPerPage
+	}
+	return render(c, http.StatusOK, templates.Items(h.page(c, "Backup items", "items"), d))
+}
+
+func (h *Handlers) itemData(c echo.Context, id int64) (templates.ItemData, error) {
+	ctx := c.Request().Context()
+	it, err := h.DB.ItemByID(ctx, id)
+	if err != nil {
+		return templates.ItemData{}, err
+	}
+	last, err := h.DB.LastBackupStatus(ctx)
+	if err != nil {
+		return templates.ItemData{}, err
+	}
+	d := templates.ItemData{ItemView: h.itemView(c, it, last), Now: time.Now()}
+	if d.Points, err = h.DB.ListPoints(ctx, id); err != nil {
+		return d, err
+	}
+	if d.Totals, err = h.DB.ItemPointTotals(ctx, id); err != nil {
+		return d, err
+	}
+	if d.Policies, err = h.Coord.Policies(ctx); err != nil {
+		return d, err
+	}
+	if jobs, err := h.DB.ListJobs(ctx, db.JobFilter{ItemID: id, Operation: "backup", Status: db.JobInProgress, Limit: 1}); err == nil && len(jobs) > 0 {
+		d.Job = &jobs[0]
+	} else if jobs, err := h.DB.ListJobs(ctx, db.JobFilter{ItemID: id, Operation: "backup", Status: db.JobQueued, Limit: 1}); err == nil && len(jobs) > 0 {
+		d.Job = &jobs[0]
+	}
+	return d, nil
+}
+
+// Item shows one backup item with its recovery points and actions.
+func (h *Handlers) Item(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return h.NotFound(c)
+	}
+	d, err := h.itemData(c, id)
+	if err != nil {
+		return h.NotFound(c)
+	}
+	return render(c, http.StatusOK, templates.ItemPage(h.page(c, d.DatabaseName, "items"), d))
+}
+
+// ItemSummary is the fragment of an item's protection summary.
+func (h *Handlers) ItemSummary(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return h.NotFound(c)
+	}
+	if !isFragment(c) {
+		return seeOther(c, "/items/"+c.Param("id"))
+	}
+	d, err := h.itemData(c, id)
+	if err != nil {
+		return h.NotFound(c)
+	}
+	return render(c, http.StatusOK, templates.ItemSummary(d))
+}
+
+// BackupNow queues an on-demand backup and shows its progress in place.
+func (h *Handlers) BackupNow(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return h.NotFound(c)
+	}
+	ctx := c.Request().Context()
+	days, err := formInt(c, "retain_days")
+	var jobID int64
+	if err == nil {
+		jobID, err = h.Coord.BackupNow(ctx, id, c.FormValue("type"), int(days))
+	}
+	if !isFragment(c) {
+		if err != nil {
+			return h.itemProblem(c, id, err)
+		}
+		return seeOther(c, "/jobs/"+strconv.FormatInt(jobID, 10))
+	}
+	if err != nil {
+		return render(c, http.StatusOK, templates.InlineProblem(templates.ProblemOf(err)))
+	}
+	j, err := h.DB.JobByID(ctx, jobID)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, templates.JobProgress(j, time.Now(), "/items/"+c.Param("id")+"/summary", "#item-summary"))
+}
+
+// itemProblem re-renders the item page with an error.
+func (h *Handlers) itemProblem(c echo.Context, id int64, err error) error {
+	d, derr := h.itemData(c, id)
+	if derr != nil {
+		return h.pageErr(c, err)
+	}
+	d.Problem = templates.ProblemOf(err)
+	return render(c, statusFor(err), templates.ItemPage(h.page(c, d.DatabaseName, "items"), d))
+}
+
+// StopProtection asks for confirmation, naming what would be deleted, then
+// stops the item's backups.
+func (h *Handlers) StopProtection(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return h.NotFound(c)
+	}
+	ctx := c.Request().Context()
+	del := c.FormValue("delete_data") == "delete"
+	if c.FormValue("confirm") != "yes" {
+		it, err := h.DB.ItemByID(ctx, id)
+		if err != nil {
+			return h.NotFound(c)
+		}
+		t, err := h.DB.ItemPointTotals(ctx, id)
+		if err != nil {
+			return err
+		}
+		return render(c, http.StatusOK, templates.StopConfirm(h.page(c, "Stop protection", "items"), templates.StopData{Item: it, DeleteData: del, Totals: t}))
+	}
+	if err := h.Coord.StopProtection(ctx, id, del); err != nil {
+		return h.itemProblem(c, id, err)
+	}
+	return seeOther(c, "/items/"+c.Param("id"))
+}
+
+// ResumeProtection restarts an item's backups with a policy.
+func (h *Handlers) ResumeProtection(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return h.NotFound(c)
+	}
+	pid, err := formInt(c, "policy_id")
+	if err == nil {
+		_, err = h.Coord.ResumeProtection(c.Request().Context(), id, pid)
+	}
+	if err != nil {
+		return h.itemProblem(c, id, err)
+	}
+	return seeOther(c, "/items/"+c.Param("id"))
+}

@@ -1,0 +1,208 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sqlvault/sqlvault/db"
+	"github.com/sqlvault/sqlvault/engine"
+	"github.com/sqlvault/sqlvault/engine/coordinator"
+	"github.com/sqlvault/sqlvault/templates"
+)
+
+func (h *Handlers) serverView(c echo.Context, s db.Server) (templates.ServerView, error) {
+	ctx := c.Request().Context()
+	v := templates.ServerView{Server: s}
+	var err error
+	if v.Databases, err = h.DB.ListDatabases(ctx, s.ID); err != nil {
+		return v, err
+	}
+	if jid, err := h.DB.ActiveServerJob(ctx, "rediscover", s.ID); err == nil && jid != 0 {
+		if j, err := h.DB.JobByID(ctx, jid); err == nil {
+			v.Job = &j
+		}
+	}
+	return v, nil
+}
+
+func (h *Handlers) serversData(c echo.Context) (templates.ServersData, error) {
+	ctx := c.Request().Context()
+	d := templates.ServersData{Now: time.Now()}
+	servers, err := h.DB.ListServers(ctx)
+	if err != nil {
+		return d, err
+	}
+	for _, s := range servers {
+		v, err := h.serverView(c, s)
+		if err != nil {
+			return d, err
+		}
+		d.Servers = append(d.Servers, v)
+	}
+	d.Policies, err = h.Coord.Policies(ctx)
+	return d, err
+}
+
+// Servers lists registered SQL Server instances with their databases.
+func (h *Handlers) Servers(c echo.Context) error {
+	d, err := h.serversData(c)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, templates.Servers(h.page(c, "Protected servers", "servers"), d))
+}
+
+// RegisterServer tests the connection and registers the instance; a
+// failure is shown next to the field at fault.
+func (h *Handlers) RegisterServer(c echo.Context) error {
+	f := templates.ServerForm{Name: c.FormValue("name"), Host: c.FormValue("host"), Port: c.FormValue("port"),
+		InstanceName: c.FormValue("instance_name"), Username: c.FormValue("username"), Encrypt: c.FormValue("encrypt"),
+		Trust: formBool(c, "trust_server_certificate"), AutoProtect: c.FormValue("auto_protect_policy_id")}
+	in := coordinator.ServerInput{Name: f.Name, Host: f.Host, InstanceName: f.InstanceName, Username: f.Username,
+		Password: c.FormValue("password"), Encrypt: f.Encrypt, TrustServerCertificate: f.Trust}
+	var err error
+	if p := strings.TrimSpace(f.Port); p != "" {
+		if in.Port, err = strconv.Atoi(p); err != nil {
+			err = engine.Errorf(engine.CodeInvalidRequest, "port: %q is not a number", p)
+			f.Errors = templates.FieldErrs{"port": "enter a number from 1 to 65535"}
+		}
+	}
+	if err == nil && f.AutoProtect != "" {
+		pid, perr := strconv.ParseInt(f.AutoProtect, 10, 64)
+		if perr == nil {
+			in.AutoProtectPolicyID = &pid
+		}
+	}
+	if err == nil {
+		var s db.Server
+		s, _, err = h.Coord.RegisterServer(c.Request().Context(), in)
+		if err == nil {
+			return seeOther(c, "/servers#server-"+strconv.FormatInt(s.ID, 10))
+		}
+		if field := coordinator.FieldOf(err); field != "" {
+			msg := engine.MessageOf(err)
+			var fe *coordinator.FieldError
+			if errors.As(err, &fe) {
+				msg = fe.Message
+			}
+			f.Errors = templates.FieldErrs{field: msg}
+		}
+	}
+	f.Problem = templates.ProblemOf(err)
+	d, derr := h.serversData(c)
+	if derr != nil {
+		return derr
+	}
+	d.Form = f
+	return render(c, statusFor(err), templates.Servers(h.page(c, "Protected servers", "servers"), d))
+}
+
+// Rediscover queues a discovery and shows its progress in place; when it
+// ends the database list refreshes.
+func (h *Handlers) Rediscover(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return h.NotFound(c)
+	}
+	ctx := c.Request().Context()
+	jobID, err := h.Coord.Rediscover(ctx, id)
+	if !isFragment(c) {
+		if err != nil {
+			return h.pageErr(c, err)
+		}
+		return seeOther(c, "/servers#server-"+c.Param("id"))
+	}
+	if err != nil {
+		return render(c, http.StatusOK, templates.InlineProblem(templates.ProblemOf(err)))
+	}
+	j, err := h.DB.JobByID(ctx, jobID)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, templates.JobProgress(j, time.Now(), "/servers/"+c.Param("id")+"/databases", "#dbs-"+c.Param("id")))
+}
+
+// ServerDatabases is the fragment of a server's database list.
+func (h *Handlers) ServerDatabases(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return h.NotFound(c)
+	}
+	ctx := c.Request().Context()
+	s, err := h.DB.ServerByID(ctx, id)
+	if err != nil {
+		return h.NotFound(c)
+	}
+	if !isFragment(c) {
+		return seeOther(c, "/servers#server-"+c.Param("id"))
+	}
+	v, err := h.serverView(c, s)
+	if err != nil {
+		return err
+	}
+	pols, err := h.Coord.Policies(ctx)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, templates.DatabaseList(h.page(c, "", ""), v, pols))
+}
+
+// SetAutoProtect turns auto-protection of new databases on or off.
+func (h *Handlers) SetAutoProtect(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return h.NotFound(c)
+	}
+	ctx := c.Request().Context()
+	var pid *int64
+	if v, err := formInt(c, "policy_id"); err != nil {
+		return h.pageErr(c, err)
+	} else if v != 0 {
+		pid = &v
+	}
+	err = h.Coord.SetAutoProtect(ctx, id, pid)
+	if !isFragment(c) {
+		if err != nil {
+			return h.pageErr(c, err)
+		}
+		return seeOther(c, "/servers#server-"+c.Param("id"))
+	}
+	s, serr := h.DB.ServerByID(ctx, id)
+	if serr != nil {
+		return h.NotFound(c)
+	}
+	pols, perr := h.Coord.Policies(ctx)
+	if perr != nil {
+		return perr
+	}
+	msg := "Saved: auto-protection is off."
+	if err != nil {
+		msg = engine.MessageOf(err)
+	} else if pid != nil {
+		msg = "Saved: new databases are protected automatically."
+	}
+	return render(c, http.StatusOK, templates.AutoProtectForm(h.page(c, "", ""), s, pols, msg))
+}
+
+// Protect puts a database under a policy and shows its backup item, where
+// the first full backup is running.
+func (h *Handlers) Protect(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return h.NotFound(c)
+	}
+	pid, err := formInt(c, "policy_id")
+	if err != nil {
+		return h.pageErr(c, err)
+	}
+	it, _, err := h.Coord.Protect(c.Request().Context(), id, pid)
+	if err != nil {
+		return h.pageErr(c, err)
+	}
+	return seeOther(c, "/items/"+strconv.FormatInt(it.ID, 10))
+}
