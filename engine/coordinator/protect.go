@@ -75,7 +75,7 @@ func (c *Coordinator) CreatePolicy(ctx context.Context, p policy.Policy) (policy
 		return p, err
 	}
 	p.ID = row.ID
-	return p, nil
+	return p, c.schedulePolicy(p)
 }
 
 func policyNameTaken(name string) error {

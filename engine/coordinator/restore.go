@@ -80,7 +80,24 @@ func (c *Coordinator) LogRanges(ctx context.Context, itemID int64) ([]restore.Ra
 	if err != nil {
 		return nil, err
 	}
-	return restore.LogRanges(plannerPoints(points, c.cfg.Now())), nil
+	return wholeSeconds(restore.LogRanges(plannerPoints(points, c.cfg.Now()))), nil
+}
+
+// wholeSeconds narrows ranges to the whole seconds in them, the precision
+// the planner restores to (it truncates a point in time to its second):
+// every second a range then names is restorable, its ends included.
+func wholeSeconds(rs []restore.Range) []restore.Range {
+	out := rs[:0]
+	for _, r := range rs {
+		from, to := r.From.Truncate(time.Second), r.To.Truncate(time.Second)
+		if from.Before(r.From) {
+			from = from.Add(time.Second)
+		}
+		if !from.After(to) {
+			out = append(out, restore.Range{From: from, To: to})
+		}
+	}
+	return out
 }
 
 func plannerPoints(points []db.Point, now time.Time) []restore.Point {

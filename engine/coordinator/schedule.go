@@ -138,3 +138,17 @@ func (c *Coordinator) due(ctx context.Context, p policy.Policy, it db.Item, kind
 	}
 	return p.Missed(kind, from, now)
 }
+
+// NextRun is when the policy's cron entries fire next (zero if none).
+func (c *Coordinator) NextRun(policyID int64) time.Time {
+	c.mu.Lock()
+	ids := c.entries[policyID]
+	c.mu.Unlock()
+	var next time.Time
+	for _, id := range ids {
+		if n := c.cron.Entry(id).Next; !n.IsZero() && (next.IsZero() || n.Before(next)) {
+			next = n
+		}
+	}
+	return next
+}

@@ -82,6 +82,10 @@ func TestScheduleWithFakeClock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Its cron entries are live at once (real clock: within a minute).
+	if next := s.coord.NextRun(p.ID); next.IsZero() || time.Until(next) > time.Minute {
+		t.Fatalf("next run of a new policy = %v", next)
+	}
 	clk.set(at(9, 59).Add(10 * time.Second))
 	it, _, err := s.coord.Protect(s.ctx, s.database(srv.ID, "Sales").ID, p.ID)
 	if err != nil {
