@@ -59,6 +59,9 @@ func jobContainer(jobID int64) string { return "job-" + strconv.FormatInt(jobID,
 // vault, then commits the recovery point. Until the commit nothing is
 // visible; on failure the blobs written so far are deleted.
 func (c *Coordinator) runBackup(ctx context.Context, j db.Job, st *steps) error {
+	if j.ItemID == nil {
+		return engine.Errorf(engine.CodeInternal, "backup job %d names no backup item", j.ID)
+	}
 	it, err := c.item(ctx, *j.ItemID)
 	if err != nil {
 		return err

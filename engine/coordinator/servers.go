@@ -240,6 +240,9 @@ func connKey(s db.Server) string {
 // runRediscover discovers the server's databases, checks sysadmin, notes
 // changes and auto-protects new databases.
 func (c *Coordinator) runRediscover(ctx context.Context, j db.Job, st *steps) error {
+	if j.ServerID == nil {
+		return engine.Errorf(engine.CodeInternal, "discovery job %d names no server", j.ID)
+	}
 	s, err := c.server(ctx, *j.ServerID)
 	if err != nil {
 		return err
