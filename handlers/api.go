@@ -68,7 +68,7 @@ func jobFilter(c echo.Context) (db.JobFilter, error) {
 	var f db.JobFilter
 	f.Status = c.QueryParam("status")
 	if !jobStatuses[f.Status] {
-		return f, engine.Errorf(engine.CodeInvalidRequest, "status %q is not one of queued, in_progress, completed, failed, cancelled", f.Status)
+		return f, invalidField("status", "%q is not one of queued, in_progress, completed, failed, cancelled", f.Status)
 	}
 	f.Operation = c.QueryParam("operation")
 	var err error
@@ -93,7 +93,7 @@ func queryInt(c echo.Context, name string) (int64, error) {
 	}
 	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || v < 0 {
-		return 0, engine.Errorf(engine.CodeInvalidRequest, "%s must be a positive integer, not %q", name, s)
+		return 0, invalidField(name, "must be a positive integer, not %q", s)
 	}
 	return v, nil
 }
@@ -104,4 +104,35 @@ func pathID(c echo.Context) (int64, error) {
 		return 0, engine.Errorf(engine.CodeNotFound, "no object with id %q", c.Param("id"))
 	}
 	return v, nil
+}
+
+// ListAlertsAPI lists open alerts first, then recently resolved ones;
+// ?open=true keeps only the open ones.
+func (h *Handlers) ListAlertsAPI(c echo.Context) error {
+	limit, err := queryInt(c, "limit")
+	if err != nil {
+		return apiErr(c, err)
+	}
+	open := c.QueryParam("open")
+	if open != "" && open != "true" && open != "false" {
+		return apiErr(c, invalidField("open", "must be true or false, not %q", open))
+	}
+	alerts, err := h.DB.ListAlerts(c.Request().Context(), int(min(limit, 1000)))
+	if err != nil {
+		return apiErr(c, err)
+	}
+	out := make([]alertJSON, 0, len(alerts))
+	for _, a := range alerts {
+		if open == "true" && a.ResolvedAt != nil {
+			continue
+		}
+		out = append(out, alertJSON{Alert: a, Action: engine.Code(a.Code).Action()})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"alerts": out})
+}
+
+// alertJSON is an alert with the recommended action of its code.
+type alertJSON struct {
+	db.Alert
+	Action string `json:"action"`
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/sqlvault/sqlvault/db"
 	"github.com/sqlvault/sqlvault/engine"
 	"github.com/sqlvault/sqlvault/engine/coordinator"
+	"github.com/sqlvault/sqlvault/engine/policy"
 	"github.com/sqlvault/sqlvault/templates"
 )
 
@@ -64,17 +65,26 @@ func render(c echo.Context, status int, comp templ.Component) error {
 	return comp.Render(c.Request().Context(), c.Response())
 }
 
-// APIError is the JSON body of every API error.
+// APIError is the JSON body of every API error. Field names the input
+// field at fault (a body field such as "password" or "target.database_name",
+// or a query parameter); Fields lists every problem of a policy.
 type APIError struct {
-	Code    engine.Code `json:"code"`
-	Message string      `json:"message"`
-	Action  string      `json:"action"`
+	Code    engine.Code         `json:"code"`
+	Message string              `json:"message"`
+	Action  string              `json:"action"`
+	Field   string              `json:"field,omitempty"`
+	Fields  []policy.FieldError `json:"fields,omitempty"`
 }
 
 // statusOf maps an error code to the HTTP status the API answers with.
 func statusOf(code engine.Code) int {
 	switch code {
-	case engine.CodeInvalidRequest, engine.CodePolicyInvalid:
+	case engine.CodeInvalidRequest, engine.CodePolicyInvalid,
+		// Registering: the connection test failed on what the user entered.
+		engine.CodeInstanceUnreachable, engine.CodeSQLLoginFailed, engine.CodeTLSFailed, engine.CodeNotSQLServer,
+		// The planner's refusals and restore or backup requests that cannot be met.
+		engine.CodeTimeNotCovered, engine.CodeLogChainBroken, engine.CodeMissingFullBackup,
+		engine.CodeRecoveryPointExpired, engine.CodeOverwriteNotConfirmed, engine.CodeLogBackupSimple:
 		return http.StatusUnprocessableEntity
 	case engine.CodeUnauthorized:
 		return http.StatusUnauthorized
@@ -83,17 +93,26 @@ func statusOf(code engine.Code) int {
 	case engine.CodeNotFound, engine.CodeDatabaseNotFound:
 		return http.StatusNotFound
 	case engine.CodeConflict, engine.CodePolicyInUse, engine.CodeAlreadyInProgress,
-		engine.CodeDatabaseAlreadyProtd, engine.CodeTargetDatabaseExists, engine.CodeOverwriteNotConfirmed:
+		engine.CodeDatabaseAlreadyProtd, engine.CodeTargetDatabaseExists, engine.CodeProtectionStopped:
 		return http.StatusConflict
 	case engine.CodeTooManyLogins:
 		return http.StatusTooManyRequests
-	case engine.CodeInternal:
+	case engine.CodeInternal, engine.CodeVaultCorrupt:
 		return http.StatusInternalServerError
 	}
 	return http.StatusBadRequest
 }
 
-// apiErr answers an API request with the JSON error for err.
+// fieldOfCode names the request field a code is about when the error
+// itself names none.
+var fieldOfCode = map[engine.Code]string{
+	engine.CodeOverwriteNotConfirmed: "target.overwrite",
+	engine.CodeTargetDatabaseExists:  "target.database_name",
+	engine.CodeTimeNotCovered:        "point_in_time",
+}
+
+// apiErr answers an API request with the JSON error for err, naming the
+// field at fault when the error knows it.
 func apiErr(c echo.Context, err error) error {
 	code := engine.CodeOf(err)
 	if errors.Is(err, db.ErrNotFound) {
@@ -104,7 +123,14 @@ func apiErr(c echo.Context, err error) error {
 		slog.Default().Error("api request failed", "path", c.Path(), "err", err)
 		msg = "internal error"
 	}
-	return c.JSON(statusOf(code), APIError{Code: code, Message: msg, Action: code.Action()})
+	e := APIError{Code: code, Message: msg, Action: code.Action(), Field: coordinator.FieldOf(err), Fields: policy.Fields(err)}
+	if e.Field == "" {
+		e.Field = fieldOfCode[code]
+	}
+	if e.Field == "" && len(e.Fields) > 0 {
+		e.Field = e.Fields[0].Field
+	}
+	return c.JSON(statusOf(code), e)
 }
 
 // APIErrorJSON answers with a JSON error of the given status and code; the

@@ -6,9 +6,49 @@ import (
 	"github.com/sqlvault/sqlvault/handlers"
 )
 
-// apiRoutes are the JSON API's routes under /api/v1.
+// apiRoutes are the JSON API's routes under /api/v1, each with the role it
+// needs: reader reads everything; operator runs backups now, restores and
+// cancels jobs; admin registers servers and manages policies and
+// protection. docs/api.md documents every one.
 func apiRoutes(api *echo.Group, h *handlers.Handlers, r roles) {
 	api.GET("/me", h.Me, r.reader)
+
+	// Servers and their databases.
+	api.GET("/servers", h.ListServersAPI, r.reader)
+	api.POST("/servers", h.RegisterServerAPI, r.admin)
+	api.GET("/servers/:id", h.GetServerAPI, r.reader)
+	api.POST("/servers/:id/rediscover", h.RediscoverAPI, r.admin)
+	api.GET("/servers/:id/permission-script", h.PermissionScriptAPI, r.reader)
+	api.PUT("/servers/:id/auto-protect", h.SetAutoProtectAPI, r.admin)
+	api.GET("/databases", h.ListDatabasesAPI, r.reader)
+	api.GET("/device/ca.crt", h.DeviceCAAPI, r.reader)
+
+	// Policies.
+	api.GET("/policies", h.ListPoliciesAPI, r.reader)
+	api.POST("/policies", h.CreatePolicyAPI, r.admin)
+	api.GET("/policies/:id", h.GetPolicyAPI, r.reader)
+	api.PUT("/policies/:id", h.UpdatePolicyAPI, r.admin)
+	api.DELETE("/policies/:id", h.DeletePolicyAPI, r.admin)
+
+	// Backup items and their recovery points.
+	api.GET("/items", h.ListItemsAPI, r.reader)
+	api.POST("/items", h.ProtectAPI, r.admin)
+	api.GET("/items/:id", h.GetItemAPI, r.reader)
+	api.POST("/items/:id/backup", h.BackupNowAPI, r.operator)
+	api.POST("/items/:id/stop", h.StopProtectionAPI, r.admin)
+	api.POST("/items/:id/resume", h.ResumeProtectionAPI, r.admin)
+	api.GET("/items/:id/recovery-points", h.ListPointsAPI, r.reader)
+	api.GET("/items/:id/log-ranges", h.LogRangesAPI, r.reader)
+	api.GET("/items/:id/plan", h.PlanAPI, r.reader)
+	api.POST("/recovery-points/:id/undelete", h.UndeletePointAPI, r.admin)
+
+	// Restores and jobs.
+	api.POST("/restores", h.RestoreAPI, r.operator)
 	api.GET("/jobs", h.ListJobsAPI, r.reader)
 	api.GET("/jobs/:id", h.GetJobAPI, r.reader)
+	api.POST("/jobs/:id/cancel", h.CancelJobAPI, r.operator)
+	api.GET("/jobs/:id/files", h.JobFilesAPI, r.operator)
+	api.GET("/jobs/:id/files/:n", h.JobFileAPI, r.operator)
+
+	api.GET("/alerts", h.ListAlertsAPI, r.reader)
 }
