@@ -16,8 +16,12 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // TestDemoStarts runs demo mode as a newcomer would and checks that its
 // instances, protected items and first full backups appear, and that
@@ -28,7 +32,9 @@ func TestDemoStarts(t *testing.T) {
 	out := &syncBuffer{}
 	done := make(chan error, 1)
 	t.Setenv("SQLVAULT_ADMIN_PASSWORD", "")
-	go func() { done <- runDemo(ctx, []string{"--data", dir, "--addr", "127.0.0.1:0", "--log-format", "json"}, out) }()
+	go func() {
+		done <- runDemo(ctx, []string{"--data", dir, "--addr", "127.0.0.1:0", "--log-format", "json"}, out)
+	}()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -32,7 +32,7 @@ func (e *engineParts) close() { e.vault.Close() }
 // openEngine opens (or on first start creates) the vault, the key that
 // seals SQL passwords, and the device with its certificates.
 func openEngine(ctx context.Context, o serveOptions, catalog *db.DB, log *slog.Logger) (*engineParts, error) {
-	secrets, err := secret.LoadOrCreate(filepath.Join(o.data, "server.key"), os.Getenv("SQLVAULT_SERVER_KEY"))
+	secrets, err := openEngineSecrets(o)
 	if err != nil {
 		return nil, err
 	}
@@ -56,6 +56,12 @@ func openEngine(ctx context.Context, o serveOptions, catalog *db.DB, log *slog.L
 		return nil, err
 	}
 	return &engineParts{vault: v, device: d, secrets: secrets}, nil
+}
+
+// openEngineSecrets is the key that seals SQL login passwords in the
+// catalog; it lives beside the catalog, or comes from SQLVAULT_SERVER_KEY.
+func openEngineSecrets(o serveOptions) (*secret.Box, error) {
+	return secret.LoadOrCreate(filepath.Join(o.data, "server.key"), os.Getenv("SQLVAULT_SERVER_KEY"))
 }
 
 // vaultPassphrase comes from SQLVAULT_VAULT_PASSPHRASE, the key file, or

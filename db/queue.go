@@ -193,3 +193,11 @@ func (d *DB) ResolveAlertCode(ctx context.Context, code string, serverID, itemID
 		AND coalesce(server_id, 0) = ? AND coalesce(item_id, 0) = ?`, d.nowMS(), code, serverID, itemID)
 	return err
 }
+
+// UpdateServerConnection replaces how sqlvault reaches and logs in to a
+// server.
+func (d *DB) UpdateServerConnection(ctx context.Context, s Server) error {
+	return affected(d.write.ExecContext(ctx, `UPDATE servers SET host = ?, port = ?, instance_name = ?, username = ?,
+		password_enc = ?, encrypt = ?, trust_server_certificate = ? WHERE id = ?`,
+		s.Host, s.Port, s.InstanceName, s.Username, s.PasswordEnc, s.Encrypt, s.TrustServerCertificate, s.ID))
+}

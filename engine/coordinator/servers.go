@@ -139,6 +139,47 @@ func (c *Coordinator) RegisterServer(ctx context.Context, in ServerInput) (db.Se
 	return s, jobID, err
 }
 
+// UpdateServer changes how sqlvault reaches a registered server (host,
+// port, login, password, encryption), after testing the new settings, and
+// queues a rediscovery. The name stays.
+func (c *Coordinator) UpdateServer(ctx context.Context, id int64, in ServerInput) (db.Server, int64, error) {
+	s, err := c.server(ctx, id)
+	if err != nil {
+		return s, 0, err
+	}
+	in.Name = s.Name
+	if err := in.normalize(); err != nil {
+		return s, 0, err
+	}
+	conn, err := c.cfg.Connect(ctx, in.target())
+	if err != nil {
+		return s, 0, err
+	}
+	info, err := conn.Instance(ctx)
+	conn.Close()
+	if err != nil {
+		return s, 0, err
+	}
+	s.Host, s.Port, s.InstanceName, s.Username, s.Encrypt = in.Host, in.Port, in.InstanceName, in.Username, in.Encrypt
+	s.PasswordEnc, s.TrustServerCertificate = c.cfg.Secrets.Seal(in.Password), in.TrustServerCertificate
+	if err := c.cfg.DB.UpdateServerConnection(ctx, s); err != nil {
+		return s, 0, err
+	}
+	c.mu.Lock()
+	if p, ok := c.conns[id]; ok {
+		p.conn.Close()
+		delete(c.conns, id)
+	}
+	c.mu.Unlock()
+	c.recordSysadmin(ctx, s, info)
+	jobID, err := c.Rediscover(ctx, id)
+	if err != nil {
+		return s, 0, err
+	}
+	s, err = c.cfg.DB.ServerByID(ctx, id)
+	return s, jobID, err
+}
+
 // recordSysadmin sets the server's health from the login's role.
 func (c *Coordinator) recordSysadmin(ctx context.Context, s db.Server, info mssql.Instance) {
 	if info.Sysadmin {
