@@ -90,7 +90,7 @@ func jsonError(err error) error {
 		return invalidField("", "the body ends before its JSON object does")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-		return invalidField(name, "unknown field %q", name)
+		return invalidField(name, "this request has no such field")
 	}
 	return invalidField("", "the body cannot be read: %v", err)
 }

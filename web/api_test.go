@@ -512,6 +512,42 @@ func TestAPINoSysadminAndPermissionScript(t *testing.T) {
 	}
 }
 
+// TestAPICancelRunningBackup cancels a full backup while it streams
+// through a slow device: the job ends cancelled and commits no point.
+func TestAPICancelRunningBackup(t *testing.T) {
+	ts := newTestServer(t)
+	cfg := ts.env.SimConfig("Sa-Passw0rd!")
+	cfg.Fault = sqlsim.Fault{DeviceDelay: 100 * time.Millisecond}
+	cfg.SyntheticDatabases = []sqlsim.SyntheticDatabase{{Name: "Big", Size: 256 << 20}}
+	sim := ts.env.StartSim(cfg)
+	admin, op, reader := ts.client(t, db.RoleAdmin), ts.client(t, db.RoleOperator), ts.client(t, db.RoleReader)
+	reg := admin.want(admin.do("POST", "/api/v1/servers", map[string]any{"host": "127.0.0.1", "port": sim.Port(),
+		"username": "sa", "password": "Sa-Passw0rd!"}), 201)
+	reader.mustComplete(reg.num("discovery_job_id"))
+	big := find(t, reader.do("GET", "/api/v1/databases", nil).list("databases"), "name", "Big")
+	pol := admin.want(admin.do("POST", "/api/v1/policies", goodPolicy("P")), 201)
+	item := admin.want(admin.do("POST", "/api/v1/items", map[string]any{"database_id": num(big, "id"), "policy_id": pol.num("id")}), 201)
+	job := fmt.Sprintf("/api/v1/jobs/%d", item.num("job_id"))
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if reader.do("GET", job, nil).str("status") == db.JobInProgress {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the backup did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	reader.want(reader.do("POST", job+"/cancel", nil), 403, "UserErrorForbidden")
+	op.want(op.do("POST", job+"/cancel", nil), 202)
+	j := reader.waitJob(item.num("job_id"))
+	if j.str("status") != db.JobCancelled || j.m["error"].(map[string]any)["code"] != "UserErrorJobCancelled" {
+		t.Fatalf("cancelled job = %s", j)
+	}
+	if l := reader.do("GET", fmt.Sprintf("/api/v1/items/%d/recovery-points", item.num("id")), nil).list("recovery_points"); len(l) != 0 {
+		t.Fatalf("a cancelled backup committed points: %v", l)
+	}
+}
+
 // TestAPIPolicyCRUD round-trips a policy: what GET answers can be PUT
 // back; unknown fields and bad values are named.
 func TestAPIPolicyCRUD(t *testing.T) {
