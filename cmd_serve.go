@@ -103,7 +103,7 @@ func startApp(ctx context.Context, o serveOptions, log *slog.Logger, stdout io.W
 
 	reg := newRegistry()
 	a.coord = coordinator.New(coordinator.Config{DB: a.catalog, Vault: a.eng.vault, Device: a.eng.device, DeviceName: o.deviceName,
-		Secrets: a.eng.secrets, Logger: log, PerInstance: o.perServer, Registry: reg, Limits: o.limits})
+		Secrets: a.eng.secrets, Logger: log, PerInstance: o.perServer, Registry: reg, Limits: o.limits, Hook: crashHook()})
 	if err := a.coord.Start(ctx); err != nil {
 		return nil, err
 	}

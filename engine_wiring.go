@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -97,7 +98,7 @@ func openVault(ctx context.Context, o serveOptions, pass []byte, log *slog.Logge
 		}
 		b = db
 	}
-	opts := vault.Options{Logger: log}
+	opts := vault.Options{Logger: log, Hook: crashHook()}
 	v, err := vault.Open(ctx, b, pass, opts)
 	if errors.Is(err, vault.ErrNoVault) {
 		log.Info("creating a new vault", "location", loc)
@@ -128,4 +129,20 @@ func newRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg
+}
+
+// crashHook is for crash-consistency tests only: with SQLVAULT_CRASH_AT set
+// to a hook point name, the process kills itself with SIGKILL the first
+// time it reaches that point, as a power cut would.
+func crashHook() func(point string) {
+	at := os.Getenv("SQLVAULT_CRASH_AT")
+	if at == "" {
+		return nil
+	}
+	return func(point string) {
+		if point == at {
+			fmt.Fprintf(os.Stderr, "sqlvault: SQLVAULT_CRASH_AT=%s reached; killing the process\n", point)
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		}
+	}
 }

@@ -150,6 +150,7 @@ func (c *Coordinator) runBackup(ctx context.Context, j db.Job, st *steps) error 
 		c.discard(blobs)
 		return err
 	}
+	c.hook("backup-before-commit")
 	if _, err := c.cfg.DB.CommitPoint(ctx, p); err != nil {
 		c.discard(blobs)
 		return err

@@ -45,6 +45,10 @@ type Config struct {
 	// Limits bound policies; default policy.DefaultLimits. Demo mode
 	// relaxes them for schedules that turn in minutes.
 	Limits policy.Limits
+	// Hook, when set, is called at named points of the workflows
+	// ("backup-before-commit", "retention-before-purge-rows",
+	// "restore-between-links"); crash tests kill the process there.
+	Hook func(point string)
 	// Registry receives the coordinator's Prometheus metrics; may be nil.
 	Registry prometheus.Registerer
 }
@@ -420,4 +424,10 @@ func (c *Coordinator) Job(ctx context.Context, id int64) (db.Job, error) {
 // Databases lists a server's databases as last discovered.
 func (c *Coordinator) Databases(ctx context.Context, serverID int64) ([]db.Database, error) {
 	return c.cfg.DB.ListDatabases(ctx, serverID)
+}
+
+func (c *Coordinator) hook(point string) {
+	if c.cfg.Hook != nil {
+		c.cfg.Hook(point)
+	}
 }

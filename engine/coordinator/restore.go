@@ -265,6 +265,9 @@ func (c *Coordinator) applyChain(ctx context.Context, j db.Job, st *steps, conn 
 				kindWord(p.Kind), p.EndTime.Format(time.RFC3339), i+1, n, engine.MessageOf(err))}
 		}
 		done += p.SizeBytes
+		if !last {
+			c.hook("restore-between-links")
+		}
 	}
 	return nil
 }

@@ -69,6 +69,7 @@ func (c *Coordinator) runRetention(ctx context.Context, j db.Job, st *steps) err
 			}
 		}
 	}
+	c.hook("retention-before-purge-rows")
 	ids := make([]int64, len(purge))
 	for i, p := range purge {
 		ids[i] = p.ID
