@@ -21,9 +21,10 @@ type Alert struct {
 
 // RaiseAlert opens an alert unless one with the same code is already open
 // for the same server and item (a failing schedule raises one alert, not one
-// per run).
-func (d *DB) RaiseAlert(ctx context.Context, a Alert) error {
-	return d.tx(ctx, func(tx *sql.Tx) error {
+// per run). It reports whether a new alert was opened, with its id.
+func (d *DB) RaiseAlert(ctx context.Context, a Alert) (Alert, bool, error) {
+	opened := false
+	err := d.tx(ctx, func(tx *sql.Tx) error {
 		var n int
 		tx.QueryRowContext(ctx, `SELECT count(*) FROM alerts WHERE resolved_at IS NULL AND code = ?
 			AND coalesce(server_id, 0) = coalesce(?, 0) AND coalesce(item_id, 0) = coalesce(?, 0)`,
@@ -31,10 +32,17 @@ func (d *DB) RaiseAlert(ctx context.Context, a Alert) error {
 		if n > 0 {
 			return nil
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO alerts (severity, code, message, server_id, item_id, job_id, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, orDefault(a.Severity, "error"), a.Code, a.Message, a.ServerID, a.ItemID, a.JobID, d.nowMS())
-		return err
+		a.Severity, a.CreatedAt = orDefault(a.Severity, "error"), fromMS(d.nowMS())
+		res, err := tx.ExecContext(ctx, `INSERT INTO alerts (severity, code, message, server_id, item_id, job_id, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, a.Severity, a.Code, a.Message, a.ServerID, a.ItemID, a.JobID, ms(a.CreatedAt))
+		if err != nil {
+			return err
+		}
+		a.ID, _ = res.LastInsertId()
+		opened = true
+		return nil
 	})
+	return a, opened, err
 }
 
 // ResolveAlerts closes the open alerts of an item (itemID != 0), or of a

@@ -49,6 +49,9 @@ type Config struct {
 	// ("backup-before-commit", "retention-before-purge-rows",
 	// "restore-between-links"); crash tests kill the process there.
 	Hook func(point string)
+	// Webhook, when set, receives every new alert as a JSON POST.
+	Webhook        string
+	WebhookBackoff time.Duration // first retry delay; default 2 s
 	// Registry receives the coordinator's Prometheus metrics; may be nil.
 	Registry prometheus.Registerer
 }
@@ -350,9 +353,7 @@ func isAlreadyQueued(err error) bool { return engine.CodeOf(err) == engine.CodeA
 func (c *Coordinator) alert(ctx context.Context, j db.Job, code engine.Code, msg string) {
 	a := db.Alert{Code: string(code), Message: fmt.Sprintf("%s %s failed: %s", j.Operation, j.Kind, msg), JobID: &j.ID}
 	a.ItemID, a.ServerID = j.ItemID, j.ServerID
-	if err := c.cfg.DB.RaiseAlert(ctx, a); err != nil {
-		c.log.Error("raise alert", "err", err)
-	}
+	c.raise(ctx, a)
 }
 
 // steps records a job's steps with their times.

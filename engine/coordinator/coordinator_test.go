@@ -35,6 +35,12 @@ type stack struct {
 
 func newStack(t *testing.T, logins ...sqlsim.Login) *stack {
 	t.Helper()
+	return newStackWith(t, nil, logins...)
+}
+
+// newStackWith lets a test change the coordinator's config.
+func newStackWith(t *testing.T, mod func(*coordinator.Config), logins ...sqlsim.Login) *stack {
+	t.Helper()
 	ctx := context.Background()
 	catalog, err := db.Open(ctx, t.TempDir())
 	if err != nil {
@@ -46,8 +52,12 @@ func newStack(t *testing.T, logins ...sqlsim.Login) *stack {
 	cfg.Logins = logins
 	sim := env.StartSim(cfg)
 	box, _ := secret.New(make([]byte, 32))
-	coord := coordinator.New(coordinator.Config{DB: catalog, Vault: env.Vault, Device: env.Device, DeviceName: env.DeviceName,
-		Secrets: box, Poll: 20 * time.Millisecond})
+	cfg2 := coordinator.Config{DB: catalog, Vault: env.Vault, Device: env.Device, DeviceName: env.DeviceName,
+		Secrets: box, Poll: 20 * time.Millisecond}
+	if mod != nil {
+		mod(&cfg2)
+	}
+	coord := coordinator.New(cfg2)
 	if err := coord.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -80,7 +80,7 @@ func (c *Coordinator) CheckHealth(ctx context.Context) {
 		}
 		id := it.ID
 		if h.Breaching {
-			c.cfg.DB.RaiseAlert(ctx, db.Alert{Severity: "warning", Code: string(engine.CodeRPOBreached), ItemID: &id,
+			c.raise(ctx, db.Alert{Severity: "warning", Code: string(engine.CodeRPOBreached), ItemID: &id,
 				Message: fmt.Sprintf("%s on %s: the newest restore point is %s old, over twice the policy's RPO of %s",
 					it.DatabaseName, it.ServerName, h.RPO.Round(time.Minute), h.Target)})
 		} else {

@@ -188,7 +188,7 @@ func (c *Coordinator) recordSysadmin(ctx context.Context, s db.Server, info mssq
 	}
 	msg := fmt.Sprintf("login %q is not a member of the sysadmin server role on %s", s.Username, cmpOr(info.ServerName, s.Name))
 	c.cfg.DB.SetServerStatus(ctx, s.ID, db.StatusUnhealthy, string(engine.CodeNoSysadmin), msg)
-	c.cfg.DB.RaiseAlert(ctx, db.Alert{Code: string(engine.CodeNoSysadmin), Message: s.Name + ": " + msg, ServerID: &s.ID})
+	c.raise(ctx, db.Alert{Code: string(engine.CodeNoSysadmin), Message: s.Name + ": " + msg, ServerID: &s.ID})
 }
 
 // Rediscover queues a discovery of the server's databases.
@@ -336,7 +336,7 @@ func (c *Coordinator) runRediscover(ctx context.Context, j db.Job, st *steps) er
 func (c *Coordinator) serverDown(ctx context.Context, s db.Server, err error) {
 	code := engine.CodeOf(err)
 	c.cfg.DB.SetServerStatus(ctx, s.ID, db.StatusUnhealthy, string(code), engine.MessageOf(err))
-	c.cfg.DB.RaiseAlert(ctx, db.Alert{Code: string(code), Message: s.Name + ": " + engine.MessageOf(err), ServerID: &s.ID})
+	c.raise(ctx, db.Alert{Code: string(code), Message: s.Name + ": " + engine.MessageOf(err), ServerID: &s.ID})
 }
 
 // noteRecoveryModels explains on each item of the server why log backups
