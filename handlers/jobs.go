@@ -95,7 +95,7 @@ func (h *Handlers) JobProgress(c echo.Context) error {
 	if !isFragment(c) {
 		return seeOther(c, "/jobs/"+c.Param("id"))
 	}
-	return render(c, http.StatusOK, templates.JobProgress(j, time.Now(), refresh, target))
+	return render(c, http.StatusOK, templates.JobProgress(j, time.Now(), refresh, target, true))
 }
 
 // CancelJob cancels a queued or running job.

@@ -64,10 +64,18 @@ func (h *Handlers) itemData(c echo.Context, id int64) (templates.ItemData, error
 	if d.Policies, err = h.Coord.Policies(ctx); err != nil {
 		return d, err
 	}
-	if jobs, err := h.DB.ListJobs(ctx, db.JobFilter{ItemID: id, Operation: "backup", Status: db.JobInProgress, Limit: 1}); err == nil && len(jobs) > 0 {
-		d.Job = &jobs[0]
-	} else if jobs, err := h.DB.ListJobs(ctx, db.JobFilter{ItemID: id, Operation: "backup", Status: db.JobQueued, Limit: 1}); err == nil && len(jobs) > 0 {
-		d.Job = &jobs[0]
+	// The running backup, or else the last one if it ended lately: its
+	// outcome stays in view after the page refreshes around it.
+	if jobs, err := h.DB.ListJobs(ctx, db.JobFilter{ItemID: id, Operation: "backup", Limit: 5}); err == nil {
+		for i, j := range jobs {
+			if j.Status == db.JobInProgress || j.Status == db.JobQueued {
+				d.Job = &jobs[i]
+				break
+			}
+		}
+		if d.Job == nil && len(jobs) > 0 && jobs[0].EndedAt != nil && time.Since(*jobs[0].EndedAt) < 15*time.Minute {
+			d.Job = &jobs[0]
+		}
 	}
 	return d, nil
 }
@@ -126,7 +134,7 @@ func (h *Handlers) BackupNow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, templates.JobProgress(j, time.Now(), "/items/"+c.Param("id")+"/summary", "#item-summary"))
+	return render(c, http.StatusOK, templates.JobProgress(j, time.Now(), "/items/"+c.Param("id"), "#main", true))
 }
 
 // itemProblem re-renders the item page with an error.

@@ -124,7 +124,7 @@ func (h *Handlers) Rediscover(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, templates.JobProgress(j, time.Now(), "/servers/"+c.Param("id")+"/databases", "#dbs-"+c.Param("id")))
+	return render(c, http.StatusOK, templates.JobProgress(j, time.Now(), "/servers/"+c.Param("id")+"/databases", "#dbs-"+c.Param("id"), true))
 }
 
 // ServerDatabases is the fragment of a server's database list.

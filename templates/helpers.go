@@ -218,3 +218,5 @@ func invalid(on bool) templ.Attributes {
 	}
 	return templ.Attributes{}
 }
+
+func fieldID(name string) string { return "f-" + strings.NewReplacer(".", "-", "_", "-").Replace(name) }

@@ -597,7 +597,7 @@ func ItemPage(p Page, d ItemData) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if d.Job != nil {
-				templ_7745c5c3_Err = JobProgress(*d.Job, d.Now, "/items/"+id(d.ID)+"/summary", "#item-summary").Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = JobProgress(*d.Job, d.Now, "/items/"+id(d.ID), "#main", false).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -483,7 +483,7 @@ func ServerCard(p Page, s ServerView, policies []coordinator.PolicyInfo, now tim
 			return templ_7745c5c3_Err
 		}
 		if s.Job != nil {
-			templ_7745c5c3_Err = JobProgress(*s.Job, now, "/servers/"+id(s.ID)+"/databases", "#dbs-"+id(s.ID)).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = JobProgress(*s.Job, now, "/servers/"+id(s.ID)+"/databases", "#dbs-"+id(s.ID), false).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
