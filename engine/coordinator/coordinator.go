@@ -68,6 +68,7 @@ type Coordinator struct {
 	entries   map[int64][]cron.EntryID // policy id -> cron entries
 	blobJobs  map[string]int64         // device blob -> job id, for progress
 	conns     map[int64]pooled         // server id -> plugin connection pool
+	cancelled map[int64]bool           // cancel asked before the job's context existed
 	metrics   *metrics
 	wake      chan struct{}
 	wg        sync.WaitGroup
@@ -103,7 +104,7 @@ func New(cfg Config) *Coordinator {
 		cfg.Poll = time.Second
 	}
 	c := &Coordinator{cfg: cfg, log: cfg.Logger, running: map[int64]*runningJob{}, perServer: map[int64]int{},
-		entries: map[int64][]cron.EntryID{}, blobJobs: map[string]int64{}, conns: map[int64]pooled{},
+		entries: map[int64][]cron.EntryID{}, blobJobs: map[string]int64{}, conns: map[int64]pooled{}, cancelled: map[int64]bool{},
 		wake: make(chan struct{}, 1), metrics: newMetrics(cfg.Registry)}
 	c.cron = cron.New(cron.WithLogger(cron.DiscardLogger))
 	if cfg.Device != nil {
@@ -165,6 +166,12 @@ func (c *Coordinator) recoverInterrupted(ctx context.Context) error {
 		return err
 	}
 	for _, j := range jobs {
+		if j.Operation == "backup" && c.recoverBackup(ctx, j) {
+			// SQL Server had finished: its data is the point, not a retry.
+			c.cfg.DB.FinishJob(ctx, j.ID, db.JobCompleted, "", "")
+			c.log.Warn("backup interrupted by restart after its transfer; recovery point committed", "job", j.ID)
+			continue
+		}
 		c.cfg.DB.FinishJob(ctx, j.ID, db.JobFailed, string(engine.CodeInterrupted),
 			"the server stopped while the job was running; it has been queued again")
 		retry := db.NewJob{Operation: j.Operation, Kind: j.Kind, Params: json.RawMessage(j.Params)}
@@ -239,6 +246,10 @@ func (c *Coordinator) startEligible(ctx context.Context) {
 		jctx, cancel := context.WithCancel(ctx)
 		c.mu.Lock()
 		c.running[j.ID] = &runningJob{job: j, cancel: cancel}
+		if c.cancelled[j.ID] {
+			delete(c.cancelled, j.ID)
+			cancel()
+		}
 		c.mu.Unlock()
 		c.wg.Add(1)
 		go func() {
@@ -283,6 +294,7 @@ func (c *Coordinator) release(j db.Job) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.running, j.ID)
+	delete(c.cancelled, j.ID)
 	if j.ServerID != nil {
 		c.perServer[*j.ServerID]--
 	}
@@ -292,6 +304,11 @@ func (c *Coordinator) release(j db.Job) {
 func (c *Coordinator) Cancel(ctx context.Context, jobID int64) error {
 	c.mu.Lock()
 	r, ok := c.running[jobID]
+	if ok {
+		// Admitted but maybe not started yet: its context is made after
+		// admission, so remember the request too.
+		c.cancelled[jobID] = true
+	}
 	c.mu.Unlock()
 	if ok {
 		r.cancel()

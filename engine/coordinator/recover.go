@@ -1,0 +1,75 @@
+package coordinator
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/sqlvault/sqlvault/db"
+)
+
+// recoverBackup settles what an interrupted backup job left in the vault.
+// If every stripe was committed and labelled, SQL Server's BACKUP had
+// finished (labels are written only after it returned and the transfer was
+// confirmed): for a log backup SQL Server has already truncated the log, so
+// the data must become the recovery point, or the log chain would break at
+// the retry. It is committed and true returned. Otherwise whatever blobs
+// the job left are deleted (an unlabelled manifest would otherwise hold its
+// chunks forever) and a retry is the right thing.
+func (c *Coordinator) recoverBackup(ctx context.Context, j db.Job) bool {
+	ms, err := c.cfg.Vault.List(ctx, jobContainer(j.ID)+"/")
+	if err != nil || len(ms) == 0 || j.ItemID == nil {
+		return false
+	}
+	have := map[string]bool{}
+	var first *PointLabels
+	for _, m := range ms {
+		have[m.Blob] = true
+		var l PointLabels
+		if raw, ok := m.Labels[labelKey]; ok && json.Unmarshal([]byte(raw), &l) == nil && l.Stripe == 0 {
+			first = &l
+		}
+	}
+	complete := first != nil && len(first.Stripes) > 0
+	if complete {
+		for _, b := range first.Stripes {
+			complete = complete && have[b]
+		}
+	}
+	if complete {
+		if err := c.commitRecovered(ctx, j, *first); err == nil {
+			return true
+		} else {
+			c.log.Error("commit the recovery point of an interrupted backup", "job", j.ID, "err", err)
+		}
+	}
+	for _, m := range ms {
+		c.cfg.Vault.DeleteBlob(ctx, m.Blob)
+	}
+	return false
+}
+
+func (c *Coordinator) commitRecovered(ctx context.Context, j db.Job, l PointLabels) error {
+	it, err := c.item(ctx, *j.ItemID)
+	if err != nil {
+		return err
+	}
+	var params backupParams
+	json.Unmarshal([]byte(j.Params), &params)
+	points, err := c.cfg.DB.ListPoints(ctx, it.ID)
+	if err != nil {
+		return err
+	}
+	p := db.Point{ItemID: it.ID, JobID: &j.ID, Kind: j.Kind, Blobs: l.Stripes, StartTime: l.Start, EndTime: l.End,
+		FirstLSN: l.FirstLSN, LastLSN: l.LastLSN, CheckpointLSN: l.CheckpointLSN, DatabaseBackupLSN: l.DatabaseBackupLSN,
+		DifferentialBaseLSN: l.DifferentialBaseLSN, SizeBytes: l.SizeBytes, StoredBytes: l.StoredBytes, DatabaseGUID: l.DatabaseGUID,
+		RetainUntil: retainUntil(l.End, params.RetainDays)}
+	if pol, err := c.itemPolicy(ctx, it); err == nil {
+		exp := expiry(pol, p, points)
+		p.ExpiresAt = &exp
+	}
+	if _, err := c.cfg.DB.CommitPoint(ctx, p); err != nil {
+		return err
+	}
+	c.cfg.DB.JobProgress(ctx, j.ID, 100, l.SizeBytes)
+	return nil
+}
