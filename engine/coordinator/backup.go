@@ -128,7 +128,7 @@ func (c *Coordinator) runBackup(ctx context.Context, j db.Job, st *steps) error 
 	set, err := conn.Backup(ctx, req, func(pct int) { c.cfg.DB.JobProgress(context.Background(), j.ID, min(pct, 99), c.blobBytes(blobs)) })
 	if err != nil {
 		c.discard(blobs)
-		return err
+		return c.vaultFull(blobs, err)
 	}
 
 	st.begin("Confirm transfer", "")

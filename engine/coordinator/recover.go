@@ -3,8 +3,11 @@ package coordinator
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"syscall"
 
 	"github.com/sqlvault/sqlvault/db"
+	"github.com/sqlvault/sqlvault/engine"
 )
 
 // recoverBackup settles what an interrupted backup job left in the vault.
@@ -72,4 +75,17 @@ func (c *Coordinator) commitRecovered(ctx context.Context, j db.Job, l PointLabe
 	}
 	c.cfg.DB.JobProgress(ctx, j.ID, 100, l.SizeBytes)
 	return nil
+}
+
+// vaultFull turns a backup failure whose cause was the vault's storage
+// refusing writes for lack of space (SQL Server only saw an HTTP error
+// from the device) into UserErrorVaultStorageFull.
+func (c *Coordinator) vaultFull(blobs []string, err error) error {
+	for _, b := range blobs {
+		if serr := c.cfg.Device.StoreError(b); errors.Is(serr, syscall.ENOSPC) {
+			return engine.Wrap(engine.CodeVaultFull, serr,
+				"the vault's storage is full: it refused to store "+b+" ("+serr.Error()+")")
+		}
+	}
+	return err
 }

@@ -73,6 +73,7 @@ type Device struct {
 	committed map[string][]listedBlock    // block lists committed since start
 	progress  func(blob string, bytes int64)
 	received  map[string]int64
+	storeErrs map[string]error // blob -> the store's last write failure
 }
 
 // New makes a device and its certificate.
@@ -170,6 +171,25 @@ func (d *Device) addReceived(blob string, n int64) {
 	if fn != nil {
 		fn(blob, total)
 	}
+}
+
+// noteStoreError remembers why the store refused a write of blob.
+func (d *Device) noteStoreError(blob string, err error) {
+	d.mu.Lock()
+	if d.storeErrs == nil {
+		d.storeErrs = map[string]error{}
+	}
+	d.storeErrs[blob] = err
+	d.mu.Unlock()
+}
+
+// StoreError is the store's last failure to write blob (a block or its
+// commit), or nil: SQL Server only sees an HTTP error, the caller may want
+// the cause (a full disk).
+func (d *Device) StoreError(blob string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.storeErrs[blob]
 }
 
 // Received is how many bytes of blocks arrived for a blob so far.

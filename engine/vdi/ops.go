@@ -119,6 +119,7 @@ func (d *Device) putBlock(w http.ResponseWriter, r *http.Request, blob, blockID 
 		return
 	}
 	if err := d.cfg.Store.PutBlock(r.Context(), blob, blockID, data); err != nil {
+		d.noteStoreError(blob, err)
 		d.cfg.Logger.Error("store block", "blob", blob, "err", err)
 		writeError(w, http.StatusInternalServerError, "InternalError", "the vault could not store the block: "+err.Error())
 		return
@@ -182,6 +183,7 @@ func (d *Device) putBlockList(w http.ResponseWriter, r *http.Request, blob strin
 		return
 	}
 	if err := d.cfg.Store.CommitBlob(r.Context(), blob, ids); err != nil {
+		d.noteStoreError(blob, err)
 		writeError(w, http.StatusBadRequest, "InvalidBlockList", err.Error())
 		return
 	}
@@ -222,6 +224,7 @@ func (d *Device) putBlob(w http.ResponseWriter, r *http.Request, blob string) {
 			err = d.cfg.Store.CommitBlob(r.Context(), blob, []string{id})
 		}
 		if err != nil {
+			d.noteStoreError(blob, err)
 			writeError(w, http.StatusInternalServerError, "InternalError", err.Error())
 			return
 		}
