@@ -26,7 +26,9 @@ func routes(e *echo.Echo, h *handlers.Handlers, a *authenticator, csrf echo.Midd
 	p.POST("/logout", h.Logout)
 	pageRoutes(p, h, r)
 
-	apiRoutes(e.Group("/api/v1", csrf, a.api), h, r)
+	// Authentication first, so a request without credentials gets 401 rather
+	// than a CSRF refusal; CSRF then guards cookie sessions.
+	apiRoutes(e.Group("/api/v1", a.api, csrf), h, r)
 
 	// Anything else: the portal's 404 page, or a JSON 404 under /api.
 	e.RouteNotFound("/*", func(c echo.Context) error { return echo.ErrNotFound })

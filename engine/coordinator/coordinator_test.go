@@ -198,6 +198,9 @@ func TestBackupKindsOfAnAwkwardName(t *testing.T) {
 			t.Errorf("%s point = %+v", p.Kind, p)
 		}
 	}
+	if points[0].StoredBytes <= 0 || points[0].StoredBytes >= points[0].SizeBytes {
+		t.Errorf("full stored %d new bytes of %d", points[0].StoredBytes, points[0].SizeBytes)
+	}
 	if points[1].RetainUntil == nil || points[1].ExpiresAt.Sub(points[1].EndTime) != 7*24*time.Hour {
 		t.Errorf("on-demand differential kept until %v, expires %v", points[1].RetainUntil, points[1].ExpiresAt)
 	}

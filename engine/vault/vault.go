@@ -108,6 +108,7 @@ type Vault struct {
 // staging is an upload in progress: its blocks by id.
 type staging struct {
 	blocks  map[string][]chunkRef
+	stored  map[string]int64 // compressed bytes each block stored anew (not deduplicated)
 	touched time.Time
 }
 
@@ -183,7 +184,7 @@ func (v *Vault) Close() error {
 func (v *Vault) PutBlock(ctx context.Context, blob, blockID string, data []byte) error {
 	v.gcMu.RLock()
 	defer v.gcMu.RUnlock()
-	refs, err := v.storeChunks(ctx, data)
+	refs, stored, err := v.storeChunks(ctx, data)
 	if err != nil {
 		return err
 	}
@@ -191,10 +192,11 @@ func (v *Vault) PutBlock(ctx context.Context, blob, blockID string, data []byte)
 	defer v.mu.Unlock()
 	st := v.staged[blob]
 	if st == nil {
-		st = &staging{blocks: map[string][]chunkRef{}}
+		st = &staging{blocks: map[string][]chunkRef{}, stored: map[string]int64{}}
 		v.staged[blob] = st
 	}
 	st.blocks[blockID] = refs
+	st.stored[blockID] = stored
 	st.touched = time.Now()
 	return nil
 }
@@ -204,10 +206,11 @@ var compBufs = sync.Pool{New: func() any { b := make([]byte, 0, 128<<10); return
 
 // storeChunks cuts data into chunks and stores the new ones, spreading the
 // hashing, compression and sealing of one block over the workers.
-func (v *Vault) storeChunks(ctx context.Context, data []byte) ([]chunkRef, error) {
+func (v *Vault) storeChunks(ctx context.Context, data []byte) ([]chunkRef, int64, error) {
 	if len(data) == 0 {
-		return nil, nil
+		return nil, 0, nil
 	}
+	var stored atomic.Int64
 	cuts := v.chunker.cuts(make([]int, 0, len(data)/v.opts.ChunkAvg*2+2), data)
 	refs := make([]chunkRef, len(cuts))
 	var next atomic.Int64
@@ -232,7 +235,11 @@ func (v *Vault) storeChunks(ctx context.Context, data []byte) ([]chunkRef, error
 				continue
 			}
 			*buf = v.enc.EncodeAll(c, (*buf)[:0])
-			if err := v.addToPack(ctx, id, *buf, int64(len(c))); err != nil {
+			added, err := v.addToPack(ctx, id, *buf, int64(len(c)))
+			if added {
+				stored.Add(int64(len(*buf)))
+			}
+			if err != nil {
 				errMu.Lock()
 				firstErr = cmp(firstErr, err)
 				errMu.Unlock()
@@ -259,9 +266,9 @@ func (v *Vault) storeChunks(ctx context.Context, data []byte) ([]chunkRef, error
 		firstErr = ctx.Err()
 	}
 	if firstErr != nil {
-		return nil, firstErr
+		return nil, 0, firstErr
 	}
-	return refs, nil
+	return refs, stored.Load(), nil
 }
 
 func cmp(a, b error) error {
@@ -288,15 +295,17 @@ func (v *Vault) has(id ChunkID) bool {
 
 // addToPack seals a compressed chunk into the open pack, writing the pack
 // out when it is full.
-func (v *Vault) addToPack(ctx context.Context, id ChunkID, comp []byte, size int64) error {
+// addToPack seals a chunk into the open pack unless it is stored or
+// pending already; added reports whether this call stored it.
+func (v *Vault) addToPack(ctx context.Context, id ChunkID, comp []byte, size int64) (added bool, err error) {
 	v.mu.Lock()
 	if v.pending[id] {
 		v.mu.Unlock()
-		return nil
+		return false, nil
 	}
 	if _, ok := v.index[id]; ok {
 		v.mu.Unlock()
-		return nil
+		return false, nil
 	}
 	if v.pack == nil {
 		v.pack = newPackWriter(v.opts.PackSize)
@@ -309,9 +318,9 @@ func (v *Vault) addToPack(ctx context.Context, id ChunkID, comp []byte, size int
 	}
 	v.mu.Unlock()
 	if full != nil {
-		return v.writePack(ctx, full)
+		return true, v.writePack(ctx, full)
 	}
-	return nil
+	return true, nil
 }
 
 // writePack makes a pack durable: the pack object first, then its index
@@ -397,8 +406,9 @@ func (v *Vault) CommitBlob(ctx context.Context, blob string, blockIDs []string, 
 	defer v.gcMu.RUnlock()
 	v.mu.Lock()
 	var blocks map[string][]chunkRef
+	var stored map[string]int64
 	if st := v.staged[blob]; st != nil {
-		blocks = st.blocks
+		blocks, stored = st.blocks, st.stored
 	}
 	m := Manifest{Blob: blob, Labels: labels, Created: time.Now().UTC()}
 	for _, id := range blockIDs {
@@ -407,6 +417,7 @@ func (v *Vault) CommitBlob(ctx context.Context, blob string, blockIDs []string, 
 			v.mu.Unlock()
 			return Manifest{}, fmt.Errorf("blob %s: block %q was never uploaded", blob, id)
 		}
+		m.StoredBytes += stored[id]
 		for _, r := range refs {
 			m.Size += r.Size
 		}

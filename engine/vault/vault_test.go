@@ -303,3 +303,28 @@ func TestUncommittedUploadCollected(t *testing.T) {
 		t.Fatal("commit of a collected upload succeeded")
 	}
 }
+
+// TestStoredBytesCountsOnlyNewData: a manifest says how much it stored
+// anew, so the portal can show what each backup really cost.
+func TestStoredBytesCountsOnlyNewData(t *testing.T) {
+	ctx := context.Background()
+	v := newVault(t, mustDir(t), Options{})
+	data := pages(42, 4<<20)
+	put := func(blob string) Manifest {
+		if err := v.PutBlock(ctx, blob, "b1", data); err != nil {
+			t.Fatal(err)
+		}
+		m, err := v.CommitBlob(ctx, blob, []string{"b1"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	first, second := put("c/first.bak"), put("c/second.bak")
+	if first.StoredBytes <= 0 || first.StoredBytes >= first.Size {
+		t.Errorf("first backup stored %d of %d bytes; want compressed, above zero", first.StoredBytes, first.Size)
+	}
+	if second.StoredBytes != 0 {
+		t.Errorf("an identical backup stored %d new bytes; dedup should store none", second.StoredBytes)
+	}
+}
