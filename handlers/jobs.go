@@ -2,12 +2,14 @@ package handlers
 
 import (
 	"cmp"
+	"encoding/json"
 	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/sqlvault/sqlvault/db"
+	"github.com/sqlvault/sqlvault/engine/coordinator"
 	"github.com/sqlvault/sqlvault/templates"
 )
 
@@ -51,6 +53,12 @@ func (h *Handlers) jobView(c echo.Context, id int64) (templates.JobView, error) 
 		return templates.JobView{}, err
 	}
 	v := templates.JobView{Job: j, Now: time.Now()}
+	if j.Operation == "restore" {
+		var r coordinator.RestoreRequest
+		if json.Unmarshal([]byte(j.Params), &r) == nil {
+			v.Restore = &r
+		}
+	}
 	if j.Operation == "restore" && j.Kind == "files" && j.Status == db.JobCompleted && h.Coord != nil {
 		if res, err := h.Coord.RestoreFiles(ctx, id); err == nil {
 			v.Files = &res

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -14,6 +15,9 @@ import (
 	"github.com/sqlvault/sqlvault/engine/coordinator"
 	"github.com/sqlvault/sqlvault/templates"
 )
+
+// registerTimeout bounds the connection test of the register form.
+const registerTimeout = 20 * time.Second
 
 func (h *Handlers) serverView(c echo.Context, s db.Server) (templates.ServerView, error) {
 	ctx := c.Request().Context()
@@ -80,7 +84,11 @@ func (h *Handlers) RegisterServer(c echo.Context) error {
 	}
 	if err == nil {
 		var s db.Server
-		s, _, err = h.Coord.RegisterServer(c.Request().Context(), in)
+		// A host that accepts the connection but never answers must not
+		// hold the form for minutes.
+		ctx, cancel := context.WithTimeout(c.Request().Context(), registerTimeout)
+		s, _, err = h.Coord.RegisterServer(ctx, in)
+		cancel()
 		if err == nil {
 			return seeOther(c, "/servers#server-"+strconv.FormatInt(s.ID, 10))
 		}

@@ -59,6 +59,14 @@ func (x *execCtx) openBackup(verb string, urls []string) (*stripedReader, backup
 	in := x.s.in
 	var rs []BlobReader
 	for _, u := range urls {
+		if isDisk(u) {
+			r, m := openDisk(u)
+			if m != nil {
+				return nil, backupMeta{}, false, terminate(verb, m)
+			}
+			rs = append(rs, r)
+			continue
+		}
 		in.mu.Lock()
 		secret, err := in.secretFor(u)
 		in.mu.Unlock()

@@ -576,7 +576,7 @@ func dayChart(days []db.DayBytes) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if i%2 == len(bars)%2 || len(bars) <= 8 {
+			if (len(bars)-1-i)%2 == 0 || len(bars) <= 8 {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 40, "<text x=\"")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err

@@ -3,6 +3,9 @@ package web
 import (
 	"context"
 	"database/sql"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,7 +17,9 @@ import (
 	"github.com/chromedp/chromedp"
 	_ "github.com/microsoft/go-mssqldb"
 
+	"github.com/sqlvault/sqlvault/db"
 	"github.com/sqlvault/sqlvault/sqlsim"
+	"github.com/sqlvault/sqlvault/templates"
 )
 
 // newBrowser starts headless Chromium, or skips when it is not installed
@@ -38,6 +43,10 @@ func newBrowser(t *testing.T) context.Context {
 	t.Cleanup(cancel3)
 	return ctx
 }
+
+// navBoosted waits until htmx has boosted the navigation links of the page
+// it just swapped in (a click before that is a plain, full page load).
+var navBoosted = waitFor(`[...document.querySelectorAll('nav.side a')].every(a => a['htmx-internal-data'] && a['htmx-internal-data'].boosted)`)
 
 // TestBrowserSignInAndBoostedNavigation signs in through the form and walks
 // the navigation; a marker set on window survives, which proves htmx swapped
@@ -65,6 +74,7 @@ func TestBrowserSignInAndBoostedNavigation(t *testing.T) {
 	}
 	for _, n := range []string{"Jobs", "Protected servers", "Backup items", "Policies", "Restore", "Alerts"} {
 		err := chromedp.Do(ctx,
+			navBoosted,
 			chromedp.Click(`//nav//a[normalize-space(.)="`+n+`"]`),
 			chromedp.WaitVisible(`//main/h1[normalize-space(.)="`+n+`"]`),
 		)
@@ -306,4 +316,142 @@ func TestBrowserUserJourney(t *testing.T) {
 	}
 	do("phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(ts.URL+"/"), chromedp.WaitVisible(css(`svg.chart`)),
 		screenshot(dir, "overview-phone"))
+}
+
+// TestPagesWorkWithoutJavaScript drives the portal's plain forms as a
+// browser without htmx would: each POST answers with a redirect or the page
+// with its message, and the pages read without scripts.
+func TestPagesWorkWithoutJavaScript(t *testing.T) {
+	ts := newTestServer(t)
+	sim := ts.startSim(t)
+	port := strconv.Itoa(sim.Port())
+	sqlExec(t, "sqlserver://sa:Sa-Passw0rd!@127.0.0.1:"+port+"?encrypt=disable",
+		"CREATE DATABASE Sales", "USE Sales; CREATE TABLE t (id int)", "INSERT INTO Sales.dbo.t VALUES (1), (2)")
+	ctx := context.Background()
+	c := browser(t)
+	if r := signIn(t, ts, c, "admin", "admin-pw"); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in = %d", r.StatusCode)
+	}
+	r, _ := c.Get(ts.URL + "/servers")
+	token := csrfField.FindStringSubmatch(body(t, r))[1]
+	post := func(path string, v url.Values) (*http.Response, string) {
+		t.Helper()
+		v.Set("_csrf", token)
+		r, err := c.PostForm(ts.URL+path, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r, body(t, r)
+	}
+	until := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	// A connection that fails names the field at fault.
+	l := listen(t)
+	closed := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	r, b := post("/servers", url.Values{"host": {"127.0.0.1"}, "port": {closed}, "username": {"sa"}, "password": {"x"}})
+	if r.StatusCode < 400 || !strings.Contains(b, `id="err-`) || !strings.Contains(b, `aria-invalid="true"`) {
+		t.Fatalf("failed registration = %d, want the form with the field at fault:\n%.3000s", r.StatusCode, b)
+	}
+	r, _ = post("/servers", url.Values{"host": {"127.0.0.1"}, "port": {port}, "name": {"SQL01"}, "username": {"sa"}, "password": {"Sa-Passw0rd!"}})
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("registration = %d", r.StatusCode)
+	}
+	var salesID int64
+	until("discovery", func() bool {
+		dbs, _ := ts.db.ListDatabases(ctx, 1)
+		for _, d := range dbs {
+			if d.Name == "Sales" {
+				salesID = d.ID
+			}
+		}
+		return salesID != 0
+	})
+
+	// A policy with a bad field comes back with the message by the field.
+	pol := url.Values{"name": {"Daily"}, "full.frequency": {"daily"}, "full.time": {"7pm"}, "full.timezone": {"UTC"},
+		"log.enabled": {"on"}, "log.every_minutes": {"15"}, "retention.daily_days": {"30"}}
+	r, b = post("/policies", pol)
+	if r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(b, `id="err-full-time"`) {
+		t.Fatalf("bad policy = %d, want 422 with the message by full.time:\n%.2000s", r.StatusCode, b)
+	}
+	pol.Set("full.time", "19:00")
+	if r, b = post("/policies", pol); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("policy = %d:\n%.2000s", r.StatusCode, b)
+	}
+	if _, b = post("/policies/preview", pol); !strings.Contains(b, "Full every day at 19:00 (UTC); logs every 15 minutes") {
+		t.Fatalf("preview = %.500s", b)
+	}
+
+	r, _ = post("/databases/"+strconv.FormatInt(salesID, 10)+"/protect", url.Values{"policy_id": {"1"}})
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/items/1" {
+		t.Fatalf("protect = %d to %q", r.StatusCode, r.Header.Get("Location"))
+	}
+	var points []db.Point
+	until("the first full backup", func() bool { points, _ = ts.db.ListPoints(ctx, 1); return len(points) > 0 })
+
+	// A policy in use is not deleted, and the page says why.
+	if r, b = post("/policies/1/delete", url.Values{}); r.StatusCode != http.StatusConflict || !strings.Contains(b, "UserErrorPolicyInUse") {
+		t.Fatalf("delete policy in use = %d:\n%.2000s", r.StatusCode, b)
+	}
+
+	// Restore as files: the job page lists the files and the script.
+	r, _ = post("/restore", url.Values{"item": {"1"}, "recovery_point_id": {strconv.FormatInt(points[0].ID, 10)}, "mode": {"files"}})
+	if r.StatusCode != 200 {
+		t.Fatalf("restore review = %d", r.StatusCode)
+	}
+	r, _ = post("/restore", url.Values{"item": {"1"}, "recovery_point_id": {strconv.FormatInt(points[0].ID, 10)}, "mode": {"files"}, "confirm": {"yes"}})
+	job := r.Header.Get("Location")
+	if r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(job, "/jobs/") {
+		t.Fatalf("restore = %d to %q", r.StatusCode, job)
+	}
+	jobID, _ := strconv.ParseInt(strings.TrimPrefix(job, "/jobs/"), 10, 64)
+	until("the files restore", func() bool { j, _ := ts.db.JobByID(ctx, jobID); return j.Status == db.JobCompleted })
+	r, _ = c.Get(ts.URL + job)
+	if b = body(t, r); !strings.Contains(b, "/api/v1"+job+"/files/0") || !strings.Contains(b, "RESTORE DATABASE [Sales]") {
+		t.Fatalf("files restore job page lacks the links or the script:\n%.3000s", b)
+	}
+	// A finished job cannot be cancelled; the page says so.
+	if r, b = post(job+"/cancel", url.Values{}); r.StatusCode != http.StatusConflict || !strings.Contains(b, "cannot be cancelled") {
+		t.Fatalf("cancel finished job = %d", r.StatusCode)
+	}
+
+	// Stop with delete first names what goes, then does it.
+	r, b = post("/items/1/stop", url.Values{"delete_data": {"delete"}})
+	want := "This deletes 1 recovery points (" + templates.Bytes(points[0].SizeBytes) + " of backups)"
+	if r.StatusCode != 200 || !strings.Contains(b, want) {
+		t.Fatalf("stop confirmation = %d, want %q:\n%.3000s", r.StatusCode, want, b)
+	}
+	if r, _ = post("/items/1/stop", url.Values{"delete_data": {"delete"}, "confirm": {"yes"}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("stop = %d", r.StatusCode)
+	}
+	if it, _ := ts.db.ItemByID(ctx, 1); it.State != db.ItemStoppedDeleted {
+		t.Fatalf("item state after stop = %s", it.State)
+	}
+
+	for _, path := range []string{"/", "/servers", "/items", "/items/1", "/policies", "/policies/1", "/jobs?operation=backup&since=24h",
+		"/jobs?item_id=1", "/restore", "/restore?item=1", "/alerts?show=resolved"} {
+		if r, _ = c.Get(ts.URL + path); r.StatusCode != 200 {
+			t.Errorf("GET %s = %d", path, r.StatusCode)
+		}
+		r.Body.Close()
+	}
+
+	// Forms need the role: a reader may not register an instance.
+	rc := browser(t)
+	signIn(t, ts, rc, "rita", "rita-pw")
+	r, _ = rc.Get(ts.URL + "/servers")
+	rtoken := csrfField.FindStringSubmatch(body(t, r))[1]
+	if r, _ = rc.PostForm(ts.URL+"/servers", url.Values{"_csrf": {rtoken}, "host": {"x"}}); r.StatusCode != http.StatusForbidden {
+		t.Fatalf("reader registering = %d, want 403", r.StatusCode)
+	}
 }
