@@ -4,6 +4,7 @@
 //	sqlvault demo    the server plus simulated SQL Server instances
 //	sqlvault sqlsim  one simulated SQL Server instance
 //	sqlvault token   create API tokens
+//	sqlvault restore export a restore chain as .bak files with its T-SQL
 //	sqlvault vault   list, verify or rebuild the catalog from the vault
 //	sqlvault bench   measure the vault's throughput
 //	sqlvault version print the version
@@ -36,6 +37,7 @@ func commands() map[string]command {
 		"sqlsim":  {runSQLSim, "run one simulated SQL Server instance"},
 		"token":   {runToken, "create an API token: token create --data DIR --name NAME [--role ROLE]"},
 		"bench":   {runBench, "measure the vault's throughput per stage and end to end"},
+		"restore": {runRestore, "export a restore chain as .bak files: restore --as-files DIR --item ID ..."},
 		"vault":   {runVault, "the vault on its own: vault list|verify|rebuild-catalog --data DIR"},
 		"version": {runVersion, "print the version"},
 	}

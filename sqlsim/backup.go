@@ -81,6 +81,9 @@ func (x *execCtx) backup(p *parser) error {
 	if err != nil {
 		return terminate(verbOf(isLog, "BACKUP"), err.(*tds.Message))
 	}
+	if m := refuseDisk(urls); m != nil {
+		return terminate(verbOf(isLog, "BACKUP"), m)
+	}
 	o, err := x.parseOpts(p)
 	if err != nil {
 		return err

@@ -17,15 +17,19 @@ type backupOpts struct {
 	stopAt                                        *time.Time
 }
 
-// parseURLs reads `URL = 'u' [, URL = 'u2' ...]`.
+// parseURLs reads `URL = 'u' [, URL = 'u2' ...]`, or DISK = 'path' for
+// RESTORE of files exported by sqlvault (returned as diskPrefix + path).
 func parseURLs(p *parser) ([]string, error) {
 	var urls []string
 	for {
-		if p.is("DISK") || p.is("TAPE") {
-			return nil, sqlErr(3201, 16, "Cannot open backup device: the simulator supports only URL devices.")
+		if p.is("TAPE") {
+			return nil, sqlErr(3201, 16, "Cannot open backup device: the simulator supports URL and DISK devices only.")
 		}
-		if err := p.expect("URL"); err != nil {
-			return nil, err
+		disk := p.accept("DISK")
+		if !disk {
+			if err := p.expect("URL"); err != nil {
+				return nil, err
+			}
 		}
 		if err := p.expectOp("="); err != nil {
 			return nil, err
@@ -34,8 +38,11 @@ func parseURLs(p *parser) ([]string, error) {
 		if t.kind != tString {
 			return nil, p.syntaxErr()
 		}
+		if disk {
+			t.text = diskPrefix + t.text
+		}
 		urls = append(urls, t.text)
-		if !(p.isOp(",") && strings.EqualFold(p.peekAt(1).text, "URL")) {
+		if !(p.isOp(",") && (strings.EqualFold(p.peekAt(1).text, "URL") || strings.EqualFold(p.peekAt(1).text, "DISK"))) {
 			return urls, nil
 		}
 		p.next()

@@ -43,6 +43,10 @@ type RestoreTarget struct {
 
 func (t RestoreTarget) recovery() bool { return t.Recovery == nil || *t.Recovery }
 
+// FilesDir is the folder a files-mode restore's script expects the files
+// in; `sqlvault restore --as-files DIR` rewrites it to DIR.
+const FilesDir = `C:\sqlvault-restore\`
+
 // RestoreFile is one .bak file of a files-mode restore.
 type RestoreFile struct {
 	PointID int64  `json:"recovery_point_id"`
@@ -389,7 +393,8 @@ func (c *Coordinator) pointsOf(ctx context.Context, itemID int64, plan restore.P
 func (c *Coordinator) restoreFiles(ctx context.Context, j db.Job, it db.Item, plan restore.Plan, points []db.Point) error {
 	var res FilesResult
 	var script strings.Builder
-	fmt.Fprintf(&script, "-- Restore %s from the files sqlvault exported (job %d).\n-- Put the files in one folder on the SQL Server host and set @dir to it.\nDECLARE @dir nvarchar(400) = N'C:\\sqlvault-restore\\';\n", it.DatabaseName, j.ID)
+	fmt.Fprintf(&script, "-- Restore %s from the files sqlvault exported (job %d).\n-- The paths assume the files are in %s; change them if they are elsewhere.\n",
+		strings.ReplaceAll(it.DatabaseName, "\n", " "), j.ID, FilesDir)
 	for i, p := range points {
 		var disks []string
 		for _, b := range p.Blobs {
@@ -399,7 +404,7 @@ func (c *Coordinator) restoreFiles(ctx context.Context, j db.Job, it db.Item, pl
 			}
 			_, name, _ := strings.Cut(b, "/")
 			res.Files = append(res.Files, RestoreFile{PointID: p.ID, Kind: p.Kind, Name: name, Blob: b, Size: m.Size})
-			disks = append(disks, "DISK = @dir + "+mssql.QuoteString(name))
+			disks = append(disks, "DISK = "+mssql.QuoteString(FilesDir+name))
 		}
 		verb := "DATABASE"
 		if p.Kind == mssql.KindLog {
@@ -409,7 +414,8 @@ func (c *Coordinator) restoreFiles(ctx context.Context, j db.Job, it db.Item, pl
 		if i == len(points)-1 {
 			opts = "RECOVERY"
 			if s := plan.Steps[i].StopAt; s != nil {
-				opts += ", STOPAT = " + mssql.QuoteString(s.Format("2006-01-02T15:04:05")) + " -- UTC; convert to the instance's local time"
+				script.WriteString("-- STOPAT is in UTC; SQL Server compares it with the instance's local time, so convert it if the instance is not on UTC.\n")
+				opts += ", STOPAT = " + mssql.QuoteString(s.Format("2006-01-02T15:04:05"))
 			}
 		}
 		if i == 0 {
