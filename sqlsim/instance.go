@@ -58,6 +58,10 @@ type Fault struct {
 	// BACKUP writes to a URL and before each block-sized read of a RESTORE:
 	// a slow device.
 	DeviceDelay time.Duration
+	// RestoreCutAtPercent > 0 drops the client's TCP connection when a
+	// RESTORE has read this percent of a backup's pages, before anything
+	// is applied: the target database stays as the previous link left it.
+	RestoreCutAtPercent int
 }
 
 // SyntheticDatabase is a database of Size bytes of generated pages.

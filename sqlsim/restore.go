@@ -2,6 +2,7 @@ package sqlsim
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -202,14 +203,22 @@ func (x *execCtx) restoreFrom(verb, name string, isLog bool, urls []string, o ba
 		return err
 	}
 	nextStat := o.stats
-	payload, err := readBody(sr, compressed, m.Pages, func(done int64) {
+	cr := &cutReader{r: sr}
+	cut := in.faults().RestoreCutAtPercent
+	payload, err := readBody(cr, compressed, m.Pages, func(done int64) {
 		pct := int(done * 100 / max(m.Pages, 1))
+		if cut > 0 && pct >= cut {
+			cr.cut = true
+		}
 		for o.stats > 0 && pct >= nextStat && nextStat <= 100 {
 			x.info(fmt.Sprintf("%d percent processed.", nextStat))
 			x.w.Flush()
 			nextStat += o.stats
 		}
 	})
+	if cr.cut {
+		return errConnectionCut // nothing applied: the database is as before this link
+	}
 	if err != nil {
 		return withVerb(err, verb)
 	}
@@ -398,4 +407,17 @@ func withVerb(err error, verb string) error {
 		me.msgs[len(me.msgs)-1] = sqlErr(3013, 16, verb+" is terminating abnormally.")
 	}
 	return err
+}
+
+// cutReader fails every read once cut is set: RestoreCutAtPercent.
+type cutReader struct {
+	r   io.Reader
+	cut bool
+}
+
+func (c *cutReader) Read(p []byte) (int, error) {
+	if c.cut {
+		return 0, errConnectionCut
+	}
+	return c.r.Read(p)
 }

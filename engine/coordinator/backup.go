@@ -106,6 +106,11 @@ func (c *Coordinator) runBackup(ctx context.Context, j db.Job, st *steps) error 
 		c.recordSysadmin(ctx, s, info)
 		return engine.Errorf(engine.CodeNoSysadmin, "login %q is not a member of the sysadmin server role on %s", s.Username, s.Name)
 	}
+	if s.Status != db.StatusHealthy {
+		// Reached with sysadmin again: the outage or missing role is over.
+		c.recordSysadmin(ctx, s, info)
+		c.cfg.DB.ResolveAlerts(ctx, s.ID, 0)
+	}
 
 	blobs := blobNames(j.ID, it.DatabaseName, j.Kind, c.cfg.Now(), stripesFor(dbase.SizeBytes))
 	st.begin("Grant device access", fmt.Sprintf("%d stripe(s)", len(blobs)))

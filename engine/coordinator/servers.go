@@ -246,11 +246,14 @@ func (c *Coordinator) server(ctx context.Context, id int64) (db.Server, error) {
 // conn opens (or reuses) the plugin's connection pool to a server.
 func (c *Coordinator) conn(ctx context.Context, s db.Server) (*mssql.Conn, error) {
 	c.mu.Lock()
-	if p, ok := c.conns[s.ID]; ok && p.key == connKey(s) {
-		c.mu.Unlock()
+	p, ok := c.conns[s.ID]
+	c.mu.Unlock()
+	// A pooled connection to an instance that restarted or went away
+	// fails with EOF, which reads as "not SQL Server"; a fresh connect
+	// names the real cause (unreachable) or works again.
+	if ok && p.key == connKey(s) && p.conn.DB().PingContext(ctx) == nil {
 		return p.conn, nil
 	}
-	c.mu.Unlock()
 	pw, err := c.cfg.Secrets.Open(s.PasswordEnc)
 	if err != nil {
 		return nil, engine.Wrap(engine.CodeInternal, err, "the stored password cannot be decrypted with this server's key")

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -67,7 +66,11 @@ type stack struct {
 	sim     *sqlsim.Instance
 	simDir  string
 	sa      *sql.DB
+	skew    atomic.Int64 // the coordinator's clock runs this far ahead
 }
+
+// advance moves the coordinator's clock forward, for schedule slots.
+func (s *stack) advance(d time.Duration) { s.skew.Add(int64(d)) }
 
 var ipSeq atomic.Int32
 
@@ -112,13 +115,14 @@ func newStack(t *testing.T) *stack {
 	go d.Serve(l)
 	t.Cleanup(func() { d.Shutdown(context.Background()); v.Close() })
 	box, _ := secret.New(make([]byte, 32))
-	coord := coordinator.New(coordinator.Config{DB: catalog, Vault: v, Device: d, DeviceName: name, Secrets: box, Poll: 20 * time.Millisecond})
+	s := &stack{t: t, ctx: ctx, db: catalog, backend: fb, vault: v, device: d, devName: name, devIP: ip, devPort: port, simDir: t.TempDir()}
+	coord := coordinator.New(coordinator.Config{DB: catalog, Vault: v, Device: d, DeviceName: name, Secrets: box, Poll: 20 * time.Millisecond,
+		Now: func() time.Time { return time.Now().Add(time.Duration(s.skew.Load())) }})
 	if err := coord.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(coord.Stop)
-	s := &stack{t: t, ctx: ctx, db: catalog, backend: fb, vault: v, device: d, devName: name, devIP: ip, devPort: port,
-		coord: coord, simDir: t.TempDir()}
+	s.coord = coord
 	s.startSim("127.0.0.1:0")
 	return s
 }
@@ -254,5 +258,3 @@ func (s *stack) restore(itemID, pointID int64, name string) db.Job {
 	}
 	return s.wait(id)
 }
-
-var _ sync.Mutex
