@@ -58,6 +58,10 @@ func (h *Handlers) itemData(c echo.Context, id int64) (templates.ItemData, error
 	if d.Points, err = h.DB.ListPoints(ctx, id); err != nil {
 		return d, err
 	}
+	d.Shown = len(d.Points)
+	if c.QueryParam("points") != "all" {
+		d.Shown = min(d.Shown, 50)
+	}
 	if d.Totals, err = h.DB.ItemPointTotals(ctx, id); err != nil {
 		return d, err
 	}
