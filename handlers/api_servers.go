@@ -185,7 +185,8 @@ var instanceName = regexp.MustCompile(`^[A-Za-z_&#][A-Za-z0-9_$&#]{0,15}$`)
 
 // PermissionScriptAPI downloads the PowerShell script that grants the
 // server's login sysadmin and makes the host trust the device; ?instance=
-// sets the default of its -InstanceName parameter.
+// sets the default of its -InstanceName parameter; ?os=linux answers the
+// shell script for SQL Server on Linux instead.
 func (h *Handlers) PermissionScriptAPI(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
@@ -200,9 +201,14 @@ func (h *Handlers) PermissionScriptAPI(c echo.Context) error {
 	if err != nil {
 		return apiErr(c, notFound(err, "server %d does not exist", id))
 	}
-	script, err := h.Coord.PermissionScript(ctx, id, instance)
+	linux := c.QueryParam("os") == "linux"
+	script, err := h.Coord.PermissionScript(ctx, id, instance, linux)
 	if err != nil {
 		return apiErr(c, err)
+	}
+	if linux {
+		attachment(c, "sqlvault-permissions-"+fileName(s.Name)+".sh")
+		return c.Blob(http.StatusOK, "text/plain; charset=utf-8", []byte(script))
 	}
 	b := []byte(script)
 	if !isASCII(b) {

@@ -14,6 +14,7 @@ import (
 	"github.com/sqlvault/sqlvault/engine"
 	"github.com/sqlvault/sqlvault/engine/coordinator"
 	"github.com/sqlvault/sqlvault/engine/enginetest"
+	"github.com/sqlvault/sqlvault/engine/mssql"
 	"github.com/sqlvault/sqlvault/engine/policy"
 	"github.com/sqlvault/sqlvault/engine/secret"
 	"github.com/sqlvault/sqlvault/sqlsim"
@@ -229,12 +230,19 @@ func TestNoSysadminThenScript(t *testing.T) {
 	if got.StatusCode != string(engine.CodeNoSysadmin) {
 		t.Fatalf("server status = %+v", got)
 	}
-	script, err := s.coord.PermissionScript(s.ctx, srv.ID)
+	script, err := s.coord.PermissionScript(s.ctx, srv.ID, "", false)
 	if err != nil || !strings.Contains(script, "backup_svc") || !strings.Contains(script, "MSSQLSERVER") {
 		t.Fatalf("script: %v\n%s", err, script)
 	}
-	// The script runs this T-SQL through sqlcmd as a Windows administrator.
-	s.exec("ALTER SERVER ROLE sysadmin ADD MEMBER [backup_svc]")
+	// The scripts run this T-SQL through sqlcmd as an administrator;
+	// twice is harmless.
+	linux, _ := s.coord.PermissionScript(s.ctx, srv.ID, "", true)
+	grant := mssql.GrantSQL("backup_svc")
+	if !strings.Contains(linux, strings.ReplaceAll(grant, "'", `'\''`)) {
+		t.Fatalf("linux script lacks %s:\n%s", grant, linux)
+	}
+	s.exec(grant)
+	s.exec(grant)
 	job, _ = s.coord.Rediscover(s.ctx, srv.ID)
 	s.mustComplete(job)
 	if got, _ := s.db.ServerByID(s.ctx, srv.ID); got.Status != db.StatusHealthy || got.StatusCode != "" {

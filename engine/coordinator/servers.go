@@ -216,21 +216,25 @@ func (c *Coordinator) SetAutoProtect(ctx context.Context, serverID int64, policy
 	return c.cfg.DB.SetServerAutoProtect(ctx, serverID, policyID)
 }
 
-// PermissionScript is the PowerShell script that grants sqlvault's login
-// sysadmin on the server and makes its host trust the device. instance,
-// when given and not empty, is the default of the script's -InstanceName
-// parameter; otherwise the server's registered instance name is.
-func (c *Coordinator) PermissionScript(ctx context.Context, serverID int64, instance ...string) (string, error) {
+// PermissionScript is the script that grants sqlvault's login sysadmin
+// on the server and makes its host trust the device: PowerShell for
+// Windows, or a shell script for SQL Server on Linux. instance, when not
+// empty, is the default of the PowerShell script's -InstanceName parameter;
+// otherwise the server's registered instance name is.
+func (c *Coordinator) PermissionScript(ctx context.Context, serverID int64, instance string, linux bool) (string, error) {
 	s, err := c.server(ctx, serverID)
 	if err != nil {
 		return "", err
 	}
 	o := mssql.ScriptOptions{Login: s.Username, ServerName: s.Name, ScriptSource: "sqlvault", InstanceName: s.InstanceName}
-	if len(instance) > 0 && strings.TrimSpace(instance[0]) != "" {
-		o.InstanceName = strings.TrimSpace(instance[0])
+	if strings.TrimSpace(instance) != "" {
+		o.InstanceName = strings.TrimSpace(instance)
 	}
 	if c.cfg.Device != nil {
 		o.DeviceName, o.DeviceCAPEM = c.cfg.DeviceName, c.cfg.Device.CACertPEM()
+	}
+	if linux {
+		return mssql.LinuxPermissionScript(o), nil
 	}
 	return mssql.PermissionScript(o), nil
 }

@@ -18,11 +18,20 @@ type ScriptOptions struct {
 	InstanceName string
 }
 
+// GrantSQL is the T-SQL both scripts run: it makes the login a member of
+// sysadmin. Adding a member twice is no error, so the scripts can run again.
+func GrantSQL(login string) string {
+	return "ALTER SERVER ROLE [sysadmin] ADD MEMBER " + QuoteName(login) + ";"
+}
+
 // PermissionScript returns a PowerShell script an administrator runs on the
 // SQL Server host. It takes the instance name as a parameter (default
-// MSSQLSERVER), adds the login to the sysadmin server role through Windows
-// authentication, and imports the device's CA into the machine's trusted
-// root store so BACKUP ... TO URL trusts the device.
+// MSSQLSERVER: the default instance, reached by the computer name, else
+// COMPUTER\INSTANCE), adds the login to sysadmin through Windows
+// authentication with sqlcmd, and imports the device's CA into the
+// machine's trusted root store so BACKUP ... TO URL trusts the device. Each
+// step reports its own error and the others still run; running it twice
+// is safe.
 func PermissionScript(o ScriptOptions) string {
 	ca := base64.StdEncoding.EncodeToString(o.DeviceCAPEM)
 	instance := strings.TrimSpace(o.InstanceName)
@@ -41,6 +50,7 @@ func PermissionScript(o ScriptOptions) string {
      Trusted Root store, so BACKUP ... TO URL trusts https://%s.
   Run it in an elevated PowerShell, as a Windows account that is sysadmin
   on the instance (for example the account that installed SQL Server).
+  Each step reports its own error; the script can safely run again.
 .PARAMETER InstanceName
   The SQL Server instance: MSSQLSERVER for the default instance.
 .EXAMPLE
@@ -50,33 +60,98 @@ param(
     [string]$InstanceName = %s,
     [string]$LoginName = %s
 )
-$ErrorActionPreference = "Stop"
+$failed = @()
 
-if ($InstanceName -eq "MSSQLSERVER") { $server = "localhost" } else { $server = "localhost\$InstanceName" }
-$login = $LoginName.Replace("]", "]]")
-$query = "ALTER SERVER ROLE [sysadmin] ADD MEMBER [$login];"
+if ($InstanceName -eq "MSSQLSERVER") { $server = $env:COMPUTERNAME } else { $server = "$env:COMPUTERNAME\$InstanceName" }
+$query = "ALTER SERVER ROLE [sysadmin] ADD MEMBER [" + $LoginName.Replace("]", "]]") + "];"
 
-Write-Host "Adding $LoginName to sysadmin on $server ..."
-if (Get-Command Invoke-Sqlcmd -ErrorAction SilentlyContinue) {
-    Invoke-Sqlcmd -ServerInstance $server -Query $query -TrustServerCertificate
-} else {
-    & sqlcmd -E -S $server -b -Q $query
-    if ($LASTEXITCODE -ne 0) { throw "sqlcmd failed with exit code $LASTEXITCODE" }
+Write-Host "Step 1: adding $LoginName to sysadmin on $server ..."
+try {
+    if (Get-Command Invoke-Sqlcmd -ErrorAction SilentlyContinue) {
+        Invoke-Sqlcmd -ServerInstance $server -Query $query -TrustServerCertificate -ErrorAction Stop
+    } else {
+        & sqlcmd -E -S $server -b -Q $query
+        if ($LASTEXITCODE -ne 0) { throw "sqlcmd failed with exit code $LASTEXITCODE" }
+    }
+    Write-Host "  done"
+} catch {
+    Write-Warning "  step 1 failed: $_"
+    $failed += "sysadmin"
 }
 
-Write-Host "Trusting the sqlvault device CA ..."
-$pem = [Text.Encoding]::ASCII.GetString([Convert]::FromBase64String("%s"))
-$der = [Convert]::FromBase64String(($pem -replace "-----[A-Z ]+-----", "" -replace "\s", ""))
-$cert = New-Object System.Security.Cryptography.X509Certificates.X509Certificate2(,$der)
-$store = New-Object System.Security.Cryptography.X509Certificates.X509Store("Root", "LocalMachine")
-$store.Open("ReadWrite")
-$store.Add($cert)
-$store.Close()
+Write-Host "Step 2: trusting the sqlvault device CA ..."
+try {
+    $pem = [Text.Encoding]::ASCII.GetString([Convert]::FromBase64String("%s"))
+    $der = [Convert]::FromBase64String(($pem -replace "-----[A-Z ]+-----", "" -replace "\s", ""))
+    $cert = New-Object System.Security.Cryptography.X509Certificates.X509Certificate2(,$der)
+    $store = New-Object System.Security.Cryptography.X509Certificates.X509Store("Root", "LocalMachine")
+    $store.Open("ReadWrite")
+    $store.Add($cert)   # adding a certificate already there changes nothing
+    $store.Close()
+    Write-Host "  done ($($cert.Subject))"
+} catch {
+    Write-Warning "  step 2 failed: $_"
+    $failed += "trust"
+}
 
+if ($failed.Count -gt 0) {
+    Write-Warning "Steps that failed: $($failed -join ', '). Fix the cause and run the script again."
+    exit 1
+}
 Write-Host "Done. Make sure %s resolves to the sqlvault server and port 443 is open to it,"
 Write-Host "then select Rediscover DBs in the sqlvault portal."
 `, psComment(o.ServerName), psComment(o.Login), psComment(o.DeviceName), psDQString(instance), psString(o.Login), ca, psComment(o.DeviceName))
 	return b.String()
+}
+
+// LinuxPermissionScript is the same for SQL Server on Linux: a shell script
+// that runs the T-SQL with sqlcmd (as a sysadmin login it asks for) and
+// adds the device CA to the OS trust store SQL Server on Linux uses.
+func LinuxPermissionScript(o ScriptOptions) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `#!/bin/sh
+# Grants the rights sqlvault needs on this SQL Server on Linux host.
+# Generated by sqlvault for server %s. Run as root:
+#   SA_USER=sa sh sqlvault-permissions.sh
+# Each step reports its own error; the script can safely run again.
+failed=""
+SQLCMD=$(command -v sqlcmd || echo /opt/mssql-tools18/bin/sqlcmd)
+
+echo "Step 1: adding %s to sysadmin ..."
+if "$SQLCMD" -S localhost -C -U "${SA_USER:-sa}" -b -Q %s; then
+  echo "  done"
+else
+  echo "  step 1 failed" >&2; failed="$failed sysadmin"
+fi
+
+echo "Step 2: trusting the sqlvault device CA ..."
+cat > /tmp/sqlvault-device-ca.crt <<'SQLVAULT_CA'
+%sSQLVAULT_CA
+if [ -d /usr/local/share/ca-certificates ]; then
+  cp /tmp/sqlvault-device-ca.crt /usr/local/share/ca-certificates/sqlvault-device-ca.crt && update-ca-certificates
+elif [ -d /etc/pki/ca-trust/source/anchors ]; then
+  cp /tmp/sqlvault-device-ca.crt /etc/pki/ca-trust/source/anchors/sqlvault-device-ca.crt && update-ca-trust
+else
+  false
+fi
+if [ $? -eq 0 ]; then
+  echo "  done; restart SQL Server so it reads the store: systemctl restart mssql-server"
+else
+  echo "  step 2 failed: add /tmp/sqlvault-device-ca.crt to the system trust store by hand" >&2; failed="$failed trust"
+fi
+
+if [ -n "$failed" ]; then echo "Steps that failed:$failed" >&2; exit 1; fi
+echo "Done. Make sure %s resolves to the sqlvault server and port 443 is open to it, then select Rediscover DBs."
+`, shComment(o.ServerName), shComment(o.Login), shQuote(GrantSQL(o.Login)), string(o.DeviceCAPEM), shComment(o.DeviceName))
+	return b.String()
+}
+
+// shQuote makes a single-quoted shell word.
+func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// shComment keeps text on one comment line.
+func shComment(s string) string {
+	return strings.NewReplacer("\r", " ", "\n", " ", "`", "'", "$", "").Replace(s)
 }
 
 // psString makes a single-quoted PowerShell string literal.

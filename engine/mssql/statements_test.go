@@ -129,12 +129,32 @@ func TestPermissionScript(t *testing.T) {
 	for _, want := range []string{
 		`[string]$InstanceName = "MSSQLSERVER"`,
 		`[string]$LoginName = 'bk''up'`,
-		`ALTER SERVER ROLE [sysadmin] ADD MEMBER [$login]`,
-		`"localhost\$InstanceName"`,
+		`"ALTER SERVER ROLE [sysadmin] ADD MEMBER [" + $LoginName.Replace("]", "]]") + "];"`,
+		`$server = $env:COMPUTERNAME }`,
+		`"$env:COMPUTERNAME\$InstanceName"`,
 		`X509Store("Root", "LocalMachine")`,
+		`catch {`, // each step reports its own failure and the next still runs
+		`exit 1`,
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("script lacks %s", want)
+		}
+	}
+	if strings.Contains(s, `$ErrorActionPreference = "Stop"`) {
+		t.Error("a failing step must not stop the others")
+	}
+}
+
+func TestLinuxPermissionScript(t *testing.T) {
+	pem := "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+	s := LinuxPermissionScript(ScriptOptions{Login: "bk'up]x", DeviceName: "vault.corp", DeviceCAPEM: []byte(pem), ServerName: "SQL02"})
+	for _, want := range []string{
+		`-Q 'ALTER SERVER ROLE [sysadmin] ADD MEMBER [bk'\''up]]x];'`,
+		pem + "SQLVAULT_CA",
+		"update-ca-certificates", "update-ca-trust", "exit 1",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("linux script lacks %s:\n%s", want, s)
 		}
 	}
 }

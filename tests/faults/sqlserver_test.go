@@ -122,7 +122,7 @@ func TestLoginLosesSysadmin(t *testing.T) {
 	if got, _ := s.db.ServerByID(s.ctx, srv.ID); got.StatusCode != string(engine.CodeNoSysadmin) {
 		t.Errorf("server status after losing sysadmin = %s %s", got.Status, got.StatusCode)
 	}
-	if script, err := s.coord.PermissionScript(s.ctx, srv.ID); err != nil || !strings.Contains(script, "svc") {
+	if script, err := s.coord.PermissionScript(s.ctx, srv.ID, "", false); err != nil || !strings.Contains(script, "svc") {
 		t.Errorf("permission script: %v\n%.300s", err, script)
 	}
 	s.exec("ALTER SERVER ROLE sysadmin ADD MEMBER [svc]")
