@@ -118,6 +118,7 @@ func (h *Handlers) CancelJob(c echo.Context) error {
 			return h.NotFound(c)
 		}
 		v.Problem = templates.ProblemOf(err)
+		pushURL(c, "/jobs/"+c.Param("id"))
 		return render(c, statusFor(err), templates.JobPage(h.page(c, "Job", "jobs"), v))
 	}
 	return seeOther(c, "/jobs/"+c.Param("id"))

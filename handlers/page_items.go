@@ -148,6 +148,7 @@ func (h *Handlers) itemProblem(c echo.Context, id int64, err error) error {
 		return h.pageErr(c, err)
 	}
 	d.Problem = templates.ProblemOf(err)
+	pushURL(c, "/items/"+strconv.FormatInt(id, 10))
 	return render(c, statusFor(err), templates.ItemPage(h.page(c, d.DatabaseName, "items"), d))
 }
 
@@ -160,7 +161,7 @@ func (h *Handlers) StopProtection(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	del := c.FormValue("delete_data") == "delete"
-	if c.FormValue("confirm") != "yes" {
+	if c.FormValue("confirm") != "yes" || c.Request().Method != http.MethodPost {
 		it, err := h.DB.ItemByID(ctx, id)
 		if err != nil {
 			return h.NotFound(c)
@@ -169,6 +170,7 @@ func (h *Handlers) StopProtection(c echo.Context) error {
 		if err != nil {
 			return err
 		}
+		pushURL(c, "/items/"+c.Param("id")+"/stop?delete_data="+map[bool]string{true: "delete", false: "keep"}[del])
 		return render(c, http.StatusOK, templates.StopConfirm(h.page(c, "Stop protection", "items"), templates.StopData{Item: it, DeleteData: del, Totals: t}))
 	}
 	if err := h.Coord.StopProtection(ctx, id, del); err != nil {

@@ -23,6 +23,7 @@ func (h *Handlers) policiesPage(c echo.Context, problem error) error {
 		return err
 	}
 	d := templates.PoliciesData{Policies: pols, Problem: templates.ProblemOf(problem)}
+	pushURL(c, "/policies")
 	return render(c, statusFor(problem), templates.Policies(h.page(c, "Policies", "policies"), d))
 }
 
@@ -123,6 +124,11 @@ func (h *Handlers) SavePolicy(c echo.Context) error {
 		d.Problem = templates.ProblemOf(err)
 	} else {
 		d.Problem = &templates.Problem{Code: string(engine.CodeOf(err)), Message: "The policy was not saved; correct the fields marked below.", Action: engine.CodeOf(err).Action()}
+	}
+	if id == 0 {
+		pushURL(c, "/policies/new")
+	} else {
+		pushURL(c, "/policies/"+c.Param("id"))
 	}
 	return render(c, statusFor(err), templates.PolicyForm(h.page(c, "Policy", "policies"), d))
 }

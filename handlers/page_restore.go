@@ -197,6 +197,7 @@ func (h *Handlers) StartRestore(c echo.Context) error {
 			err = &engine.Error{Code: engine.CodeInvalidRequest, Message: "choose where to restore",
 				Err: &coordinator.FieldError{Field: "target.mode", Message: "choose a new database, the original or files"}}
 		} else {
+			pushURL(c, "/restore?item="+strconv.FormatInt(itemID, 10))
 			return render(c, http.StatusOK, templates.RestoreConfirm(h.page(c, "Confirm restore", "restore"),
 				templates.RestoreConfirmData{Item: it, Form: f, Plan: pv, Target: target}))
 		}
@@ -221,5 +222,6 @@ func (h *Handlers) StartRestore(c echo.Context) error {
 		}
 		d.Errors = templates.FieldErrs{field: msg}
 	}
+	pushURL(c, "/restore?item="+strconv.FormatInt(itemID, 10))
 	return render(c, statusFor(err), templates.Restore(h.page(c, "Restore", "restore"), d))
 }

@@ -107,6 +107,7 @@ func (h *Handlers) RegisterServer(c echo.Context) error {
 		return derr
 	}
 	d.Form = f
+	pushURL(c, "/servers")
 	return render(c, statusFor(err), templates.Servers(h.page(c, "Protected servers", "servers"), d))
 }
 

@@ -125,6 +125,13 @@ func seeOther(c echo.Context, to string) error {
 	return c.Redirect(http.StatusSeeOther, to)
 }
 
+// pushURL tells htmx which address to show for a page answered to a
+// form post (a boosted post would otherwise show the post's own address,
+// which a reload cannot GET).
+func pushURL(c echo.Context, to string) {
+	c.Response().Header().Set("HX-Push-Url", to)
+}
+
 // safePath keeps a refresh or return address on this site.
 func safePath(p string) string {
 	u, err := url.Parse(p)

@@ -23,6 +23,7 @@ func pageRoutes(p *echo.Group, h *handlers.Handlers, r roles) {
 	p.GET("/items/:id", h.Item, r.reader)
 	p.GET("/items/:id/summary", h.ItemSummary, r.reader)
 	p.POST("/items/:id/backup", h.BackupNow, r.operator)
+	p.GET("/items/:id/stop", h.StopProtection, r.admin) // the confirmation only
 	p.POST("/items/:id/stop", h.StopProtection, r.admin)
 	p.POST("/items/:id/resume", h.ResumeProtection, r.admin)
 
