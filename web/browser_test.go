@@ -137,6 +137,11 @@ func sqlExec(t *testing.T, dsn string, stmts ...string) {
 
 type css = chromedp.CSS
 
+// unlabelled lists the form controls of the page that no label names.
+const unlabelled = `[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+	.filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby'))
+	.map(e => e.outerHTML.slice(0, 120)).join('\n')`
+
 // clear empties an input, so that typing replaces its value.
 func clear(sel string) chromedp.Action[chromedp.Void] {
 	return chromedp.Poll[chromedp.Void](`(() => { const e = document.querySelector('`+sel+`'); if (!e) return false; e.value = ''; return true })()`)
@@ -169,6 +174,13 @@ func TestBrowserUserJourney(t *testing.T) {
 		if err := chromedp.Do(sctx, actions...); err != nil {
 			html, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + "\n" + (document.querySelector('main') ? document.querySelector('main').innerText : document.documentElement.outerHTML)`))
 			t.Fatalf("%s: %v\nthe page shows:\n%.3000s", step, err, html)
+		}
+	}
+	labelled := func(page string) {
+		t.Helper()
+		bad, err := chromedp.Run(ctx, chromedp.Evaluate[string](unlabelled))
+		if err != nil || bad != "" {
+			t.Errorf("%s: form controls without a label (%v):\n%s", page, err, bad)
 		}
 	}
 	text := func(sel string) string {
@@ -225,6 +237,7 @@ func TestBrowserUserJourney(t *testing.T) {
 		chromedp.WaitVisible(css(`#dbs-1 tr[data-db="Sales"]`)),
 		screenshot(dir, "servers"),
 	)
+	labelled("servers")
 
 	// A policy: the description follows the fields; a bad time is refused
 	// by its field.
@@ -268,6 +281,7 @@ func TestBrowserUserJourney(t *testing.T) {
 	if v, err := chromedp.Run(ctx, chromedp.AttributeValue(css(`#item-job [role=progressbar]`), "aria-valuenow")); err != nil || v.Value != "100" {
 		t.Fatalf("progress bar at %q (%v) after completion, want 100", v.Value, err)
 	}
+	labelled("item")
 	do("item page", waitFor(`document.querySelector('#item-summary').textContent.includes('Last log') && !document.querySelector('#item-summary').textContent.match(/Last log\s*—/)`),
 		screenshot(dir, "item"))
 
@@ -285,6 +299,9 @@ func TestBrowserUserJourney(t *testing.T) {
 		clear(`#r-name`),
 		chromedp.SendKeys(css(`#r-name`), "Sales_at_T"),
 		screenshot(dir, "restore"),
+	)
+	labelled("restore")
+	do("start restore",
 		chromedp.Click(css(`#restore-form > p > button`)),
 		chromedp.WaitVisible(chromedp.Search(`//button[normalize-space(.)="Start restore"]`)),
 		chromedp.Click(chromedp.Search(`//button[normalize-space(.)="Start restore"]`)),
@@ -313,7 +330,10 @@ func TestBrowserUserJourney(t *testing.T) {
 		{"/alerts", "alerts", `ul.alerts`},
 	} {
 		do(p.name, chromedp.Navigate(ts.URL+p.path), chromedp.WaitVisible(css(p.ready)), screenshot(dir, p.name))
+		labelled(p.name)
 	}
+	do("policy form", chromedp.Navigate(ts.URL+"/policies/1"), chromedp.WaitVisible(css(`#f-name`)))
+	labelled("policy form")
 	do("phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(ts.URL+"/"), chromedp.WaitVisible(css(`svg.chart`)),
 		screenshot(dir, "overview-phone"))
 }
