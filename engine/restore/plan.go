@@ -84,8 +84,16 @@ func Build(points []Point, t Target) (Plan, error) {
 		}
 		return Plan{Steps: []Step{{Point: base}, {Point: p}}}, nil
 	}
-	// A log point: everything up to the end of that log, no STOPAT.
-	plan, err := planTime(points, p.End)
+	// A log point: everything up to the end of that log, no STOPAT. Only
+	// fulls and differentials that end before the log's last LSN can start
+	// it (one may end in the same second as the log, yet after it).
+	var starts []Point
+	for _, q := range points {
+		if q.Kind == Log || lsnCmp(q.LastLSN, p.LastLSN) < 0 {
+			starts = append(starts, q)
+		}
+	}
+	plan, err := planTime(starts, p.End)
 	if err != nil {
 		return plan, err
 	}

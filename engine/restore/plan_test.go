@@ -130,3 +130,22 @@ func TestNeededKeepsChains(t *testing.T) {
 		t.Error("the copy-only full is not needed by log 7")
 	}
 }
+
+// TestLogEndingWithADifferential: a log backup and a differential can end
+// in the same second with the differential's LSNs after the log's; the
+// log point must still be restorable through the chain before them.
+func TestLogEndingWithADifferential(t *testing.T) {
+	pts := []Point{
+		{ID: 1, Kind: Full, Start: at(0), End: at(10), FirstLSN: lsn(1), LastLSN: lsn(2), CheckpointLSN: lsn(2)},
+		{ID: 2, Kind: Log, Start: at(19), End: at(20), FirstLSN: lsn(1), LastLSN: lsn(4)},
+		{ID: 3, Kind: Differential, Start: at(19), End: at(20), FirstLSN: lsn(5), LastLSN: lsn(6), CheckpointLSN: lsn(6), DatabaseBackupLSN: lsn(2)},
+	}
+	p, err := Build(pts, Target{PointID: 2})
+	if err != nil || p.String() != "full #1 → log #2" {
+		t.Fatalf("plan to the log = %v, %v", p, err)
+	}
+	x := at(20)
+	if p, err := Build(pts, Target{Time: &x}); err != nil || len(p.Steps) != 2 || p.Steps[1].Point.ID != 3 {
+		t.Fatalf("plan to that second = %v, %v (the differential is the shorter chain)", p, err)
+	}
+}
