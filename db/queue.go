@@ -201,3 +201,20 @@ func (d *DB) UpdateServerConnection(ctx context.Context, s Server) error {
 		password_enc = ?, encrypt = ?, trust_server_certificate = ? WHERE id = ?`,
 		s.Host, s.Port, s.InstanceName, s.Username, s.PasswordEnc, s.Encrypt, s.TrustServerCertificate, s.ID))
 }
+
+// DeleteServer removes a server with its databases, items, points, jobs'
+// links and alerts; the caller has made sure no backup data is kept.
+func (d *DB) DeleteServer(ctx context.Context, id int64) error {
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM items WHERE database_id IN (SELECT id FROM databases WHERE server_id = ?)`, id); err != nil {
+			return err
+		}
+		return affected(tx.ExecContext(ctx, `DELETE FROM servers WHERE id = ?`, id))
+	})
+}
+
+// ServerPoints returns every recovery point of a server's items, live and
+// soft-deleted.
+func (d *DB) ServerPoints(ctx context.Context, serverID int64) ([]Point, error) {
+	return d.queryPoints(ctx, `WHERE item_id IN (SELECT i.id FROM items i JOIN databases d ON d.id = i.database_id WHERE d.server_id = ?)`, serverID)
+}

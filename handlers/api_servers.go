@@ -252,3 +252,42 @@ func (h *Handlers) ListDatabasesAPI(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, map[string]any{"databases": dbs})
 }
+
+// UpdateServerAPI changes how sqlvault reaches and logs in to a server
+// (host, port, instance, login, password, encryption); the new settings
+// are tested first and a rediscovery is queued. The name stays.
+func (h *Handlers) UpdateServerAPI(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return apiErr(c, err)
+	}
+	var in coordinator.ServerInput
+	if err := decodeBody(c, &in, false); err != nil {
+		return apiErr(c, err)
+	}
+	s, jobID, err := h.Coord.UpdateServer(c.Request().Context(), id, in)
+	if err != nil {
+		return apiErr(c, err)
+	}
+	out, err := h.serverJSON(c, s.ID)
+	if err != nil {
+		return apiErr(c, err)
+	}
+	if jobID != 0 {
+		out.DiscoveryJobID = &jobID
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// RemoveServerAPI unregisters a server that protects nothing and keeps no
+// backups.
+func (h *Handlers) RemoveServerAPI(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return apiErr(c, err)
+	}
+	if err := h.Coord.RemoveServer(c.Request().Context(), id); err != nil {
+		return apiErr(c, err)
+	}
+	return c.NoContent(http.StatusNoContent)
+}

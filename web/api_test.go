@@ -593,6 +593,8 @@ var apiRoles = map[string]db.Role{
 	"GET /api/v1/servers":                       db.RoleReader,
 	"POST /api/v1/servers":                      db.RoleAdmin,
 	"GET /api/v1/servers/:id":                   db.RoleReader,
+	"PUT /api/v1/servers/:id":                   db.RoleAdmin,
+	"DELETE /api/v1/servers/:id":                db.RoleAdmin,
 	"POST /api/v1/servers/:id/rediscover":       db.RoleAdmin,
 	"GET /api/v1/servers/:id/permission-script": db.RoleReader,
 	"PUT /api/v1/servers/:id/auto-protect":      db.RoleAdmin,

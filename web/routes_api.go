@@ -17,6 +17,8 @@ func apiRoutes(api *echo.Group, h *handlers.Handlers, r roles) {
 	api.GET("/servers", h.ListServersAPI, r.reader)
 	api.POST("/servers", h.RegisterServerAPI, r.admin)
 	api.GET("/servers/:id", h.GetServerAPI, r.reader)
+	api.PUT("/servers/:id", h.UpdateServerAPI, r.admin)
+	api.DELETE("/servers/:id", h.RemoveServerAPI, r.admin)
 	api.POST("/servers/:id/rediscover", h.RediscoverAPI, r.admin)
 	api.GET("/servers/:id/permission-script", h.PermissionScriptAPI, r.reader)
 	api.PUT("/servers/:id/auto-protect", h.SetAutoProtectAPI, r.admin)

@@ -313,3 +313,28 @@ func TestConnectionCutFailsWithoutPoint(t *testing.T) {
 		t.Errorf("alert not resolved after success: %+v", alerts[0])
 	}
 }
+
+// TestRemoveServer is refused while a database is protected or keeps
+// backups, and then unregisters the server with its catalog rows.
+func TestRemoveServer(t *testing.T) {
+	s, srv, it := protectedSales(t)
+	if err := s.coord.RemoveServer(s.ctx, srv.ID); engine.CodeOf(err) != engine.CodeConflict {
+		t.Fatalf("remove with a protected database: %v", err)
+	}
+	s.coord.StopProtection(s.ctx, it.ID, false)
+	if err := s.coord.RemoveServer(s.ctx, srv.ID); engine.CodeOf(err) != engine.CodeConflict {
+		t.Fatalf("remove with kept backups: %v", err)
+	}
+	if err := s.coord.StopProtection(s.ctx, it.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.coord.RemoveServer(s.ctx, srv.ID); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := s.db.ListServers(s.ctx); len(list) != 0 {
+		t.Errorf("servers after remove: %+v", list)
+	}
+	if ms, _ := s.env.Vault.List(s.ctx, ""); len(ms) != 0 {
+		t.Errorf("%d blobs left in the vault", len(ms))
+	}
+}

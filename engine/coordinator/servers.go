@@ -398,3 +398,48 @@ func cmpOr(a, b string) string {
 	}
 	return b
 }
+
+// RemoveServer unregisters a server and closes its connections. It is
+// refused while a database of it is protected or keeps backup data; data
+// already soft-deleted is purged with it.
+func (c *Coordinator) RemoveServer(ctx context.Context, id int64) error {
+	s, err := c.server(ctx, id)
+	if err != nil {
+		return err
+	}
+	items, err := c.cfg.DB.ListItems(ctx, db.ItemFilter{ServerID: id})
+	if err != nil {
+		return err
+	}
+	points, err := c.cfg.DB.ServerPoints(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		if it.State == db.ItemProtected {
+			return engine.Errorf(engine.CodeConflict, "%s still protects %s; stop its protection first", s.Name, it.DatabaseName)
+		}
+	}
+	for _, p := range points {
+		if p.DeletedAt == nil {
+			return engine.Errorf(engine.CodeConflict, "%s keeps backups of its databases; stop protection with delete data first", s.Name)
+		}
+	}
+	for _, p := range points {
+		for _, b := range p.Blobs {
+			if err := c.cfg.Vault.DeleteBlob(ctx, b); err != nil {
+				return err
+			}
+		}
+	}
+	if err := c.cfg.DB.DeleteServer(ctx, id); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	if p, ok := c.conns[id]; ok {
+		p.conn.Close()
+		delete(c.conns, id)
+	}
+	c.mu.Unlock()
+	return nil
+}
