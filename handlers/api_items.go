@@ -362,3 +362,25 @@ func (h *Handlers) UndeletePointAPI(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, toPointJSON(p))
 }
+
+// ChangePolicyAPI moves a protected item to another policy:
+// PUT /items/{id} {"policy_id": ID}.
+func (h *Handlers) ChangePolicyAPI(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return apiErr(c, err)
+	}
+	var b resumeBody
+	if err := decodeBody(c, &b, false); err != nil {
+		return apiErr(c, err)
+	}
+	ctx := c.Request().Context()
+	if err := h.Coord.ChangePolicy(ctx, id, b.PolicyID); err != nil {
+		return apiErr(c, err)
+	}
+	out, err := h.itemJSON(ctx, id)
+	if err != nil {
+		return apiErr(c, err)
+	}
+	return c.JSON(http.StatusOK, out)
+}

@@ -608,6 +608,7 @@ var apiRoles = map[string]db.Role{
 	"GET /api/v1/items":                         db.RoleReader,
 	"POST /api/v1/items":                        db.RoleAdmin,
 	"GET /api/v1/items/:id":                     db.RoleReader,
+	"PUT /api/v1/items/:id":                     db.RoleAdmin,
 	"POST /api/v1/items/:id/backup":             db.RoleOperator,
 	"POST /api/v1/items/:id/stop":               db.RoleAdmin,
 	"POST /api/v1/items/:id/resume":             db.RoleAdmin,

@@ -36,6 +36,7 @@ func apiRoutes(api *echo.Group, h *handlers.Handlers, r roles) {
 	api.GET("/items", h.ListItemsAPI, r.reader)
 	api.POST("/items", h.ProtectAPI, r.admin)
 	api.GET("/items/:id", h.GetItemAPI, r.reader)
+	api.PUT("/items/:id", h.ChangePolicyAPI, r.admin)
 	api.POST("/items/:id/backup", h.BackupNowAPI, r.operator)
 	api.POST("/items/:id/stop", h.StopProtectionAPI, r.admin)
 	api.POST("/items/:id/resume", h.ResumeProtectionAPI, r.admin)

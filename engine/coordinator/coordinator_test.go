@@ -338,3 +338,27 @@ func TestRemoveServer(t *testing.T) {
 		t.Errorf("%d blobs left in the vault", len(ms))
 	}
 }
+
+// TestChangePolicy moves an item to another policy; a stopped item must be
+// resumed instead.
+func TestChangePolicy(t *testing.T) {
+	s, _, it := protectedSales(t)
+	weekly, err := s.coord.CreatePolicy(s.ctx, policy.Policy{Name: "Weekly", Full: policy.FullSchedule{Frequency: "weekly", Days: []string{"sunday"}, Time: "01:00", Timezone: "Europe/Berlin"},
+		Retention: policy.Retention{DailyDays: 30}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.coord.ChangePolicy(s.ctx, it.ID, weekly.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.db.ItemByID(s.ctx, it.ID); got.PolicyID == nil || *got.PolicyID != weekly.ID {
+		t.Fatalf("item policy = %v", got.PolicyID)
+	}
+	if err := s.coord.ChangePolicy(s.ctx, it.ID, 999); coordinator.FieldOf(err) != "policy_id" {
+		t.Errorf("unknown policy: %v", err)
+	}
+	s.coord.StopProtection(s.ctx, it.ID, false)
+	if err := s.coord.ChangePolicy(s.ctx, it.ID, weekly.ID); engine.CodeOf(err) != engine.CodeProtectionStopped {
+		t.Errorf("stopped item: %v", err)
+	}
+}

@@ -253,3 +253,19 @@ func retainUntil(end time.Time, days int) *time.Time {
 	t := end.AddDate(0, 0, days)
 	return &t
 }
+
+// ChangePolicy moves a protected item to another policy; its next backups
+// follow the new schedule and new points its retention.
+func (c *Coordinator) ChangePolicy(ctx context.Context, itemID, policyID int64) error {
+	it, err := c.item(ctx, itemID)
+	if err != nil {
+		return err
+	}
+	if it.State != db.ItemProtected {
+		return engine.Errorf(engine.CodeProtectionStopped, "protection of %s is stopped; resume it with the policy instead", it.DatabaseName)
+	}
+	if _, err := c.Policy(ctx, policyID); err != nil {
+		return invalid("policy_id", "%s", engine.MessageOf(err))
+	}
+	return c.cfg.DB.SetItemPolicy(ctx, it.ID, policyID)
+}
