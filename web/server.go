@@ -31,6 +31,9 @@ type Config struct {
 	Logger   *slog.Logger
 	Secure   bool // served over TLS: cookies get the Secure flag
 	Registry *prometheus.Registry
+	// ReadHeaderTimeout bounds how long a client may take to send its
+	// request headers (slow-loris); default 10 s. Tests shorten it.
+	ReadHeaderTimeout time.Duration
 }
 
 // Server is the portal and API server.
@@ -83,9 +86,12 @@ func New(cfg Config) *Server {
 
 	routes(e, h, a, csrf)
 
+	if cfg.ReadHeaderTimeout <= 0 {
+		cfg.ReadHeaderTimeout = 10 * time.Second
+	}
 	s.http = &http.Server{
 		Handler:           e,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      5 * time.Minute, // .bak downloads stream for long
 		IdleTimeout:       2 * time.Minute,
