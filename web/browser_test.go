@@ -137,6 +137,13 @@ func sqlExec(t *testing.T, dsn string, stmts ...string) {
 
 type css = chromedp.CSS
 
+// htmxReady waits until htmx has processed the element (a click before
+// that is a plain request, which works, but not the in-place update the
+// test wants to see).
+func htmxReady(sel string) chromedp.Action[chromedp.Void] {
+	return waitFor(`(() => { const e = document.querySelector('` + sel + `'); return !!(e && e['htmx-internal-data'] && e['htmx-internal-data'].initHash) })()`)
+}
+
 // unlabelled lists the form controls of the page that no label names.
 const unlabelled = `[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
 	.filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby'))
@@ -232,6 +239,7 @@ func TestBrowserUserJourney(t *testing.T) {
 
 	// Rediscover shows the job in place and then refreshes the list.
 	do("rediscover",
+		htmxReady(`#server-1 form`),
 		chromedp.Click(css(`#server-1 form button[type=submit]`)),
 		chromedp.WaitVisible(css(`#rediscover-1 .jobprog[data-status=completed]`)),
 		chromedp.WaitVisible(css(`#dbs-1 tr[data-db="Sales"]`)),
@@ -243,6 +251,7 @@ func TestBrowserUserJourney(t *testing.T) {
 	// by its field.
 	do("new policy", chromedp.Navigate(ts.URL+"/policies/new"),
 		chromedp.WaitVisible(css(`#f-name`)),
+		htmxReady(`div[hx-post="/policies/preview"]`),
 		chromedp.SendKeys(css(`#f-name`), "Hourly logs"),
 		clear(`#f-log-every-minutes`),
 		chromedp.SendKeys(css(`#f-log-every-minutes`), "30"),
@@ -274,12 +283,15 @@ func TestBrowserUserJourney(t *testing.T) {
 	time.Sleep(time.Until(at.Add(150 * time.Millisecond))) // let the clock pass T before the next commit
 	sqlExec(t, dsn, "INSERT INTO Sales.dbo.t VALUES (6, SYSUTCDATETIME()), (7, SYSUTCDATETIME())")
 
-	do("backup now", chromedp.SetValue(css(`#bn-type`), "log"),
+	do("backup now", htmxReady(`form[hx-post$="/backup"]`), chromedp.SetValue(css(`#bn-type`), "log"),
 		chromedp.Click(css(`#bn-type ~ p button`)),
 		waitFor(`(document.querySelector('#item-job .jobprog[data-status=completed]')?.textContent || '').includes('backup (log)')`),
 	)
 	if v, err := chromedp.Run(ctx, chromedp.AttributeValue(css(`#item-job [role=progressbar]`), "aria-valuenow")); err != nil || v.Value != "100" {
 		t.Fatalf("progress bar at %q (%v) after completion, want 100", v.Value, err)
+	}
+	if polling, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('#item-job .jobprog').hasAttribute('hx-trigger')`)); err != nil || polling {
+		t.Fatalf("the finished job still polls (%v)", err)
 	}
 	labelled("item")
 	do("item page", waitFor(`document.querySelector('#item-summary').textContent.includes('Last log') && !document.querySelector('#item-summary').textContent.match(/Last log\s*—/)`),
@@ -290,6 +302,7 @@ func TestBrowserUserJourney(t *testing.T) {
 	atText := at.Format("2006-01-02 15:04:05")
 	do("restore wizard", chromedp.Click(chromedp.Search(`//a[normalize-space(.)="Restore…"]`)),
 		chromedp.WaitVisible(css(`#r-at`)),
+		htmxReady(`section[hx-post="/restore/plan"]`),
 		clear(`#r-at`),
 		chromedp.SendKeys(css(`#r-at`), "2001-01-01 00:00:00"),
 		waitFor(`document.querySelector('#restore-plan').textContent.includes('UserErrorPointInTimeNotCovered')`),
@@ -336,6 +349,13 @@ func TestBrowserUserJourney(t *testing.T) {
 	labelled("policy form")
 	do("phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(ts.URL+"/"), chromedp.WaitVisible(css(`svg.chart`)),
 		screenshot(dir, "overview-phone"))
+	// At phone width nothing but a table's own scroller is wider than the screen.
+	for _, path := range []string{"/", "/servers", "/items/1", "/restore?item=1", "/policies/1", "/jobs", "/alerts"} {
+		do("phone "+path, chromedp.Navigate(ts.URL+path), chromedp.WaitVisible(css(`main h1`)))
+		if w, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); err != nil || w > 390 {
+			t.Errorf("%s at phone width is %d px wide (%v), want at most 390", path, w, err)
+		}
+	}
 }
 
 // TestPagesWorkWithoutJavaScript drives the portal's plain forms as a
