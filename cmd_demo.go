@@ -131,7 +131,10 @@ func startDemoSims(ctx context.Context, data string, ca *x509.CertPool, ip strin
 // databases under the demo policy; it does nothing on a later run.
 func seedDemo(ctx context.Context, c *coordinator.Coordinator, sims []*sqlsim.Instance, log *slog.Logger) error {
 	if ps, err := c.Policies(ctx); err != nil || len(ps) > 0 {
-		return err
+		if err != nil {
+			return err
+		}
+		return reconnectDemo(ctx, c, sims)
 	}
 	if err := fillDemo(ctx, sims); err != nil {
 		return err
@@ -178,6 +181,26 @@ func seedDemo(ctx context.Context, c *coordinator.Coordinator, sims []*sqlsim.In
 		}
 	}
 	log.Info("demo seeded", "policy", p.Name)
+	return nil
+}
+
+// reconnectDemo points the registered demo servers at this run's
+// instances, whose ports are picked anew each start.
+func reconnectDemo(ctx context.Context, c *coordinator.Coordinator, sims []*sqlsim.Instance) error {
+	servers, err := c.Servers(ctx)
+	if err != nil {
+		return err
+	}
+	for _, s := range servers {
+		i := map[string]int{"SQLPROD01": 0, "SQLPROD02": 1}[s.Name]
+		if (s.Name != "SQLPROD01" && s.Name != "SQLPROD02") || s.Port == sims[i].Port() {
+			continue
+		}
+		if _, _, err := c.UpdateServer(ctx, s.ID, coordinator.ServerInput{Host: "127.0.0.1", Port: sims[i].Port(),
+			Username: demoSvcLogin, Password: demoSvcPass}); err != nil {
+			return fmt.Errorf("reconnect %s: %w", s.Name, err)
+		}
+	}
 	return nil
 }
 

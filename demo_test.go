@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,66 +17,86 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-// TestDemoStarts runs demo mode as a newcomer would and checks that its
-// instances, protected items and first full backups appear, and that
-// SQLPROD02 shows the missing sysadmin membership.
-func TestDemoStarts(t *testing.T) {
-	dir := t.TempDir()
+// runDemoUntil runs demo mode in dir until ready reports true about its
+// catalog (read beside it, as WAL allows), then stops it as Ctrl-C would.
+func runDemoUntil(t *testing.T, dir string, ready func(ctx context.Context, c *db.DB) (bool, string)) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
 	done := make(chan error, 1)
-	t.Setenv("SQLVAULT_ADMIN_PASSWORD", "")
-	go func() {
-		done <- runDemo(ctx, []string{"--data", dir, "--addr", "127.0.0.1:0", "--log-format", "json"}, out)
-	}()
+	go func() { done <- runDemo(ctx, []string{"--data", dir, "--addr", "127.0.0.1:0", "--log-format", "json"}, out) }()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("demo ended with %v", err)
 		}
 	}()
-
 	deadline := time.Now().Add(60 * time.Second)
-	var catalog *db.DB
-	for catalog == nil && time.Now().Before(deadline) {
-		if bytes.Contains([]byte(out.String()), []byte("sqlvault demo is running")) {
-			c, err := db.Open(context.Background(), dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			catalog = c
-			defer c.Close()
+	for !strings.Contains(out.String(), "sqlvault demo is running") {
+		if time.Now().After(deadline) {
+			t.Fatalf("demo did not start; it printed:\n%s", out.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if catalog == nil {
-		t.Fatalf("demo did not start; it printed:\n%s", out.String())
+	catalog, err := db.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer catalog.Close()
+	why := ""
 	for time.Now().Before(deadline) {
-		servers, _ := catalog.ListServers(ctx)
-		items, _ := catalog.ListItems(ctx, db.ItemFilter{})
-		done, _ := catalog.ListJobs(ctx, db.JobFilter{Operation: "backup", Status: db.JobCompleted})
-		if len(servers) == 2 && len(items) == 3 && len(done) >= 3 {
-			for _, s := range servers {
-				if s.Name == "SQLPROD02" && s.StatusCode != "UserErrorSQLNoSysadminMembership" {
-					t.Errorf("SQLPROD02 status = %s %s", s.Status, s.StatusCode)
-				}
-			}
-			if !bytes.Contains([]byte(out.String()), []byte("admin / demo")) {
-				t.Errorf("demo did not print the login:\n%s", out.String())
-			}
-			return
+		var ok bool
+		if ok, why = ready(ctx, catalog); ok {
+			return out.String()
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	servers, _ := catalog.ListServers(ctx)
-	items, _ := catalog.ListItems(ctx, db.ItemFilter{})
-	t.Fatalf("demo: %d servers, %d items, first backups not done in time", len(servers), len(items))
+	t.Fatalf("demo not ready in time: %s", why)
+	return ""
+}
+
+// TestDemoStartsAndResumes runs demo mode as a newcomer would: its
+// instances, protected items and first full backups appear, SQLPROD02 shows
+// the missing sysadmin membership; a second run reuses the data directory
+// and its backups go on against the instances' new ports.
+func TestDemoStartsAndResumes(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("SQLVAULT_ADMIN_PASSWORD", "")
+	var firstScans int
+	out := runDemoUntil(t, dir, func(ctx context.Context, c *db.DB) (bool, string) {
+		servers, _ := c.ListServers(ctx)
+		items, _ := c.ListItems(ctx, db.ItemFilter{})
+		done, _ := c.ListJobs(ctx, db.JobFilter{Operation: "backup", Status: db.JobCompleted})
+		scans, _ := c.ListJobs(ctx, db.JobFilter{Operation: "rediscover", Status: db.JobCompleted})
+		firstScans = len(scans)
+		for _, s := range servers {
+			if s.Name == "SQLPROD02" && s.StatusCode != "UserErrorSQLNoSysadminMembership" {
+				return false, "SQLPROD02 status " + s.StatusCode
+			}
+		}
+		return len(servers) == 2 && len(items) == 3 && len(done) >= 3, "servers, items or first backups missing"
+	})
+	if !strings.Contains(out, "admin / demo") {
+		t.Errorf("demo did not print the login:\n%s", out)
+	}
+
+	// Again, in the same directory: nothing is seeded twice, and the servers
+	// are reconnected to the instances' new ports and discovered again.
+	runDemoUntil(t, dir, func(ctx context.Context, c *db.DB) (bool, string) {
+		servers, _ := c.ListServers(ctx)
+		items, _ := c.ListItems(ctx, db.ItemFilter{})
+		if len(servers) != 2 || len(items) != 3 {
+			return false, "the second run changed the catalog"
+		}
+		for _, s := range servers {
+			if s.Name == "SQLPROD01" && s.Status != db.StatusHealthy {
+				return false, "SQLPROD01 is " + s.Status + " " + s.StatusCode
+			}
+		}
+		scans, _ := c.ListJobs(ctx, db.JobFilter{Operation: "rediscover", Status: db.JobCompleted})
+		return len(scans) > firstScans, "SQLPROD01 was not discovered again"
+	})
 }

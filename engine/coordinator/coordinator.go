@@ -449,3 +449,8 @@ func (c *Coordinator) hook(point string) {
 		c.cfg.Hook(point)
 	}
 }
+
+// Servers lists the registered servers.
+func (c *Coordinator) Servers(ctx context.Context) ([]db.Server, error) {
+	return c.cfg.DB.ListServers(ctx)
+}
