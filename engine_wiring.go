@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -107,22 +105,10 @@ func openVault(ctx context.Context, o serveOptions, pass []byte, log *slog.Logge
 	return v, err
 }
 
-// loadOrCreateKey reads a hex key file, creating a random one (0600).
+// loadOrCreateKey reads a key file, creating a random one (0600).
 func loadOrCreateKey(path string) ([]byte, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		key := make([]byte, 32)
-		rand.Read(key)
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, err
-		}
-		s := hex.EncodeToString(key)
-		return []byte(s), os.WriteFile(path, []byte(s+"\n"), 0o600)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read key %s: %w", path, err)
-	}
-	return []byte(strings.TrimSpace(string(data))), nil
+	k, err := secret.LoadOrCreateKeyFile(path)
+	return []byte(k), err
 }
 
 func newRegistry() *prometheus.Registry {

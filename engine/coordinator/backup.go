@@ -92,24 +92,9 @@ func (c *Coordinator) runBackup(ctx context.Context, j db.Job, st *steps) error 
 	}
 
 	st.begin("Connect", s.Name)
-	conn, err := c.conn(ctx, s)
+	conn, _, err := c.connectSysadmin(ctx, s)
 	if err != nil {
-		c.serverDown(ctx, s, err)
 		return err
-	}
-	info, err := conn.Instance(ctx)
-	if err != nil {
-		c.serverDown(ctx, s, err)
-		return err
-	}
-	if !info.Sysadmin {
-		c.recordSysadmin(ctx, s, info)
-		return engine.Errorf(engine.CodeNoSysadmin, "login %q is not a member of the sysadmin server role on %s", s.Username, s.Name)
-	}
-	if s.Status != db.StatusHealthy {
-		// Reached with sysadmin again: the outage or missing role is over.
-		c.recordSysadmin(ctx, s, info)
-		c.cfg.DB.ResolveAlerts(ctx, s.ID, 0)
 	}
 
 	blobs := blobNames(j.ID, it.DatabaseName, j.Kind, c.cfg.Now(), stripesFor(dbase.SizeBytes))

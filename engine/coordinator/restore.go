@@ -200,18 +200,9 @@ func (c *Coordinator) runRestore(ctx context.Context, j db.Job, st *steps) error
 		return err
 	}
 	st.begin("Connect", s.Name)
-	conn, err := c.conn(ctx, s)
-	if err != nil {
-		c.serverDown(ctx, s, err)
-		return err
-	}
-	info, err := conn.Instance(ctx)
+	conn, info, err := c.connectSysadmin(ctx, s)
 	if err != nil {
 		return err
-	}
-	if !info.Sysadmin {
-		c.recordSysadmin(ctx, s, info)
-		return engine.Errorf(engine.CodeNoSysadmin, "login %q is not a member of the sysadmin server role on %s", s.Username, s.Name)
 	}
 	if r.Target.Mode == ModeOriginal {
 		if err := c.tailLog(ctx, j, st, conn, it); err != nil {

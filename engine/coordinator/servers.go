@@ -339,6 +339,32 @@ func (c *Coordinator) runRediscover(ctx context.Context, j db.Job, st *steps) er
 	return nil
 }
 
+// connectSysadmin connects to a server for a backup or restore and checks
+// the login is sysadmin, keeping the server's health and alerts up to
+// date either way.
+func (c *Coordinator) connectSysadmin(ctx context.Context, s db.Server) (*mssql.Conn, mssql.Instance, error) {
+	conn, err := c.conn(ctx, s)
+	if err != nil {
+		c.serverDown(ctx, s, err)
+		return nil, mssql.Instance{}, err
+	}
+	info, err := conn.Instance(ctx)
+	if err != nil {
+		c.serverDown(ctx, s, err)
+		return nil, info, err
+	}
+	if !info.Sysadmin {
+		c.recordSysadmin(ctx, s, info)
+		return nil, info, engine.Errorf(engine.CodeNoSysadmin, "login %q is not a member of the sysadmin server role on %s", s.Username, s.Name)
+	}
+	if s.Status != db.StatusHealthy {
+		// Reached with sysadmin again: the outage or missing role is over.
+		c.recordSysadmin(ctx, s, info)
+		c.cfg.DB.ResolveAlerts(ctx, s.ID, 0)
+	}
+	return conn, info, nil
+}
+
 // serverDown marks a server unreachable and raises an alert.
 func (c *Coordinator) serverDown(ctx context.Context, s db.Server, err error) {
 	code := engine.CodeOf(err)

@@ -83,11 +83,34 @@ func Connect(ctx context.Context, t Target) (*Conn, error) {
 	db := sql.OpenDB(connector)
 	db.SetMaxOpenConns(8)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	if err := db.PingContext(ctx); err != nil {
+	if err := ping(ctx, db, t); err != nil {
 		db.Close()
-		return nil, Classify(err, t)
+		return nil, err
 	}
 	return &Conn{db: db, target: t}, nil
+}
+
+// LoginTimeout bounds how long a connection and its login may take; a host
+// that accepts TCP but never answers the login is reported unreachable.
+const LoginTimeout = 30 * time.Second
+
+// ping checks the instance answers. The driver does not watch the context
+// during the login handshake, so the wait is bounded here.
+func ping(ctx context.Context, db *sql.DB, t Target) error {
+	ctx, cancel := context.WithTimeout(ctx, LoginTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- db.PingContext(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return Classify(err, t)
+		}
+		return nil
+	case <-ctx.Done():
+		return engine.Errorf(engine.CodeInstanceUnreachable, "%s:%d accepted the connection but did not complete the SQL Server login in time",
+			t.Host, t.Port)
+	}
 }
 
 // Close closes the pool.

@@ -1,6 +1,7 @@
 package mssql
 
 import (
+	"context"
 	"errors"
 	"net"
 	"strings"
@@ -168,5 +169,31 @@ func TestDSN(t *testing.T) {
 	}
 	if d := (Target{Host: "h", Instance: "SQLEXPRESS", User: "u"}).dsn("m"); !strings.Contains(d, "@h/SQLEXPRESS") {
 		t.Errorf("named instance dsn %s", d)
+	}
+}
+
+// TestConnectToSilentHost: a host that accepts TCP but never answers is
+// reported unreachable once the caller's context ends, not after minutes.
+func TestConnectToSilentHost(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // accept, then say nothing
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = Connect(ctx, Target{Host: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, User: "sa", Password: "x"})
+	if engine.CodeOf(err) != engine.CodeInstanceUnreachable || time.Since(start) > 5*time.Second {
+		t.Fatalf("silent host: %v after %s", err, time.Since(start))
 	}
 }

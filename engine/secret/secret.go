@@ -64,24 +64,35 @@ func LoadOrCreate(path, fromEnv string) (*Box, error) {
 		}
 		return New(key)
 	}
+	text, err := LoadOrCreateKeyFile(path)
+	if err != nil {
+		return nil, err
+	}
+	key, err := hex.DecodeString(text)
+	if err != nil {
+		return nil, fmt.Errorf("secret key %s is not hex: %w", path, err)
+	}
+	return New(key)
+}
+
+// LoadOrCreateKeyFile returns the trimmed contents of a key file, first
+// writing a random 32-byte key in hex there (mode 0600) if it is missing.
+func LoadOrCreateKeyFile(path string) (string, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		key := make([]byte, 32)
 		rand.Read(key)
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, err
+			return "", err
 		}
-		if err := os.WriteFile(path, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
-			return nil, fmt.Errorf("write secret key: %w", err)
+		text := hex.EncodeToString(key)
+		if err := os.WriteFile(path, []byte(text+"\n"), 0o600); err != nil {
+			return "", fmt.Errorf("write key %s: %w", path, err)
 		}
-		return New(key)
+		return text, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read secret key: %w", err)
+		return "", fmt.Errorf("read key %s: %w", path, err)
 	}
-	key, err := hex.DecodeString(strings.TrimSpace(string(data)))
-	if err != nil {
-		return nil, fmt.Errorf("secret key %s is not hex: %w", path, err)
-	}
-	return New(key)
+	return strings.TrimSpace(string(data)), nil
 }
