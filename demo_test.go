@@ -17,8 +17,12 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // runDemoUntil runs demo mode in dir until ready reports true about its
 // catalog (read beside it, as WAL allows), then stops it as Ctrl-C would.
@@ -27,7 +31,9 @@ func runDemoUntil(t *testing.T, dir string, ready func(ctx context.Context, c *d
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- runDemo(ctx, []string{"--data", dir, "--addr", "127.0.0.1:0", "--log-format", "json"}, out) }()
+	go func() {
+		done <- runDemo(ctx, []string{"--data", dir, "--addr", "127.0.0.1:0", "--log-format", "json"}, out)
+	}()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
