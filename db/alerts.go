@@ -62,11 +62,17 @@ func (d *DB) ListAlerts(ctx context.Context, limit int) ([]Alert, error) {
 	if limit <= 0 {
 		limit = 200
 	}
-	rows, err := d.read.QueryContext(ctx, `SELECT id, severity, code, message, server_id, item_id, job_id, created_at, resolved_at
-		FROM alerts ORDER BY resolved_at IS NOT NULL, created_at DESC LIMIT ?`, limit)
+	rows, err := d.read.QueryContext(ctx, `SELECT `+alertColumns+` FROM alerts
+		ORDER BY resolved_at IS NOT NULL, created_at DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, err
 	}
+	return scanAlerts(rows)
+}
+
+const alertColumns = `id, severity, code, message, server_id, item_id, job_id, created_at, resolved_at`
+
+func scanAlerts(rows *sql.Rows) ([]Alert, error) {
 	defer rows.Close()
 	var out []Alert
 	for rows.Next() {

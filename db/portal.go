@@ -2,7 +2,6 @@ package db
 
 import (
 	"context"
-	"database/sql"
 	"time"
 )
 
@@ -115,7 +114,7 @@ type AlertFilter struct {
 
 // PageAlerts returns alerts, open first and newest first, a page at a time.
 func (d *DB) PageAlerts(ctx context.Context, f AlertFilter) ([]Alert, error) {
-	q := `SELECT id, severity, code, message, server_id, item_id, job_id, created_at, resolved_at FROM alerts`
+	q := `SELECT ` + alertColumns + ` FROM alerts`
 	switch {
 	case f.Open:
 		q += ` WHERE resolved_at IS NULL`
@@ -130,18 +129,5 @@ func (d *DB) PageAlerts(ctx context.Context, f AlertFilter) ([]Alert, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []Alert
-	for rows.Next() {
-		var a Alert
-		var srv, item, job, resolved sql.NullInt64
-		var created int64
-		if err := rows.Scan(&a.ID, &a.Severity, &a.Code, &a.Message, &srv, &item, &job, &created, &resolved); err != nil {
-			return nil, err
-		}
-		a.ServerID, a.ItemID, a.JobID = ptr(srv), ptr(item), ptr(job)
-		a.CreatedAt, a.ResolvedAt = fromMS(created), nullTime(resolved)
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return scanAlerts(rows)
 }
