@@ -30,6 +30,7 @@ type serveOptions struct {
 	deviceCert string
 	deviceKey  string
 	perServer  int
+	jobs       int // jobs run at once in all
 	webhook    string
 	limits     policy.Limits // policy bounds; demo relaxes them
 }
@@ -45,6 +46,7 @@ func (o *serveOptions) register(fs *flag.FlagSet, defAddr string) {
 	fs.StringVar(&o.deviceCert, "device-cert", envOr("SQLVAULT_DEVICE_CERT", ""), "PEM certificate for the device instead of its own CA's (env SQLVAULT_DEVICE_CERT)")
 	fs.StringVar(&o.deviceKey, "device-key", envOr("SQLVAULT_DEVICE_KEY", ""), "PEM private key of --device-cert (env SQLVAULT_DEVICE_KEY)")
 	fs.IntVar(&o.perServer, "jobs-per-server", 4, "jobs run at once on one SQL Server instance")
+	fs.IntVar(&o.jobs, "jobs", 8, "jobs run at once in all, over every instance")
 	fs.StringVar(&o.webhook, "alert-webhook", envOr("SQLVAULT_ALERT_WEBHOOK", ""), "URL that receives every new alert as a JSON POST (env SQLVAULT_ALERT_WEBHOOK)")
 }
 
@@ -105,7 +107,7 @@ func startApp(ctx context.Context, o serveOptions, log *slog.Logger, stdout io.W
 
 	reg := newRegistry()
 	a.coord = coordinator.New(coordinator.Config{DB: a.catalog, Vault: a.eng.vault, Device: a.eng.device, DeviceName: o.deviceName,
-		Secrets: a.eng.secrets, Logger: log, PerInstance: o.perServer, Registry: reg, Limits: o.limits, Hook: crashHook(), Webhook: o.webhook})
+		Secrets: a.eng.secrets, Logger: log, PerInstance: o.perServer, Global: o.jobs, Registry: reg, Limits: o.limits, Hook: crashHook(), Webhook: o.webhook})
 	if err := a.coord.Start(ctx); err != nil {
 		return nil, err
 	}
