@@ -136,6 +136,7 @@ func (c *Coordinator) runBackup(ctx context.Context, j db.Job, st *steps) error 
 		RetainUntil: retainUntil(set.Finish, params.RetainDays)}
 	exp := expiry(pol, p, points)
 	p.ExpiresAt = &exp
+	c.hook("backup-before-label")
 	if err := c.label(ctx, s, it, p); err != nil {
 		c.discard(blobs)
 		return err

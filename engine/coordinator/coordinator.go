@@ -46,7 +46,7 @@ type Config struct {
 	// relaxes them for schedules that turn in minutes.
 	Limits policy.Limits
 	// Hook, when set, is called at named points of the workflows
-	// ("backup-before-commit", "retention-before-purge-rows",
+	// ("backup-before-label", "backup-before-commit", "retention-before-purge-rows",
 	// "restore-between-links"); crash tests kill the process there.
 	Hook func(point string)
 	// Webhook, when set, receives every new alert as a JSON POST.

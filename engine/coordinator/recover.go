@@ -4,10 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"sort"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/sqlvault/sqlvault/db"
 	"github.com/sqlvault/sqlvault/engine"
+	"github.com/sqlvault/sqlvault/engine/vault"
 )
 
 // recoverBackup settles what an interrupted backup job left in the vault.
@@ -38,6 +43,14 @@ func (c *Coordinator) recoverBackup(ctx context.Context, j db.Job) bool {
 			complete = complete && have[b]
 		}
 	}
+	if !complete {
+		// Committed blobs without labels: the process died between BACKUP
+		// returning and the labelling. msdb says whether SQL Server
+		// finished the backup to these URLs.
+		if l, ok := c.fromMSDB(ctx, j, ms); ok {
+			first, complete = &l, true
+		}
+	}
 	if complete {
 		if err := c.commitRecovered(ctx, j, *first); err == nil {
 			return true
@@ -49,6 +62,64 @@ func (c *Coordinator) recoverBackup(ctx context.Context, j db.Job) bool {
 		c.cfg.Vault.DeleteBlob(ctx, m.Blob)
 	}
 	return false
+}
+
+// fromMSDB asks the instance for the backup set written to a job's first
+// blob; it stands in for the labels when every stripe is committed.
+func (c *Coordinator) fromMSDB(ctx context.Context, j db.Job, ms []vault.Manifest) (PointLabels, bool) {
+	it, err := c.item(ctx, *j.ItemID)
+	if err != nil {
+		return PointLabels{}, false
+	}
+	s, err := c.server(ctx, it.ServerID)
+	if err != nil {
+		return PointLabels{}, false
+	}
+	blobs := make([]string, len(ms))
+	for i, m := range ms {
+		blobs[i] = m.Blob
+	}
+	sort.Strings(blobs) // stripe names end _1ofN … _NofN
+	if n := stripesNamed(blobs[0]); n != len(blobs) {
+		return PointLabels{}, false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	conn, err := c.conn(ctx, s)
+	if err != nil {
+		return PointLabels{}, false
+	}
+	set, err := conn.LastBackupSet(ctx, it.DatabaseName, c.urls(db.Point{Blobs: blobs})[0])
+	if err != nil {
+		return PointLabels{}, false
+	}
+	l := PointLabels{Server: s.Name, Host: s.Host, Port: s.Port, Instance: s.InstanceName, Database: it.DatabaseName,
+		DatabaseGUID: set.DatabaseGUID, Kind: j.Kind, Stripes: blobs, Start: set.Start, End: set.Finish,
+		FirstLSN: set.FirstLSN, LastLSN: set.LastLSN, CheckpointLSN: set.CheckpointLSN, DatabaseBackupLSN: set.DatabaseBackupLSN,
+		DifferentialBaseLSN: set.DifferentialBaseLSN}
+	for _, m := range ms {
+		l.SizeBytes += m.Size
+		l.StoredBytes += m.StoredBytes
+	}
+	p := db.Point{Blobs: blobs, StartTime: l.Start, EndTime: l.End, FirstLSN: l.FirstLSN, LastLSN: l.LastLSN,
+		CheckpointLSN: l.CheckpointLSN, DatabaseBackupLSN: l.DatabaseBackupLSN, DifferentialBaseLSN: l.DifferentialBaseLSN,
+		SizeBytes: l.SizeBytes, StoredBytes: l.StoredBytes, DatabaseGUID: l.DatabaseGUID, Kind: j.Kind}
+	if err := c.label(ctx, s, it, p); err != nil {
+		return PointLabels{}, false
+	}
+	return l, true
+}
+
+// stripesNamed reads N from a stripe name ending _1ofN.ext; 1 without one.
+func stripesNamed(blob string) int {
+	var i, n int
+	base := strings.TrimSuffix(strings.TrimSuffix(blob, ".bak"), ".trn")
+	if k := strings.LastIndex(base, "_"); k >= 0 {
+		if _, err := fmt.Sscanf(base[k:], "_%dof%d", &i, &n); err == nil && n > 0 {
+			return n
+		}
+	}
+	return 1
 }
 
 func (c *Coordinator) commitRecovered(ctx context.Context, j db.Job, l PointLabels) error {

@@ -1,0 +1,80 @@
+package coordinator_test
+
+import (
+	"runtime"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sqlvault/sqlvault/db"
+	"github.com/sqlvault/sqlvault/engine/coordinator"
+	"github.com/sqlvault/sqlvault/engine/secret"
+)
+
+// TestLogBackupFinishedBeforeACrash: the process dies after SQL Server
+// finished a log backup (and truncated its log) but before sqlvault
+// labelled it. At restart msdb confirms the backup, so it becomes the
+// recovery point instead of a retry that would break the log chain.
+func TestLogBackupFinishedBeforeACrash(t *testing.T) {
+	s, _, it := protectedSales(t)
+	s.coord.Stop()
+	var crash atomic.Bool
+	box, _ := secret.New(make([]byte, 32))
+	cfg := coordinator.Config{DB: s.db, Vault: s.env.Vault, Device: s.env.Device, DeviceName: s.env.DeviceName, Secrets: box,
+		Hook: func(point string) {
+			if crash.Load() && point == "backup-before-label" {
+				runtime.Goexit() // the job's goroutine stops dead, as in a kill
+			}
+		}}
+	c := coordinator.New(cfg)
+	if err := c.Start(s.ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.coord = c
+	s.exec("INSERT INTO Sales.dbo.t VALUES (2, N'in the lost log')")
+	crash.Store(true)
+	job, err := c.BackupNow(s.ctx, it.ID, "log", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The job reaches its last step and stops there, still in progress.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if j, _ := s.db.JobByID(s.ctx, job); j.Status == db.JobInProgress && len(j.Steps) >= 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the log backup did not reach its commit step")
+		}
+	}
+	c.Stop()
+	crash.Store(false)
+
+	restarted := coordinator.New(cfg)
+	if err := restarted.Start(s.ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer restarted.Stop()
+	s.coord = restarted
+	if j := s.wait(job); j.Status != db.JobCompleted {
+		t.Fatalf("interrupted log backup = %s %s", j.Status, j.ErrorCode)
+	}
+	points, _ := s.db.ListPoints(s.ctx, it.ID)
+	first, last := s.msdbLSNs("Sales", "L")
+	if len(points) != 2 || points[1].FirstLSN != first || points[1].LastLSN != last {
+		t.Fatalf("points after restart = %+v; msdb log %s-%s", points, first, last)
+	}
+	// The chain goes on: the next log backup restores through it.
+	s.exec("INSERT INTO Sales.dbo.t VALUES (3, N'next log')")
+	s.backup(it, "log")
+	points, _ = s.db.ListPoints(s.ctx, it.ID)
+	rj, err := restarted.Restore(s.ctx, coordinator.RestoreRequest{ItemID: it.ID, RecoveryPointID: points[len(points)-1].ID,
+		Target: coordinator.RestoreTarget{Mode: coordinator.ModeAlternate, DatabaseName: "Sales_after"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mustComplete(rj)
+	if got := s.ids("Sales_after"); !slices.Equal(got, []int{1, 2, 3}) {
+		t.Errorf("restore through the recovered log: %v", got)
+	}
+}
