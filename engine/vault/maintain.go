@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -261,17 +262,24 @@ type Stats struct {
 	Ratio        float64 `json:"ratio"` // logical / stored
 }
 
-// Stats reads the manifests and the index.
+// Stats sums the blobs' sizes and the index. The first call reads every
+// manifest; later ones use the sizes commits and deletes keep since.
 func (v *Vault) Stats(ctx context.Context) (Stats, error) {
-	ms, err := v.List(ctx, "")
-	if err != nil {
-		return Stats{}, err
+	v.sizesMu.Lock()
+	if v.sizes == nil {
+		sizes, err := v.readSizes(ctx)
+		if err != nil {
+			v.sizesMu.Unlock()
+			return Stats{}, err
+		}
+		v.sizes = sizes
 	}
 	var s Stats
-	for _, m := range ms {
+	for _, n := range v.sizes {
 		s.Blobs++
-		s.LogicalBytes += m.Size
+		s.LogicalBytes += n
 	}
+	v.sizesMu.Unlock()
 	v.mu.Lock()
 	for _, loc := range v.index {
 		s.Chunks++
@@ -283,6 +291,27 @@ func (v *Vault) Stats(ctx context.Context) (Stats, error) {
 		s.Ratio = float64(s.LogicalBytes) / float64(s.StoredBytes)
 	}
 	return s, nil
+}
+
+// readSizes reads every manifest's blob size; a manifest deleted between
+// the listing and its read is skipped.
+func (v *Vault) readSizes(ctx context.Context) (map[string]int64, error) {
+	names, err := v.b.List(ctx, "manifests/")
+	if err != nil {
+		return nil, err
+	}
+	sizes := make(map[string]int64, len(names))
+	for _, n := range names {
+		m, err := v.readManifest(ctx, n)
+		if errors.Is(err, ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		sizes[m.Blob] = m.Size
+	}
+	return sizes, nil
 }
 
 // String is a one-line summary for logs.

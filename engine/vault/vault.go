@@ -103,6 +103,12 @@ type Vault struct {
 	cache   *chunkCache
 	blobs   map[string]*blobIndex // parsed manifests of blobs being read
 	blobGen uint64                // bumped when a manifest changes
+
+	// sizes is every committed blob's logical size, read from the
+	// manifests by the first Stats and kept up to date by putManifest and
+	// DeleteBlob after it, so Stats costs no manifest reads. nil before.
+	sizesMu sync.Mutex
+	sizes   map[string]int64
 }
 
 // staging is an upload in progress: its blocks by id.
@@ -488,7 +494,23 @@ func (v *Vault) putManifest(ctx context.Context, m Manifest) error {
 	if err := v.b.Put(ctx, manifestName(m.Blob), seal(v.k.aead, plain)); err != nil {
 		return fmt.Errorf("write manifest of %s: %w", m.Blob, err)
 	}
+	v.noteSize(m.Blob, m.Size, true)
 	return nil
+}
+
+// noteSize records a manifest written or deleted in the kept sizes, once
+// the backend has done it (so a concurrent first Stats either read it or
+// is followed by this).
+func (v *Vault) noteSize(blob string, size int64, present bool) {
+	v.sizesMu.Lock()
+	defer v.sizesMu.Unlock()
+	switch {
+	case v.sizes == nil:
+	case present:
+		v.sizes[blob] = size
+	default:
+		delete(v.sizes, blob)
+	}
 }
 
 // Manifest reads the manifest of a committed blob.
@@ -532,7 +554,11 @@ func (v *Vault) DeleteBlob(ctx context.Context, blob string) error {
 	v.mu.Unlock()
 	v.forgetBlob(blob)
 	defer v.forgetBlob(blob)
-	return v.b.Delete(ctx, manifestName(blob))
+	err := v.b.Delete(ctx, manifestName(blob))
+	if err == nil || errors.Is(err, ErrNotExist) {
+		v.noteSize(blob, 0, false)
+	}
+	return err
 }
 
 // AbortBlob forgets the uncommitted blocks of a blob.

@@ -10,7 +10,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -326,5 +328,60 @@ func TestStoredBytesCountsOnlyNewData(t *testing.T) {
 	}
 	if second.StoredBytes != 0 {
 		t.Errorf("an identical backup stored %d new bytes; dedup should store none", second.StoredBytes)
+	}
+}
+
+// countingBackend counts the manifests read.
+type countingBackend struct {
+	Backend
+	manifestGets atomic.Int64
+}
+
+func (b *countingBackend) Get(ctx context.Context, name string) ([]byte, error) {
+	if strings.HasPrefix(name, "manifests/") {
+		b.manifestGets.Add(1)
+	}
+	return b.Backend.Get(ctx, name)
+}
+
+// TestStatsReadsManifestsOnce: the portal's overview asks for Stats on
+// every load; reading and parsing every manifest each time made it cost
+// O(vault) (seconds for a vault of a few hundred backups, found by
+// tests/load). After the first call the sizes are kept up to date by
+// commits and deletes, and agree with a freshly opened vault's.
+func TestStatsReadsManifestsOnce(t *testing.T) {
+	ctx := context.Background()
+	dir, _ := NewDirBackend(t.TempDir())
+	b := &countingBackend{Backend: dir}
+	v := newVault(t, b, Options{})
+	upload(t, v, "c/a.bak", pages(1, 1<<20), 256<<10)
+	upload(t, v, "c/b.bak", pages(2, 2<<20), 256<<10)
+	if s, err := v.Stats(ctx); err != nil || s.Blobs != 2 || s.LogicalBytes != 3<<20 {
+		t.Fatalf("first Stats = %+v, %v", s, err)
+	}
+	before := b.manifestGets.Load()
+	upload(t, v, "c/c.bak", pages(3, 1<<20), 256<<10)
+	if err := v.Annotate(ctx, "c/c.bak", map[string]string{"lsn": "1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.DeleteBlob(ctx, "c/a.bak"); err != nil {
+		t.Fatal(err)
+	}
+	before += 1 // Annotate reads the manifest it rewrites
+	for i := 0; i < 5; i++ {
+		v.Stats(ctx)
+	}
+	if n := b.manifestGets.Load() - before; n != 0 {
+		t.Fatalf("Stats read %d manifests after the first call, want 0", n)
+	}
+	got, _ := v.Stats(ctx)
+	fresh, err := Open(ctx, dir, pass, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	want, _ := fresh.Stats(ctx)
+	if got != want || got.Blobs != 2 || got.LogicalBytes != 3<<20 {
+		t.Fatalf("kept Stats = %+v, a fresh vault's = %+v", got, want)
 	}
 }
