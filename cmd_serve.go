@@ -102,6 +102,7 @@ func startApp(ctx context.Context, o serveOptions, log *slog.Logger, stdout io.W
 	if a.device, err = net.Listen("tcp", o.deviceAddr); err != nil {
 		return nil, fmt.Errorf("device address %s: %w (port 443 needs CAP_NET_BIND_SERVICE; see docs/device.md)", o.deviceAddr, err)
 	}
+	a.eng.device.Listening(a.device)
 	go a.eng.device.Serve(a.device)
 	a.closers = append(a.closers, func() { a.eng.device.Shutdown(context.Background()) })
 

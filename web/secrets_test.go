@@ -64,6 +64,7 @@ func TestSecretsNeverShow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dev.Listening(l)
 	go dev.Serve(l)
 	t.Cleanup(func() { dev.Shutdown(ctx); v.Close() })
 	box, _ := secret.New(bytes.Repeat([]byte{3}, 32))

@@ -66,6 +66,7 @@ func Start(t testing.TB) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	d.Listening(l)
 	go d.Serve(l)
 	t.Cleanup(func() { d.Shutdown(context.Background()); v.Close() })
 	return &Env{Vault: v, Device: d, DeviceName: name, DeviceIP: ip, DevicePort: port, t: t}

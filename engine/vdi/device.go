@@ -127,11 +127,21 @@ func (d *Device) CACertPEM() []byte { return d.certs.caPEM }
 // TLSCertificate is the device's server certificate.
 func (d *Device) TLSCertificate() tls.Certificate { return *d.certs.tls }
 
+// Listening records the port of the listener the device will serve on,
+// for the URLs it hands out (443 is left out, as SQL Server requires).
+// Serve calls it too; call it first when URLs may be asked for before
+// Serve's goroutine has started.
+func (d *Device) Listening(l net.Listener) {
+	if _, port, err := net.SplitHostPort(l.Addr().String()); err == nil && port != "443" {
+		d.mu.Lock()
+		d.port = port
+		d.mu.Unlock()
+	}
+}
+
 // Serve serves HTTPS on l until Shutdown.
 func (d *Device) Serve(l net.Listener) error {
-	if _, port, err := net.SplitHostPort(l.Addr().String()); err == nil && port != "443" {
-		d.port = port
-	}
+	d.Listening(l)
 	err := d.srv.ServeTLS(l, "", "")
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -144,10 +154,12 @@ func (d *Device) Shutdown(ctx context.Context) error { return d.srv.Shutdown(ctx
 
 // ContainerURL is the URL of a container, the name of its SQL credential.
 func (d *Device) ContainerURL(container string) string {
+	d.mu.Lock()
 	host := d.cfg.Name
 	if d.port != "" {
 		host += ":" + d.port
 	}
+	d.mu.Unlock()
 	return "https://" + host + "/" + container
 }
 

@@ -112,6 +112,7 @@ func newStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
+	d.Listening(l)
 	go d.Serve(l)
 	t.Cleanup(func() { d.Shutdown(context.Background()); v.Close() })
 	box, _ := secret.New(make([]byte, 32))
