@@ -70,15 +70,23 @@ func loadParams(t *testing.T) params {
 
 // recorder collects latencies and failures from every goroutine.
 type recorder struct {
-	mu   sync.Mutex
-	lat  map[string][]time.Duration // "page /items", "api /api/v1/jobs", ...
-	errs []string
-	nerr int
+	mu  sync.Mutex
+	lat map[string][]time.Duration // "page /items", "api /api/v1/jobs", ...
+	// pages by quarter of the run, to see whether latency grows with it
+	start    time.Time
+	span     time.Duration
+	quarters [4][]time.Duration
+	errs     []string
+	nerr     int
 }
 
 func (r *recorder) add(kind string, d time.Duration) {
 	r.mu.Lock()
 	r.lat[kind] = append(r.lat[kind], d)
+	if strings.HasPrefix(kind, "page ") && r.span > 0 {
+		q := min(3, int(4*time.Since(r.start)/r.span))
+		r.quarters[q] = append(r.quarters[q], d)
+	}
 	r.mu.Unlock()
 }
 
@@ -223,6 +231,9 @@ func TestLoad(t *testing.T) {
 	// Readers start with the load and run until the streams stop.
 	started := time.Now()
 	end := started.Add(p.duration)
+	rec.mu.Lock()
+	rec.start, rec.span = started, p.duration
+	rec.mu.Unlock()
 	readersDone := make(chan struct{})
 	var readers sync.WaitGroup
 	var itemIDs []int64
@@ -492,7 +503,7 @@ func TestLoad(t *testing.T) {
 
 	// Figures.
 	pages, apis := rec.all("page "), rec.all("api ")
-	t.Logf("load: %d streams on %d instances (%d MiB per round of fulls), %v of load (%v asked)", streams, p.instances, logical>>20, elapsed.Round(time.Second), p.duration)
+	t.Logf("load: %d streams on %d instances (%d MiB per round of fulls), %v of load (%v asked); device %s", streams, p.instances, logical>>20, elapsed.Round(time.Second), p.duration, s.deviceAddr)
 	t.Logf("backups: %d completed of %d asked (%.1f a minute), peak %d running at once", completed, len(jobs), float64(completed)/elapsed.Minutes(), peakRunning)
 	t.Logf("backed up: %.0f MB in total, %.1f MB/s (10^6 B); stored %.0f MB after dedup and compression; full took p50 %v p99 %v",
 		float64(totalBytes)/1e6, float64(totalBytes)/1e6/elapsed.Seconds(), float64(stored)/1e6, pct(fullTook, 0.5).Round(time.Millisecond), pct(fullTook, 0.99).Round(time.Millisecond))
@@ -508,6 +519,11 @@ func TestLoad(t *testing.T) {
 		t.Logf("  %-22s n=%-6d p50 %-9s p99 %-9s max %s", k, len(l), ms(pct(l, 0.5)), ms(pct(l, 0.99)), ms(pct(l, 1)))
 	}
 	rec.mu.Unlock()
+	var qs []string
+	for _, l := range rec.quarters {
+		qs = append(qs, fmt.Sprintf("%s/%s", ms(pct(l, 0.5)), ms(pct(l, 0.99))))
+	}
+	t.Logf("portal pages p50/p99 in each quarter of the run: %s", strings.Join(qs, ", "))
 	t.Logf("API reads: %d, p50 %s p99 %s max %s", len(apis), ms(pct(apis, 0.5)), ms(pct(apis, 0.99)), ms(pct(apis, 1)))
 	var q []string
 	for i := 1; i <= 4 && len(rss) > 0; i++ {
