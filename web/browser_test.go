@@ -151,7 +151,7 @@ const unlabelled = `[...document.querySelectorAll('input:not([type=hidden]), sel
 
 // clear empties an input, so that typing replaces its value.
 func clear(sel string) chromedp.Action[chromedp.Void] {
-	return chromedp.Poll[chromedp.Void](`(() => { const e = document.querySelector('`+sel+`'); if (!e) return false; e.value = ''; return true })()`)
+	return chromedp.Poll[chromedp.Void](`(() => { const e = document.querySelector('` + sel + `'); if (!e) return false; e.value = ''; return true })()`)
 }
 
 // TestBrowserUserJourney walks the portal as an administrator would, with
