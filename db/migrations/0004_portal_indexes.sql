@@ -1,0 +1,18 @@
+-- +goose Up
+-- Indexes the portal needs with a big catalog (1,000 items, 1,000,000 jobs).
+
+-- An item's newest backup job (its last outcome, newest first).
+CREATE INDEX jobs_item_operation ON jobs (item_id, operation, id);
+-- The jobs list filtered by status and/or operation, newest (highest id) first.
+CREATE INDEX jobs_status_id ON jobs (status, id);
+CREATE INDEX jobs_operation_id ON jobs (operation, id);
+CREATE INDEX jobs_operation_status_id ON jobs (operation, status, id);
+-- An item's newest point of each kind (last full, differential, log).
+CREATE INDEX recovery_points_item_kind ON recovery_points (item_id, kind, end_time);
+
+-- +goose Down
+DROP INDEX recovery_points_item_kind;
+DROP INDEX jobs_operation_status_id;
+DROP INDEX jobs_operation_id;
+DROP INDEX jobs_status_id;
+DROP INDEX jobs_item_operation;
