@@ -48,21 +48,40 @@ type ItemHealth struct {
 
 // Health computes an item's RPO at the coordinator's clock.
 func (c *Coordinator) Health(ctx context.Context, it db.Item) ItemHealth {
-	var h ItemHealth
-	if it.PolicyID != nil {
-		if p, err := c.Policy(ctx, *it.PolicyID); err == nil {
-			h.Target = p.RPO()
-			if !logsAllowed(it) && h.Target < 24*time.Hour {
-				h.Target = 24 * time.Hour
+	return c.HealthOf(ctx, []db.Item{it})[0]
+}
+
+// HealthOf computes the health of many items, reading each policy once (a
+// list of a thousand items shares a handful of policies).
+func (c *Coordinator) HealthOf(ctx context.Context, items []db.Item) []ItemHealth {
+	targets := map[int64]*time.Duration{} // nil: the policy could not be read
+	now := c.cfg.Now()
+	out := make([]ItemHealth, len(items))
+	for i, it := range items {
+		h := &out[i]
+		if it.PolicyID != nil {
+			t, ok := targets[*it.PolicyID]
+			if !ok {
+				if p, err := c.Policy(ctx, *it.PolicyID); err == nil {
+					rpo := p.RPO()
+					t = &rpo
+				}
+				targets[*it.PolicyID] = t
+			}
+			if t != nil {
+				h.Target = *t
+				if !logsAllowed(it) && h.Target < 24*time.Hour {
+					h.Target = 24 * time.Hour
+				}
 			}
 		}
+		if it.LatestPoint != nil {
+			h.HasPoint = true
+			h.RPO = now.Sub(*it.LatestPoint)
+		}
+		h.Breaching = it.State == db.ItemProtected && h.Target > 0 && h.HasPoint && h.RPO > 2*h.Target
 	}
-	if it.LatestPoint != nil {
-		h.HasPoint = true
-		h.RPO = c.cfg.Now().Sub(*it.LatestPoint)
-	}
-	h.Breaching = it.State == db.ItemProtected && h.Target > 0 && h.HasPoint && h.RPO > 2*h.Target
-	return h
+	return out
 }
 
 // CheckHealth updates RPO gauges and opens or resolves RPO alerts; it runs
@@ -73,8 +92,9 @@ func (c *Coordinator) CheckHealth(ctx context.Context) {
 		c.log.Error("health check", "err", err)
 		return
 	}
-	for _, it := range items {
-		h := c.Health(ctx, it)
+	healths := c.HealthOf(ctx, items)
+	for i, it := range items {
+		h := healths[i]
 		if h.HasPoint {
 			c.metrics.rpo.WithLabelValues(it.ServerName, it.DatabaseName).Set(h.RPO.Seconds())
 		}
