@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -118,11 +117,18 @@ func (d *DB) ListJobs(ctx context.Context, f JobFilter) ([]Job, error) {
 	var where []string
 	var args []any
 	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
+	// One index leads, newest id first: an item's jobs (jobs_item_id), or
+	// those of a status and/or operation; the unary + keeps the planner
+	// from sorting the rows of a less selective index.
+	plus := ""
+	if f.ItemID != 0 {
+		plus = "+"
+	}
 	if f.Status != "" {
-		add("j.status = ?", f.Status)
+		add(plus+"j.status = ?", f.Status)
 	}
 	if f.Operation != "" {
-		add("j.operation = ?", f.Operation)
+		add(plus+"j.operation = ?", f.Operation)
 	}
 	if f.ItemID != 0 {
 		add("j.item_id = ?", f.ItemID)
@@ -131,7 +137,12 @@ func (d *DB) ListJobs(ctx context.Context, f JobFilter) ([]Job, error) {
 		add("coalesce(j.server_id, d.server_id) = ?", f.ServerID)
 	}
 	if !f.Since.IsZero() {
-		add("j.created_at >= ?", ms(f.Since))
+		// Ids grow with creation times: the jobs since a time are those
+		// after the newest one created before it (one seek on
+		// jobs_created), which bounds the walk down the id index even when
+		// nothing matches.
+		add("+j.created_at >= ?", ms(f.Since))
+		add("j.id > coalesce((SELECT b.id FROM jobs b WHERE b.created_at < ? ORDER BY b.created_at DESC LIMIT 1), 0)", ms(f.Since))
 	}
 	if f.BeforeID != 0 {
 		add("j.id < ?", f.BeforeID)
@@ -227,13 +238,11 @@ func (d *DB) FinishJob(ctx context.Context, id int64, status, code, message stri
 // ActiveJob returns the id of a queued or running job of the same operation
 // and kind for the item, so a job is not queued twice.
 func (d *DB) ActiveJob(ctx context.Context, operation, kind string, itemID int64) (int64, error) {
-	var id int64
-	err := d.read.QueryRowContext(ctx, `SELECT id FROM jobs WHERE operation = ? AND kind = ? AND item_id = ?
-		AND status IN ('queued', 'in_progress') ORDER BY id LIMIT 1`, operation, kind, itemID).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
-	}
-	return id, err
+	// Led by status: the active jobs are few, an item's jobs many.
+	var id sql.NullInt64
+	err := d.read.QueryRowContext(ctx, `SELECT min(id) FROM jobs WHERE status IN ('queued', 'in_progress')
+		AND operation = ? AND kind = ? AND +item_id = ?`, operation, kind, itemID).Scan(&id)
+	return id.Int64, err
 }
 
 // Summary counts what the overview shows.

@@ -74,12 +74,12 @@ func (d *DB) JobCounts(ctx context.Context, since time.Time) (map[string]int, er
 // LastBackupStatus returns, for each item (or for the items named), the
 // status and error code of its most recent finished backup job.
 func (d *DB) LastBackupStatus(ctx context.Context, itemIDs ...int64) (map[int64]Job, error) {
-	// Per item, the newest backup jobs by id on jobs_item_operation, until
-	// one that finished: one short index walk per item, not a scan of the
-	// item's whole history.
+	// Per item, its jobs newest first on jobs_item_id until a finished
+	// backup: one short index walk per item, not a scan of its history
+	// (the unary + keeps the planner off the operation and status indexes).
 	q := `SELECT j.item_id, j.id, j.kind, j.status, j.error_code, j.error_message FROM items i
-		JOIN jobs j ON j.id = (SELECT k.id FROM jobs k WHERE k.item_id = i.id AND k.operation = 'backup'
-			AND k.status IN ('completed', 'failed') ORDER BY k.id DESC LIMIT 1)`
+		JOIN jobs j ON j.id = (SELECT k.id FROM jobs k WHERE k.item_id = i.id AND +k.operation = 'backup'
+			AND +k.status IN ('completed', 'failed') ORDER BY k.id DESC LIMIT 1)`
 	var args []any
 	if len(itemIDs) > 0 {
 		q += ` WHERE i.id IN (` + strings.Repeat("?, ", len(itemIDs)-1) + `?)`

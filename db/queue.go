@@ -158,13 +158,11 @@ func notFound(err error) error {
 // ActiveServerJob returns a queued or running job of the operation for the
 // server (0: jobs with no server), so it is not queued twice.
 func (d *DB) ActiveServerJob(ctx context.Context, operation string, serverID int64) (int64, error) {
-	var id int64
-	err := d.read.QueryRowContext(ctx, `SELECT id FROM jobs WHERE operation = ? AND coalesce(server_id, 0) = ?
-		AND status IN ('queued', 'in_progress') ORDER BY id LIMIT 1`, operation, serverID).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
-	}
-	return id, err
+	// Led by status: the active jobs are few, an operation's many.
+	var id sql.NullInt64
+	err := d.read.QueryRowContext(ctx, `SELECT min(id) FROM jobs WHERE status IN ('queued', 'in_progress')
+		AND +operation = ? AND coalesce(server_id, 0) = ?`, operation, serverID).Scan(&id)
+	return id.Int64, err
 }
 
 // AddDatabase records a database not (yet) seen by discovery, e.g. one

@@ -1,8 +1,9 @@
 -- +goose Up
 -- Indexes the portal needs with a big catalog (1,000 items, 1,000,000 jobs).
 
--- An item's newest backup job (its last outcome, newest first).
-CREATE INDEX jobs_item_operation ON jobs (item_id, operation, id);
+-- An item's jobs newest (highest id) first: its last backup outcome, the
+-- jobs list of one item.
+CREATE INDEX jobs_item_id ON jobs (item_id, id);
 -- The jobs list filtered by status and/or operation, newest (highest id) first.
 CREATE INDEX jobs_status_id ON jobs (status, id);
 CREATE INDEX jobs_operation_id ON jobs (operation, id);
@@ -15,4 +16,4 @@ DROP INDEX recovery_points_item_kind;
 DROP INDEX jobs_operation_status_id;
 DROP INDEX jobs_operation_id;
 DROP INDEX jobs_status_id;
-DROP INDEX jobs_item_operation;
+DROP INDEX jobs_item_id;
