@@ -50,11 +50,11 @@ func (h *Handlers) itemData(c echo.Context, id int64) (templates.ItemData, error
 	if err != nil {
 		return templates.ItemData{}, err
 	}
-	last, err := h.DB.LastBackupStatus(ctx)
+	views, err := h.viewsOf(c, []db.Item{it})
 	if err != nil {
 		return templates.ItemData{}, err
 	}
-	d := templates.ItemData{ItemView: h.itemView(c, it, last), Now: time.Now()}
+	d := templates.ItemData{ItemView: views[0], Now: time.Now()}
 	if d.Points, err = h.DB.ListPoints(ctx, id); err != nil {
 		return d, err
 	}

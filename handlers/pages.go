@@ -11,6 +11,7 @@ import (
 
 	"github.com/sqlvault/sqlvault/db"
 	"github.com/sqlvault/sqlvault/engine"
+	"github.com/sqlvault/sqlvault/engine/coordinator"
 	"github.com/sqlvault/sqlvault/templates"
 )
 
@@ -56,31 +57,42 @@ func (h *Handlers) Overview(c echo.Context) error {
 
 // itemViews lists items with their health and last backup outcome.
 func (h *Handlers) itemViews(c echo.Context, f db.ItemFilter) ([]templates.ItemView, error) {
-	ctx := c.Request().Context()
-	items, err := h.DB.ListItems(ctx, f)
+	items, err := h.DB.ListItems(c.Request().Context(), f)
 	if err != nil {
 		return nil, err
 	}
-	last, err := h.DB.LastBackupStatus(ctx)
+	return h.viewsOf(c, items)
+}
+
+// viewsOf adds to items their health (one policy read per policy) and
+// their last backup outcome (one query).
+func (h *Handlers) viewsOf(c echo.Context, items []db.Item) ([]templates.ItemView, error) {
+	ctx := c.Request().Context()
+	var ids []int64
+	if len(items) <= 100 { // a few: ask for those; many: for all
+		for _, it := range items {
+			ids = append(ids, it.ID)
+		}
+	}
+	last, err := h.DB.LastBackupStatus(ctx, ids...)
 	if err != nil {
 		return nil, err
+	}
+	var healths []coordinator.ItemHealth
+	if h.Coord != nil {
+		healths = h.Coord.HealthOf(ctx, items)
 	}
 	out := make([]templates.ItemView, len(items))
 	for i, it := range items {
-		out[i] = h.itemView(c, it, last)
+		out[i] = templates.ItemView{Item: it}
+		if healths != nil {
+			out[i].Health = healths[i]
+		}
+		if j, ok := last[it.ID]; ok {
+			out[i].Last = &j
+		}
 	}
 	return out, nil
-}
-
-func (h *Handlers) itemView(c echo.Context, it db.Item, last map[int64]db.Job) templates.ItemView {
-	v := templates.ItemView{Item: it}
-	if h.Coord != nil {
-		v.Health = h.Coord.Health(c.Request().Context(), it)
-	}
-	if j, ok := last[it.ID]; ok {
-		v.Last = &j
-	}
-	return v
 }
 
 // isFragment reports whether htmx asked for a part of a page (not a
