@@ -157,14 +157,21 @@ func (d *DB) SetItemNote(ctx context.Context, id int64, note string) error {
 	return affected(d.write.ExecContext(ctx, `UPDATE items SET note = ? WHERE id = ?`, note, id))
 }
 
-const itemQuery = `SELECT i.id, i.database_id, d.name, d.server_id, s.name, d.recovery_model, i.policy_id,
-	coalesce(p.name, ''), i.state, i.note, i.created_at,
-	(SELECT max(end_time) FROM recovery_points r WHERE r.item_id = i.id AND r.kind IN ('full', 'copy_only_full')),
+const (
+	itemColumns = `SELECT i.id, i.database_id, d.name, d.server_id, s.name, d.recovery_model, i.policy_id,
+	coalesce(p.name, ''), i.state, i.note, i.created_at, `
+	// Each a seek on recovery_points_item_kind or recovery_points_item.
+	itemPointTimes = `(SELECT max(end_time) FROM recovery_points r WHERE r.item_id = i.id AND r.kind IN ('full', 'copy_only_full')),
 	(SELECT max(end_time) FROM recovery_points r WHERE r.item_id = i.id AND r.kind = 'differential'),
 	(SELECT max(end_time) FROM recovery_points r WHERE r.item_id = i.id AND r.kind = 'log'),
-	(SELECT max(end_time) FROM recovery_points r WHERE r.item_id = i.id)
+	(SELECT max(end_time) FROM recovery_points r WHERE r.item_id = i.id)`
+	itemFrom = `
 	FROM items i JOIN databases d ON d.id = i.database_id JOIN servers s ON s.id = d.server_id
 	LEFT JOIN policies p ON p.id = i.policy_id`
+	itemQuery = itemColumns + itemPointTimes + itemFrom
+	// itemNamesQuery leaves the point times out, for pickers.
+	itemNamesQuery = itemColumns + `NULL, NULL, NULL, NULL` + itemFrom
+)
 
 // ItemByID returns one item.
 func (d *DB) ItemByID(ctx context.Context, id int64) (Item, error) {
@@ -187,20 +194,16 @@ type ItemFilter struct {
 	ServerID, PolicyID int64
 	State              string
 	Limit, Offset      int
+	NoPointTimes       bool // leave LastFull … LatestPoint nil (a picker needs only names)
 }
 
 // ListItems returns items by server and database name.
 func (d *DB) ListItems(ctx context.Context, f ItemFilter) ([]Item, error) {
-	q, args := itemQuery+` WHERE 1 = 1`, []any{}
-	if f.ServerID != 0 {
-		q, args = q+` AND d.server_id = ?`, append(args, f.ServerID)
+	q := itemQuery
+	if f.NoPointTimes {
+		q = itemNamesQuery
 	}
-	if f.PolicyID != 0 {
-		q, args = q+` AND i.policy_id = ?`, append(args, f.PolicyID)
-	}
-	if f.State != "" {
-		q, args = q+` AND i.state = ?`, append(args, f.State)
-	}
+	q, args := itemFilter(q, f)
 	if f.Limit <= 0 {
 		f.Limit = 1000
 	}
@@ -210,6 +213,28 @@ func (d *DB) ListItems(ctx context.Context, f ItemFilter) ([]Item, error) {
 		return nil, err
 	}
 	return scanItems(rows)
+}
+
+// CountItems counts the items ListItems would return without its limit.
+func (d *DB) CountItems(ctx context.Context, f ItemFilter) (int, error) {
+	q, args := itemFilter(`SELECT count(*) FROM items i JOIN databases d ON d.id = i.database_id`, f)
+	var n int
+	err := d.read.QueryRowContext(ctx, q, args...).Scan(&n)
+	return n, err
+}
+
+func itemFilter(q string, f ItemFilter) (string, []any) {
+	q, args := q+` WHERE 1 = 1`, []any{}
+	if f.ServerID != 0 {
+		q, args = q+` AND d.server_id = ?`, append(args, f.ServerID)
+	}
+	if f.PolicyID != 0 {
+		q, args = q+` AND i.policy_id = ?`, append(args, f.PolicyID)
+	}
+	if f.State != "" {
+		q, args = q+` AND i.state = ?`, append(args, f.State)
+	}
+	return q, args
 }
 
 func scanItems(rows *sql.Rows) ([]Item, error) {

@@ -40,7 +40,7 @@ func (h *Handlers) Jobs(c echo.Context) error {
 	if c.Request().Header.Get("HX-Target") == "jobs-table" {
 		return render(c, http.StatusOK, templates.JobsTable(d))
 	}
-	if d.Items, err = h.DB.ListItems(ctx, db.ItemFilter{}); err != nil {
+	if d.Items, err = h.DB.ListItems(ctx, db.ItemFilter{NoPointTimes: true}); err != nil {
 		return err
 	}
 	return render(c, http.StatusOK, templates.Jobs(h.page(c, "Jobs", "jobs"), d))

@@ -15,30 +15,44 @@ const itemsPerPage = 50
 
 // Items lists backup items, filtered by health, a page at a time.
 func (h *Handlers) Items(c echo.Context) error {
+	ctx := c.Request().Context()
 	pol, _ := strconv.ParseInt(c.QueryParam("policy"), 10, 64)
-	views, err := h.itemViews(c, db.ItemFilter{Limit: 1000000, PolicyID: pol})
-	if err != nil {
-		return err
-	}
 	d := templates.ItemsData{Health: c.QueryParam("health"), Now: time.Now(), PrevOffset: -1}
+	off, _ := strconv.Atoi(c.QueryParam("offset"))
+	f := db.ItemFilter{PolicyID: pol}
 	if d.Health != "" {
+		// Health is computed, not stored: filter every item, then page.
+		f.Limit = 1000000
+		views, err := h.itemViews(c, f)
+		if err != nil {
+			return err
+		}
 		var keep []templates.ItemView
 		for _, v := range views {
 			if v.State() == d.Health {
 				keep = append(keep, v)
 			}
 		}
-		views = keep
+		d.Total = len(keep)
+		off = min(max(off, 0), max(d.Total-1, 0))
+		d.Items = keep[off:min(off+itemsPerPage, d.Total)]
+	} else {
+		// Only the page is read.
+		var err error
+		if d.Total, err = h.DB.CountItems(ctx, f); err != nil {
+			return err
+		}
+		off = min(max(off, 0), max(d.Total-1, 0))
+		f.Limit, f.Offset = itemsPerPage, off
+		if d.Items, err = h.itemViews(c, f); err != nil {
+			return err
+		}
 	}
-	d.Total = len(views)
-	off, _ := strconv.Atoi(c.QueryParam("offset"))
-	off = min(max(off, 0), max(len(views)-1, 0))
 	d.Offset = off
-	d.Items = views[off:min(off+itemsPerPage, len(views))]
 	if off > 0 {
 		d.PrevOffset = max(off-itemsPerPage, 0)
 	}
-	if off+itemsPerPage < len(views) {
+	if off+itemsPerPage < d.Total {
 		d.NextOffset = off + itemsPerPage
 	}
 	return render(c, http.StatusOK, templates.Items(h.page(c, "Backup items", "items"), d))
