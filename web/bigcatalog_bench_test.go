@@ -113,7 +113,7 @@ func writeBigCatalog(dir string, now time.Time) error {
 	}
 
 	// The bulk of it in one transaction, generated inside SQLite.
-	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(OFF)&_pragma=foreign_keys(0)")
+	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(OFF)&_pragma=foreign_keys(0)&_pragma=cache_size(-262144)")
 	if err != nil {
 		return err
 	}
