@@ -10,6 +10,7 @@ import (
 
 	"github.com/sqlvault/sqlvault/db"
 	"github.com/sqlvault/sqlvault/engine"
+	"github.com/sqlvault/sqlvault/engine/coordinator"
 	"github.com/sqlvault/sqlvault/engine/restore"
 )
 
@@ -22,9 +23,18 @@ type itemJSON struct {
 	JobID            *int64 `json:"job_id,omitempty"`   // the backup a protect or resume queued
 }
 
-func (h *Handlers) toItemJSON(ctx context.Context, it db.Item) itemJSON {
+// toItemsJSON adds health to items, reading each policy once.
+func (h *Handlers) toItemsJSON(ctx context.Context, items []db.Item) []itemJSON {
+	health := h.Coord.HealthOf(ctx, items)
+	out := make([]itemJSON, len(items))
+	for i, it := range items {
+		out[i] = withHealth(it, health[i])
+	}
+	return out
+}
+
+func withHealth(it db.Item, hl coordinator.ItemHealth) itemJSON {
 	out := itemJSON{Item: it}
-	hl := h.Coord.Health(ctx, it)
 	if hl.HasPoint {
 		s := int64(hl.RPO / time.Second)
 		out.RPOSeconds = &s
@@ -42,7 +52,7 @@ func (h *Handlers) itemJSON(ctx context.Context, id int64) (itemJSON, error) {
 	if err != nil {
 		return itemJSON{}, notFound(err, "backup item %d does not exist", id)
 	}
-	return h.toItemJSON(ctx, it), nil
+	return h.toItemsJSON(ctx, []db.Item{it})[0], nil
 }
 
 // protectBody is POST /items.
@@ -104,11 +114,7 @@ func (h *Handlers) ListItemsAPI(c echo.Context) error {
 	if err != nil {
 		return apiErr(c, err)
 	}
-	out := make([]itemJSON, 0, len(items))
-	for _, it := range items {
-		out = append(out, h.toItemJSON(ctx, it))
-	}
-	return c.JSON(http.StatusOK, map[string]any{"items": out})
+	return c.JSON(http.StatusOK, map[string]any{"items": h.toItemsJSON(ctx, items)})
 }
 
 // GetItemAPI returns one item.

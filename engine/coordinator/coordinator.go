@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -70,6 +71,7 @@ type Coordinator struct {
 	conns     map[int64]pooled         // server id -> plugin connection pool
 	cancelled map[int64]bool           // cancel asked before the job's context existed
 	metrics   *metrics
+	stopping  atomic.Bool // Stop has begun: jobs ending now are left to recovery
 	wake      chan struct{}
 	wg        sync.WaitGroup
 	stop      context.CancelFunc
@@ -138,6 +140,7 @@ func (c *Coordinator) Start(ctx context.Context) error {
 
 // Stop stops scheduling, cancels running jobs and waits for them.
 func (c *Coordinator) Stop() {
+	c.stopping.Store(true)
 	c.cron.Stop()
 	if c.stop != nil {
 		c.stop()
@@ -346,11 +349,19 @@ func (c *Coordinator) run(ctx context.Context, j db.Job) {
 	}
 	st.end()
 	bg := context.Background() // record the outcome even if ctx was cancelled
+	if err != nil && c.stopping.Load() {
+		// The server is shutting down: the job stays in progress and the
+		// next start settles it (commits a finished backup, retries the rest).
+		log.Info("job interrupted by shutdown; it is settled at the next start")
+		return
+	}
 	switch {
 	case err == nil:
 		c.cfg.DB.FinishJob(bg, j.ID, db.JobCompleted, "", "")
 		log.Info("job completed")
-	case errors.Is(err, context.Canceled) || engine.CodeOf(err) == engine.CodeCancelled:
+	case errors.Is(err, context.Canceled) || engine.CodeOf(err) == engine.CodeCancelled || ctx.Err() != nil:
+		// Whatever the driver made of the attention, the job was cancelled.
+
 		c.cfg.DB.FinishJob(bg, j.ID, db.JobCancelled, string(engine.CodeCancelled), "the job was cancelled")
 		log.Info("job cancelled")
 	default:

@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/sqlvault/sqlvault/db"
+	"github.com/sqlvault/sqlvault/engine"
 	"github.com/sqlvault/sqlvault/engine/coordinator"
 	"github.com/sqlvault/sqlvault/engine/secret"
+	"github.com/sqlvault/sqlvault/sqlsim"
 )
 
 // TestLogBackupFinishedBeforeACrash: the process dies after SQL Server
@@ -77,4 +79,46 @@ func TestLogBackupFinishedBeforeACrash(t *testing.T) {
 	if got := s.ids("Sales_after"); !slices.Equal(got, []int{1, 2, 3}) {
 		t.Errorf("restore through the recovered log: %v", got)
 	}
+}
+
+// TestShutdownLeavesJobsToRecovery: a graceful stop in the middle of a
+// backup neither fails nor cancels it; the next start retries it.
+func TestShutdownLeavesJobsToRecovery(t *testing.T) {
+	s := newStack(t)
+	if err := s.sim.CreateSyntheticDatabase(s.ctx, "Big", 32<<20); err != nil {
+		t.Fatal(err)
+	}
+	srv := s.register("sa", saPW)
+	s.sim.SetFault(sqlsim.Fault{DeviceDelay: 300 * time.Millisecond})
+	_, job, err := s.coord.Protect(s.ctx, s.database(srv.ID, "Big").ID, s.policy().ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if j, _ := s.db.JobByID(s.ctx, job); j.BytesTransferred > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the backup did not start transferring")
+		}
+	}
+	s.coord.Stop()
+	if j, _ := s.db.JobByID(s.ctx, job); j.Status != db.JobInProgress {
+		t.Fatalf("after a graceful stop the job is %s %s", j.Status, j.ErrorCode)
+	}
+	s.sim.SetFault(sqlsim.Fault{})
+	box, _ := secret.New(make([]byte, 32))
+	c := coordinator.New(coordinator.Config{DB: s.db, Vault: s.env.Vault, Device: s.env.Device, DeviceName: s.env.DeviceName, Secrets: box})
+	if err := c.Start(s.ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	if j := s.wait(job); j.ErrorCode != string(engine.CodeInterrupted) {
+		t.Fatalf("interrupted job = %s %s", j.Status, j.ErrorCode)
+	}
+	retries, _ := s.db.ListJobs(s.ctx, db.JobFilter{Operation: "backup", Limit: 5})
+	if len(retries) < 2 || retries[0].Attempt != 2 {
+		t.Fatalf("no retry queued: %+v", retries)
+	}
+	s.mustComplete(retries[0].ID)
 }
