@@ -55,7 +55,7 @@ func (c *suite) restoreRows(itemID, pointID int64, name, table string) int {
 	c.t.Helper()
 	a := c.want(c.api("POST", "/api/v1/restores", map[string]any{"item_id": itemID, "recovery_point_id": pointID,
 		"target": map[string]any{"mode": "alternate", "database_name": name}}), 202)
-	c.mustComplete(a.num("job_id"))
+	c.mustComplete(a.Num("job_id"))
 	return rows(c.t, sa(c.t, c.in), "["+name+"].dbo."+table)
 }
 
@@ -78,10 +78,10 @@ func TestCrashConsistency(t *testing.T) {
 
 	reg := s.want(s.api("POST", "/api/v1/servers", map[string]any{"name": "SQL01", "host": "127.0.0.1", "port": in.Port(),
 		"username": "sa", "password": saPW, "encrypt": "disable"}), 201)
-	s.mustComplete(reg.num("discovery_job_id"))
-	serverID := reg.num("id")
+	s.mustComplete(reg.Num("discovery_job_id"))
+	serverID := reg.Num("id")
 	database := func(name string) int64 {
-		for _, x := range s.want(s.api("GET", fmt.Sprintf("/api/v1/databases?server_id=%d", serverID), nil), 200).list("databases") {
+		for _, x := range s.want(s.api("GET", fmt.Sprintf("/api/v1/databases?server_id=%d", serverID), nil), 200).List("databases") {
 			if m := x.(map[string]any); m["name"] == name {
 				return num(m, "id")
 			}
@@ -93,17 +93,17 @@ func TestCrashConsistency(t *testing.T) {
 		"full":      map[string]any{"frequency": "daily", "time": "22:00", "timezone": "UTC"},
 		"log":       map[string]any{"enabled": true, "every_minutes": 15},
 		"retention": map[string]any{"daily_days": 30, "log_days": 15}}), 201)
-	item := s.want(s.api("POST", "/api/v1/items", map[string]any{"database_id": database("Sales"), "policy_id": pol.num("id")}), 201)
-	itemID := item.num("id")
-	s.mustComplete(item.num("job_id"))
+	item := s.want(s.api("POST", "/api/v1/items", map[string]any{"database_id": database("Sales"), "policy_id": pol.Num("id")}), 201)
+	itemID := item.Num("id")
+	s.mustComplete(item.Num("job_id"))
 	c := &suite{server: s, t: t, in: in, itemID: itemID, serverID: serverID, expected: map[int64]int{}}
 	c.record(itemID, n)
 	backup := func(kind string) (int64, error) {
 		a, err := s.try("POST", fmt.Sprintf("/api/v1/items/%d/backup", itemID), map[string]any{"type": kind})
-		if err == nil && a.status != 202 {
+		if err == nil && a.Status != 202 {
 			t.Fatalf("backup now = %s", a)
 		}
-		return a.num("job_id"), err
+		return a.Num("job_id"), err
 	}
 	insert()
 	j, _ := backup("log")
@@ -125,7 +125,7 @@ func TestCrashConsistency(t *testing.T) {
 		if point == "backup-before-commit" {
 			// SQL Server finished this backup (and truncated its log):
 			// the labelled blob becomes the point, or the chain breaks.
-			if a := s.job(j); a.str("status") != "completed" {
+			if a := s.job(j); a.Str("status") != "completed" {
 				t.Fatalf("job killed after its transfer = %s, want completed from the vault's labels", a)
 			}
 			c.record(itemID, n)
@@ -152,18 +152,18 @@ func TestCrashConsistency(t *testing.T) {
 	if err := in.CreateSyntheticDatabase(context.Background(), "Big", 48<<20); err != nil {
 		t.Fatal(err)
 	}
-	s.mustComplete(s.want(s.api("POST", fmt.Sprintf("/api/v1/servers/%d/rediscover", serverID), nil), 202).num("job_id"))
+	s.mustComplete(s.want(s.api("POST", fmt.Sprintf("/api/v1/servers/%d/rediscover", serverID), nil), 202).Num("job_id"))
 	in.SetFault(sqlsim.Fault{DeviceDelay: 400 * time.Millisecond})
-	big := s.want(s.api("POST", "/api/v1/items", map[string]any{"database_id": database("Big"), "policy_id": pol.num("id")}), 201)
-	bigID, bigJob := big.num("id"), big.num("job_id")
+	big := s.want(s.api("POST", "/api/v1/items", map[string]any{"database_id": database("Big"), "policy_id": pol.Num("id")}), 201)
+	bigID, bigJob := big.Num("id"), big.Num("job_id")
 	deadline := time.Now().Add(30 * time.Second)
-	for s.job(bigJob).num("bytes_transferred") == 0 {
+	for s.job(bigJob).Num("bytes_transferred") == 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("the large backup never started transferring: %s", s.job(bigJob))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if a := s.job(bigJob); a.str("status") != "in_progress" || a.num("progress_percent") >= 100 {
+	if a := s.job(bigJob); a.Str("status") != "in_progress" || a.Num("progress_percent") >= 100 {
 		t.Fatalf("large backup at the kill = %s, want mid-transfer", a)
 	}
 	s.kill()
@@ -184,13 +184,13 @@ func TestCrashConsistency(t *testing.T) {
 	s.start("restore-between-links")
 	a, err := s.try("POST", "/api/v1/restores", map[string]any{"item_id": itemID, "recovery_point_id": last,
 		"target": map[string]any{"mode": "alternate", "database_name": "Sales_between"}})
-	if err != nil || a.status != 202 {
+	if err != nil || a.Status != 202 {
 		t.Fatalf("restore request: %v %s", err, a)
 	}
 	s.waitCrash("restore-between-links", 30*time.Second)
 	c.tried = append(c.tried, "restore-between-links")
 	s.start("")
-	s.interrupted(a.num("job_id"))
+	s.interrupted(a.Num("job_id"))
 	if got := rows(t, d, "Sales_between.dbo.t"); got != c.expected[last] {
 		t.Fatalf("restore retried after a kill between links holds %d rows, want %d", got, c.expected[last])
 	}
@@ -203,13 +203,13 @@ func TestCrashConsistency(t *testing.T) {
 	// killed at each point on the way.
 	exec1(t, d, "CREATE DATABASE [Other]")
 	exec1(t, d, "USE [Other]; CREATE TABLE t (id int); INSERT INTO t VALUES (1), (2), (3), (4)")
-	s.mustComplete(s.want(s.api("POST", fmt.Sprintf("/api/v1/servers/%d/rediscover", serverID), nil), 202).num("job_id"))
+	s.mustComplete(s.want(s.api("POST", fmt.Sprintf("/api/v1/servers/%d/rediscover", serverID), nil), 202).Num("job_id"))
 	insert()
 	in.SetFault(sqlsim.Fault{DeviceDelay: 300 * time.Millisecond})
-	other := s.want(s.api("POST", "/api/v1/items", map[string]any{"database_id": database("Other"), "policy_id": pol.num("id")}), 201)
-	otherID := other.num("id")
+	other := s.want(s.api("POST", "/api/v1/items", map[string]any{"database_id": database("Other"), "policy_id": pol.Num("id")}), 201)
+	otherID := other.Num("id")
 	j, _ = backup("copy_only_full")
-	s.mustComplete(other.num("job_id"))
+	s.mustComplete(other.Num("job_id"))
 	s.mustComplete(j)
 	in.SetFault(sqlsim.Fault{})
 	c.record(itemID, n)
@@ -274,7 +274,7 @@ func TestCrashConsistency(t *testing.T) {
 	}
 	bp := s.points(bigID)
 	s.mustComplete(s.want(s.api("POST", "/api/v1/restores", map[string]any{"item_id": bigID, "recovery_point_id": num(bp[0], "id"),
-		"target": map[string]any{"mode": "alternate", "database_name": "Big_final"}}), 202).num("job_id"))
+		"target": map[string]any{"mode": "alternate", "database_name": "Big_final"}}), 202).Num("job_id"))
 	restored++
 
 	s.stop()

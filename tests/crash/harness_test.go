@@ -11,17 +11,12 @@ package crash
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,34 +26,22 @@ import (
 	_ "github.com/microsoft/go-mssqldb"
 
 	"github.com/sqlvault/sqlvault/sqlsim"
+	"github.com/sqlvault/sqlvault/tests/childserve"
 )
 
 // bin is the sqlvault binary TestMain builds once.
 var bin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "rel-crash-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin = filepath.Join(dir, "sqlvault")
-	build := exec.Command("go", "build", "-o", bin, "github.com/sqlvault/sqlvault")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build sqlvault:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(childserve.Main(m, &bin)) }
 
 const (
 	adminPW = "Crash-Admin-Pw1"
-	saPW    = "Sa-Passw0rd!"
+	saPW    = childserve.SAPassword
 )
+
+type answer = childserve.Answer
+
+var num = childserve.Num
 
 // server is one data directory served by successive child processes.
 type server struct {
@@ -72,51 +55,20 @@ type server struct {
 	token      string
 
 	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error        // the child's exit
-	log  bytes.Buffer // every child's stdout and stderr
-}
-
-func freePort(t *testing.T, ip string) int {
-	t.Helper()
-	l, err := net.Listen("tcp", ip+":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// deviceListenAddr is 127.0.x.y:443 when this process may bind it (the
-// port SQL Server requires), else a free port the instance is told to allow.
-func deviceListenAddr(t *testing.T) (string, int) {
-	for i := 0; i < 50; i++ {
-		ip := fmt.Sprintf("127.0.%d.%d", 90+os.Getpid()%60, 2+i)
-		if l, err := net.Listen("tcp", ip+":443"); err == nil {
-			l.Close()
-			return ip, 443
-		}
-	}
-	return "127.0.0.1", freePort(t, "127.0.0.1")
+	proc *childserve.Proc
+	cmd  *exec.Cmd     // the running child, nil when none
+	done chan struct{} // closed when it exits
+	err  error         // its exit
+	log  bytes.Buffer  // every child's stdout and stderr
 }
 
 func newServer(t *testing.T, deviceName string) *server {
 	t.Helper()
-	ip, port := deviceListenAddr(t)
+	ip, port := childserve.DeviceAddr(t, 90)
 	s := &server{t: t, data: t.TempDir(), deviceIP: ip, devicePort: port, deviceName: deviceName,
-		addr: fmt.Sprintf("127.0.0.1:%d", freePort(t, "127.0.0.1"))}
+		addr: fmt.Sprintf("127.0.0.1:%d", childserve.FreePort(t, "127.0.0.1"))}
 	s.deviceAddr = fmt.Sprintf("%s:%d", ip, port)
-	out, err := exec.Command(bin, "token", "create", "--data", s.data, "--name", "crash-suite", "--role", "admin").Output()
-	if err != nil {
-		t.Fatalf("token create: %v\n%s", err, out)
-	}
-	if f := strings.Fields(string(out)); len(f) == 1 {
-		s.token = f[0]
-	}
-	if s.token == "" {
-		t.Fatalf("token create printed no token: %s", out)
-	}
+	s.token = childserve.Token(t, bin, s.data, "crash-suite")
 	t.Cleanup(func() {
 		s.kill()
 		if t.Failed() {
@@ -149,40 +101,20 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 func (s *server) start(crashAt string) {
 	s.t.Helper()
 	s.run(crashAt)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		select {
-		case <-s.done:
-			s.t.Fatalf("serve exited at start: %v\n%s", s.err, s.logTail(4000))
-		default:
-		}
-		if r, err := http.Get("http://" + s.addr + "/healthz"); err == nil {
-			r.Body.Close()
-			if r.StatusCode == 200 {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("serve did not answer /healthz in time\n%s", s.logTail(4000))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	childserve.WaitHealthy(s.t, http.DefaultClient, s.addr, s.proc, func() string { return s.logTail(4000) })
 }
 
 // run starts `sqlvault serve` without waiting for it to answer: queued
 // jobs may reach the kill point before the portal listens.
 func (s *server) run(crashAt string) {
 	s.t.Helper()
-	cmd := exec.Command(bin, "serve", "--data", s.data, "--addr", s.addr, "--device-addr", s.deviceAddr, "--device-name", s.deviceName)
-	cmd.Env = append(os.Environ(), "SQLVAULT_ADMIN_PASSWORD="+adminPW, "SQLVAULT_CRASH_AT="+crashAt)
-	cmd.Stdout, cmd.Stderr = lockedWriter{s}, lockedWriter{s}
 	fmt.Fprintf(lockedWriter{s}, "=== start (SQLVAULT_CRASH_AT=%q)\n", crashAt)
-	if err := cmd.Start(); err != nil {
+	p, err := childserve.Start(bin, []string{"serve", "--data", s.data, "--addr", s.addr, "--device-addr", s.deviceAddr, "--device-name", s.deviceName},
+		[]string{"SQLVAULT_ADMIN_PASSWORD=" + adminPW, "SQLVAULT_CRASH_AT=" + crashAt}, lockedWriter{s})
+	if err != nil {
 		s.t.Fatal(err)
 	}
-	done := make(chan struct{})
-	s.cmd, s.done = cmd, done
-	go func() { s.err = cmd.Wait(); close(done) }()
+	s.proc, s.cmd, s.done = p, p.Cmd, p.Done
 }
 
 // waitCrash waits for the child to kill itself and checks it died by SIGKILL.
@@ -190,6 +122,7 @@ func (s *server) waitCrash(point string, d time.Duration) {
 	s.t.Helper()
 	select {
 	case <-s.done:
+		s.err = s.proc.Err
 	case <-time.After(d):
 		s.t.Fatalf("SQLVAULT_CRASH_AT=%s was not reached within %v\n%s", point, d, s.logTail(4000))
 	}
@@ -208,8 +141,7 @@ func (s *server) kill() {
 	if s.cmd == nil {
 		return
 	}
-	s.cmd.Process.Signal(syscall.SIGKILL)
-	<-s.done
+	s.proc.Kill()
 	s.cmd = nil
 }
 
@@ -219,68 +151,24 @@ func (s *server) stop() {
 	if s.cmd == nil {
 		return
 	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(20 * time.Second):
-		s.kill()
+	ok := s.proc.Stop(20 * time.Second)
+	s.cmd = nil
+	if !ok {
 		s.t.Fatal("serve did not stop on SIGTERM within 20s")
 	}
-	s.cmd = nil
 }
 
 // vault runs `sqlvault vault SUB` on the stopped server's data.
-func (s *server) vault(sub string) (string, error) {
-	out, err := exec.Command(bin, "vault", sub, "--data", s.data).CombinedOutput()
-	return string(out), err
-}
-
-// caPool is the device CA the server wrote on first start.
-func (s *server) caPool() *x509.CertPool {
-	s.t.Helper()
-	pem, err := os.ReadFile(filepath.Join(s.data, "device", "device-ca.pem"))
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		s.t.Fatal("device CA file holds no certificate")
-	}
-	return pool
-}
+func (s *server) vault(sub string) (string, error) { return childserve.Vault(bin, s.data, sub) }
 
 // sim starts a simulated instance wired to the server's device.
 func (s *server) sim(cfg sqlsim.Config) *sqlsim.Instance {
 	s.t.Helper()
-	cfg.SAPassword = saPW
 	if cfg.DataDir == "" {
 		cfg.DataDir = s.t.TempDir()
 	}
-	cfg.TrustCA = s.caPool()
-	cfg.Hosts = map[string]string{s.deviceName: s.deviceIP}
-	if s.devicePort != 443 {
-		cfg.AllowedDevicePort = s.devicePort
-	}
-	in, err := sqlsim.Start(context.Background(), cfg)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	s.t.Cleanup(func() { in.Close() })
-	return in
+	return childserve.Sim(s.t, cfg, s.data, s.deviceName, s.deviceIP, s.devicePort)
 }
-
-// answer is a JSON API answer.
-type answer struct {
-	status int
-	raw    []byte
-	m      map[string]any
-}
-
-func (a answer) String() string            { return fmt.Sprintf("%d %s", a.status, a.raw) }
-func (a answer) str(k string) string       { s, _ := a.m[k].(string); return s }
-func (a answer) num(k string) int64        { return num(a.m, k) }
-func (a answer) list(k string) []any       { l, _ := a.m[k].([]any); return l }
-func num(m map[string]any, k string) int64 { f, _ := m[k].(float64); return int64(f) }
 
 // api calls the JSON API with the admin token.
 func (s *server) api(method, path string, body any) answer {
@@ -294,30 +182,12 @@ func (s *server) api(method, path string, body any) answer {
 
 // try is api for a call the server may die during.
 func (s *server) try(method, path string, body any) (answer, error) {
-	var rd io.Reader
-	if body != nil {
-		j, _ := json.Marshal(body)
-		rd = bytes.NewReader(j)
-	}
-	req, _ := http.NewRequest(method, "http://"+s.addr+path, rd)
-	req.Header.Set("Authorization", "Bearer "+s.token)
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	r, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return answer{}, err
-	}
-	defer r.Body.Close()
-	a := answer{status: r.StatusCode}
-	a.raw, _ = io.ReadAll(r.Body)
-	json.Unmarshal(a.raw, &a.m)
-	return a, nil
+	return childserve.Call(http.DefaultClient, s.addr, s.token, method, path, body)
 }
 
 func (s *server) want(a answer, status int) answer {
 	s.t.Helper()
-	if a.status != status {
+	if a.Status != status {
 		s.t.Fatalf("got %s, want %d", a, status)
 	}
 	return a
@@ -335,7 +205,7 @@ func (s *server) waitJob(id int64) answer {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		a := s.job(id)
-		switch a.str("status") {
+		switch a.Str("status") {
 		case "completed", "failed", "cancelled":
 			return a
 		}
@@ -349,7 +219,7 @@ func (s *server) waitJob(id int64) answer {
 func (s *server) mustComplete(id int64) answer {
 	s.t.Helper()
 	a := s.waitJob(id)
-	if a.str("status") != "completed" {
+	if a.Str("status") != "completed" {
 		s.t.Fatalf("job %d ended %s\n%s", id, a, s.logTail(3000))
 	}
 	return a
@@ -360,7 +230,7 @@ func (s *server) jobs(query string) []map[string]any {
 	s.t.Helper()
 	a := s.want(s.api("GET", "/api/v1/jobs?limit=200&"+query, nil), 200)
 	var out []map[string]any
-	for _, j := range a.list("jobs") {
+	for _, j := range a.List("jobs") {
 		out = append(out, j.(map[string]any))
 	}
 	return out
@@ -372,13 +242,13 @@ func (s *server) jobs(query string) []map[string]any {
 func (s *server) interrupted(jobID int64) answer {
 	s.t.Helper()
 	j := s.job(jobID)
-	e, _ := j.m["error"].(map[string]any)
-	if j.str("status") != "failed" || e["code"] != "UserErrorInterrupted" || e["action"] == "" {
+	e, _ := j.M["error"].(map[string]any)
+	if j.Str("status") != "failed" || e["code"] != "UserErrorInterrupted" || e["action"] == "" {
 		s.t.Fatalf("killed job %d after restart = %s, want failed with UserErrorInterrupted", jobID, j)
 	}
 	var retry int64
-	for _, o := range s.jobs("operation=" + j.str("operation")) {
-		if num(o, "id") > jobID && o["kind"] == j.m["kind"] && fmt.Sprint(o["item_id"]) == fmt.Sprint(j.m["item_id"]) &&
+	for _, o := range s.jobs("operation=" + j.Str("operation")) {
+		if num(o, "id") > jobID && o["kind"] == j.M["kind"] && fmt.Sprint(o["item_id"]) == fmt.Sprint(j.M["item_id"]) &&
 			(retry == 0 || num(o, "id") < retry) {
 			retry = num(o, "id")
 		}
@@ -394,7 +264,7 @@ func (s *server) points(itemID int64) []map[string]any {
 	s.t.Helper()
 	a := s.want(s.api("GET", fmt.Sprintf("/api/v1/items/%d/recovery-points", itemID), nil), 200)
 	var out []map[string]any
-	for _, p := range a.list("recovery_points") {
+	for _, p := range a.List("recovery_points") {
 		out = append(out, p.(map[string]any))
 	}
 	return out

@@ -203,12 +203,12 @@ func TestLoad(t *testing.T) {
 		in := s.sim(sqlsim.Config{MachineName: fmt.Sprintf("SQLLOAD%d", i), SyntheticDatabases: synth})
 		reg := s.api("POST", "/api/v1/servers", map[string]any{"name": fmt.Sprintf("LOAD%02d", i), "host": "127.0.0.1", "port": in.Port(),
 			"username": "sa", "password": saPW, "encrypt": "disable"}, 201)
-		if j := s.waitJob(reg.num("discovery_job_id"), 30*time.Second); j.str("status") != "completed" {
+		if j := s.waitJob(reg.Num("discovery_job_id"), 30*time.Second); j.Str("status") != "completed" {
 			t.Fatalf("discovery of instance %d = %s", i, j)
 		}
-		serverIDs = append(serverIDs, reg.num("id"))
+		serverIDs = append(serverIDs, reg.Num("id"))
 		for _, sd := range synth {
-			dbNames[reg.num("id")] = append(dbNames[reg.num("id")], sd.Name)
+			dbNames[reg.Num("id")] = append(dbNames[reg.Num("id")], sd.Name)
 		}
 	}
 	// A policy whose schedule cannot fire during the test: logs off, the
@@ -303,8 +303,8 @@ func TestLoad(t *testing.T) {
 				return
 			case <-tick.C:
 			}
-			if a, err := s.try("GET", "/api/v1/jobs?operation=backup&status=in_progress&limit=500", nil); err == nil && a.status == 200 {
-				peakRunning = max(peakRunning, len(a.list("jobs")))
+			if a, err := s.try("GET", "/api/v1/jobs?operation=backup&status=in_progress&limit=500", nil); err == nil && a.Status == 200 {
+				peakRunning = max(peakRunning, len(a.List("jobs")))
 			}
 			if n%4 == 0 {
 				rss = append(rss, s.procStatus("VmRSS"))
@@ -318,7 +318,7 @@ func TestLoad(t *testing.T) {
 		for {
 			time.Sleep(200 * time.Millisecond)
 			a, err := s.try("GET", fmt.Sprintf("/api/v1/jobs/%d", j.id), nil)
-			if err != nil || a.status != 200 {
+			if err != nil || a.Status != 200 {
 				rec.fail("job %d poll: %v %s", j.id, err, a)
 				if time.Now().After(deadline) {
 					j.status = "timeout"
@@ -326,13 +326,13 @@ func TestLoad(t *testing.T) {
 				}
 				continue
 			}
-			switch a.str("status") {
+			switch a.Str("status") {
 			case "completed", "failed", "cancelled":
-				j.status, j.bytes = a.str("status"), a.num("bytes_transferred")
-				st, _ := time.Parse(time.RFC3339Nano, a.str("started_at"))
-				j.ended, _ = time.Parse(time.RFC3339Nano, a.str("ended_at"))
+				j.status, j.bytes = a.Str("status"), a.Num("bytes_transferred")
+				st, _ := time.Parse(time.RFC3339Nano, a.Str("started_at"))
+				j.ended, _ = time.Parse(time.RFC3339Nano, a.Str("ended_at"))
 				j.took = j.ended.Sub(st)
-				if e, ok := a.m["error"].(map[string]any); ok {
+				if e, ok := a.M["error"].(map[string]any); ok {
 					j.errorText = fmt.Sprint(e["code"], ": ", e["message"])
 				}
 				return
@@ -349,17 +349,17 @@ func TestLoad(t *testing.T) {
 	var streamsWG sync.WaitGroup
 	for _, sid := range serverIDs {
 		dbs := s.api("GET", fmt.Sprintf("/api/v1/databases?server_id=%d", sid), nil, 200)
-		for _, x := range dbs.list("databases") {
+		for _, x := range dbs.List("databases") {
 			m := x.(map[string]any)
 			if !slices.Contains(dbNames[sid], fmt.Sprint(m["name"])) {
 				continue
 			}
-			it := s.api("POST", "/api/v1/items", map[string]any{"database_id": num(m, "id"), "policy_id": pol.num("id")}, 201)
-			itemID := it.num("id")
+			it := s.api("POST", "/api/v1/items", map[string]any{"database_id": num(m, "id"), "policy_id": pol.Num("id")}, 201)
+			itemID := it.Num("id")
 			itemsMu.Lock()
 			itemIDs = append(itemIDs, itemID)
 			itemsMu.Unlock()
-			first := &backupJob{id: it.num("job_id"), item: itemID, kind: "full"}
+			first := &backupJob{id: it.Num("job_id"), item: itemID, kind: "full"}
 			requested(first)
 			streamsWG.Add(1)
 			go func() {
@@ -368,11 +368,11 @@ func TestLoad(t *testing.T) {
 				for n := 0; time.Now().Before(end); n++ {
 					kind := []string{"log", "full"}[n%2]
 					a, err := s.try("POST", fmt.Sprintf("/api/v1/items/%d/backup", itemID), map[string]any{"type": kind})
-					if err != nil || a.status != 202 {
+					if err != nil || a.Status != 202 {
 						rec.fail("backup now of item %d (%s): %v %s", itemID, kind, err, a)
 						return
 					}
-					j := &backupJob{id: a.num("job_id"), item: itemID, kind: kind}
+					j := &backupJob{id: a.Num("job_id"), item: itemID, kind: kind}
 					requested(j)
 					wait(j)
 				}
@@ -426,7 +426,7 @@ func TestLoad(t *testing.T) {
 		if before > 0 {
 			q += fmt.Sprintf("&before=%d", before)
 		}
-		page := s.api("GET", q, nil, 200).list("jobs")
+		page := s.api("GET", q, nil, 200).List("jobs")
 		for _, x := range page {
 			m := x.(map[string]any)
 			if _, dup := listed[num(m, "id")]; dup {
@@ -450,7 +450,7 @@ func TestLoad(t *testing.T) {
 	// Each item's recovery points are exactly its completed backups.
 	var stored int64
 	for _, id := range itemIDs {
-		pts := s.api("GET", fmt.Sprintf("/api/v1/items/%d/recovery-points", id), nil, 200).list("recovery_points")
+		pts := s.api("GET", fmt.Sprintf("/api/v1/items/%d/recovery-points", id), nil, 200).List("recovery_points")
 		seen := map[int64]bool{}
 		for _, x := range pts {
 			m := x.(map[string]any)
@@ -474,7 +474,7 @@ func TestLoad(t *testing.T) {
 	// No 5xx anywhere (the server's own counter covers the job polls and
 	// the setup calls too), no error in the log.
 	m := s.api("GET", "/metrics", nil, 200)
-	for _, l := range strings.Split(string(m.raw), "\n") {
+	for _, l := range strings.Split(string(m.Raw), "\n") {
 		if strings.HasPrefix(l, "sqlvault_http_requests_total{") && strings.Contains(l, `status="5`) {
 			t.Errorf("the server answered 5xx: %s", l)
 		}
