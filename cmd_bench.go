@@ -21,6 +21,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	dir := fs.String("dir", os.TempDir(), "directory on the disk to measure (the vault's disk)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
 	skipDevice := fs.Bool("no-device", false, "measure the vault stages only")
+	codec := fs.String("codec", vault.CodecZstd, "the vault's chunk compression: zstd or s2")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -35,13 +36,13 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := vault.BenchWith(ctx, stdout, vault.BenchOptions{Size: *size << 20, Dir: *dir}); err != nil {
+	if err := vault.BenchWith(ctx, stdout, vault.BenchOptions{Size: *size << 20, Dir: *dir, Codec: *codec}); err != nil {
 		return fmt.Errorf("vault bench: %w", err)
 	}
 	if *skipDevice {
 		return nil
 	}
-	if err := vdi.Bench(ctx, stdout, vdi.BenchOptions{Size: *size << 20, Dir: *dir}); err != nil {
+	if err := vdi.Bench(ctx, stdout, vdi.BenchOptions{Size: *size << 20, Dir: *dir, Codec: *codec}); err != nil {
 		return fmt.Errorf("device bench: %w", err)
 	}
 	return nil

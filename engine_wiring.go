@@ -96,10 +96,10 @@ func openVault(ctx context.Context, o serveOptions, pass []byte, log *slog.Logge
 		}
 		b = db
 	}
-	opts := vault.Options{Logger: log, Hook: crashHook()}
+	opts := vault.Options{Logger: log, Hook: crashHook(), Codec: o.codec}
 	v, err := vault.Open(ctx, b, pass, opts)
 	if errors.Is(err, vault.ErrNoVault) {
-		log.Info("creating a new vault", "location", loc)
+		log.Info("creating a new vault", "location", loc, "compression", o.codec)
 		return vault.Create(ctx, b, pass, opts)
 	}
 	return v, err

@@ -67,8 +67,9 @@ func (g *PageGen) Fill(dst []byte, off int64) {
 
 // BenchOptions size a benchmark run.
 type BenchOptions struct {
-	Size int    // bytes of page-like data per measurement
-	Dir  string // a directory on the disk under test; default os.TempDir()
+	Size  int    // bytes of page-like data per measurement
+	Dir   string // a directory on the disk under test; default os.TempDir()
+	Codec string // the vault's chunk compression; default CodecZstd
 }
 
 // Bench measures each stage of ingest on one core, the vault's whole
@@ -168,9 +169,9 @@ func BenchWith(ctx context.Context, w io.Writer, o BenchOptions) error {
 		return err
 	}
 
-	fmt.Fprintf(w, "vault in process, %d workers per block, 4 MiB blocks\n", runtime.GOMAXPROCS(0))
+	fmt.Fprintf(w, "vault in process (%s), %d workers per block, 4 MiB blocks\n", cmpOr(o.Codec, CodecZstd), runtime.GOMAXPROCS(0))
 	b, _ := NewDirBackend(filepath.Join(dir, "vault"))
-	v, err := Create(ctx, b, []byte("benchmark passphrase"), Options{})
+	v, err := Create(ctx, b, []byte("benchmark passphrase"), Options{Codec: o.Codec})
 	if err != nil {
 		return err
 	}
@@ -255,4 +256,11 @@ func benchDisk(w io.Writer, dir string, size int64) error {
 	}
 	BenchRate(w, "disk: raw sequential write + fsync", size, time.Since(start))
 	return nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }

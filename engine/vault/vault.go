@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 	"github.com/zeebo/blake3"
 )
@@ -29,6 +30,9 @@ type Options struct {
 	PackSize   int // bytes of sealed chunks per pack file; default 16 MiB
 	ChunkAvg   int // FastCDC average chunk size; default 64 KiB
 	CacheItems int // decoded chunks kept for readers; default 64
+	// Codec is the chunk compression of a vault Create makes (CodecZstd by
+	// default, or CodecS2); an existing vault keeps its own.
+	Codec string
 	// Workers is how many goroutines hash, compress and seal the chunks of
 	// one block; default GOMAXPROCS.
 	Workers int
@@ -83,12 +87,13 @@ type chunkRef struct {
 
 // Vault is an open vault.
 type Vault struct {
-	b    Backend
-	k    *keys
-	opts Options
-	enc  *zstd.Encoder
-	dec  *zstd.Decoder
-	log  *slog.Logger
+	b     Backend
+	k     *keys
+	opts  Options
+	codec string // CodecZstd or CodecS2, fixed at creation
+	enc   *zstd.Encoder
+	dec   *zstd.Decoder
+	log   *slog.Logger
 
 	chunker *chunker
 
@@ -120,7 +125,7 @@ type staging struct {
 
 // Open unlocks the vault in b and loads its index.
 func Open(ctx context.Context, b Backend, passphrase []byte, opts Options) (*Vault, error) {
-	k, err := openKeys(ctx, b, passphrase)
+	k, codec, err := openKeys(ctx, b, passphrase)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +153,7 @@ func Open(ctx context.Context, b Backend, passphrase []byte, opts Options) (*Vau
 		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)+2), zstd.WithLowerEncoderMem(true),
 		zstd.WithEncoderCRC(false)) // GCM and the chunk id already check every byte
 	dec, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0))
-	v := &Vault{b: b, k: k, opts: opts, enc: enc, dec: dec, log: opts.Logger,
+	v := &Vault{b: b, k: k, opts: opts, enc: enc, dec: dec, log: opts.Logger, codec: codec,
 		chunker: newChunker(k.gearKey, opts.ChunkAvg),
 		index:   map[ChunkID]location{}, packs: map[string][]ChunkID{}, pending: map[ChunkID]bool{},
 		staged: map[string]*staging{}, cache: newChunkCache(opts.CacheItems), blobs: map[string]*blobIndex{}}
@@ -163,7 +168,10 @@ func Open(ctx context.Context, b Backend, passphrase []byte, opts Options) (*Vau
 func Create(ctx context.Context, b Backend, passphrase []byte, opts Options) (*Vault, error) {
 	v, err := Open(ctx, b, passphrase, opts)
 	if errors.Is(err, ErrNoVault) {
-		if err := Init(ctx, b, passphrase); err != nil {
+		if opts.Codec == "" {
+			opts.Codec = CodecZstd
+		}
+		if err := InitCodec(ctx, b, passphrase, opts.Codec); err != nil {
 			return nil, err
 		}
 		return Open(ctx, b, passphrase, opts)
@@ -240,7 +248,7 @@ func (v *Vault) storeChunks(ctx context.Context, data []byte) ([]chunkRef, int64
 			if v.has(id) {
 				continue
 			}
-			*buf = v.enc.EncodeAll(c, (*buf)[:0])
+			*buf = v.compress(c, (*buf)[:0])
 			added, err := v.addToPack(ctx, id, *buf, int64(len(c)))
 			if added {
 				stored.Add(int64(len(*buf)))
@@ -644,12 +652,34 @@ func (v *Vault) readChunk(ctx context.Context, id ChunkID) ([]byte, error) {
 	return data, nil
 }
 
+// compress appends c compressed with the vault's codec to dst.
+func (v *Vault) compress(c, dst []byte) []byte {
+	if v.codec == CodecS2 {
+		n := s2.MaxEncodedLen(len(c))
+		if cap(dst) < n {
+			dst = make([]byte, 0, n)
+		}
+		return s2.Encode(dst[:n], c)
+	}
+	return v.enc.EncodeAll(c, dst)
+}
+
+func (v *Vault) decompress(comp []byte, size int64) ([]byte, error) {
+	if v.codec == CodecS2 {
+		return s2.Decode(make([]byte, size), comp)
+	}
+	return v.dec.DecodeAll(comp, make([]byte, 0, size))
+}
+
+// Codec is the chunk compression the vault was created with.
+func (v *Vault) Codec() string { return v.codec }
+
 func (v *Vault) decodeChunk(id ChunkID, sealed []byte, size int64) ([]byte, error) {
 	comp, err := open(v.k.aead, sealed)
 	if err != nil {
 		return nil, err
 	}
-	data, err := v.dec.DecodeAll(comp, make([]byte, 0, size))
+	data, err := v.decompress(comp, size)
 	if err != nil {
 		return nil, fmt.Errorf("decompress: %w", err)
 	}

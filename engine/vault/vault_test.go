@@ -385,3 +385,45 @@ func TestStatsReadsManifestsOnce(t *testing.T) {
 		t.Fatalf("kept Stats = %+v, a fresh vault's = %+v", got, want)
 	}
 }
+
+// TestS2Codec: a vault made with S2 stores, reads back after reopening
+// (the codec is kept in its config) and verifies.
+func TestS2Codec(t *testing.T) {
+	ctx := context.Background()
+	b := mustDir(t)
+	v, err := Create(ctx, b, pass, Options{Codec: CodecS2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := pages(7, 3<<20)
+	if err := v.PutBlock(ctx, "c/s2.bak", "b1", data); err != nil {
+		t.Fatal(err)
+	}
+	m, err := v.CommitBlob(ctx, "c/s2.bak", []string{"b1"}, nil)
+	if err != nil || m.StoredBytes <= 0 || m.StoredBytes >= m.Size {
+		t.Fatalf("commit = %+v, %v", m, err)
+	}
+	v.Close()
+	v, err = Open(ctx, b, pass, Options{}) // no codec asked: the vault's own
+	if err != nil || v.Codec() != CodecS2 {
+		t.Fatalf("reopened with codec %q, %v", v.Codec(), err)
+	}
+	defer v.Close()
+	r, err := v.OpenBlob(ctx, "c/s2.bak")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(data))
+	if _, err := r.ReadAt(got, 0); err != nil && err != io.EOF {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatal("S2 vault read back different bytes")
+	}
+	if rep, err := v.Verify(ctx); err != nil || !rep.OK() {
+		t.Fatalf("verify = %+v, %v", rep, err)
+	}
+	if _, err := Create(ctx, mustDir(t), pass, Options{Codec: "lz4"}); err == nil {
+		t.Error("an unknown codec was accepted")
+	}
+}

@@ -26,6 +26,7 @@ type BenchOptions struct {
 	BlockSize int    // bytes per Put Block; default 4 MiB (SQL Server's MAXTRANSFERSIZE)
 	Dir       string // the disk under test; default os.TempDir()
 	Streams   []int  // default 1 and 4
+	Codec     string // the vault's chunk compression; default zstd
 }
 
 // Bench measures the device end to end over HTTPS on loopback: SQL
@@ -43,7 +44,7 @@ func Bench(ctx context.Context, w io.Writer, o BenchOptions) error {
 	if len(o.Streams) == 0 {
 		o.Streams = []int{1, 4}
 	}
-	fmt.Fprintf(w, "device over HTTPS (TLS 1.3, HTTP/1.1, loopback), %d MiB blocks, %d MiB per run\n", o.BlockSize>>20, o.Size>>20)
+	fmt.Fprintf(w, "device over HTTPS (TLS 1.3, HTTP/1.1, loopback), vault codec %s, %d MiB blocks, %d MiB per run\n", cmpOr(o.Codec, vault.CodecZstd), o.BlockSize>>20, o.Size>>20)
 	for _, streams := range o.Streams {
 		if err := benchRun(ctx, w, o, streams); err != nil {
 			return err
@@ -62,7 +63,7 @@ func benchRun(ctx context.Context, w io.Writer, o BenchOptions, streams int) err
 	if err != nil {
 		return err
 	}
-	v, err := vault.Create(ctx, b, []byte("benchmark passphrase"), vault.Options{})
+	v, err := vault.Create(ctx, b, []byte("benchmark passphrase"), vault.Options{Codec: o.Codec})
 	if err != nil {
 		return err
 	}
