@@ -262,9 +262,9 @@ func scanItems(rows *sql.Rows) ([]Item, error) {
 type Point struct {
 	ID                  int64      `json:"id"`
 	ItemID              int64      `json:"item_id"`
-	JobID               *int64     `json:"job_id,omitempty"`
+	JobID               *int64     `json:"job_id"`
 	Kind                string     `json:"type"`
-	Blobs               []string   `json:"blobs"`
+	Blobs               []string   `json:"-"` // vault blob names: internal
 	StartTime           time.Time  `json:"start_time"`
 	EndTime             time.Time  `json:"end_time"`
 	FirstLSN            string     `json:"first_lsn"`
@@ -278,7 +278,7 @@ type Point struct {
 	ExpiresAt           *time.Time `json:"expires_at"`
 	CreatedAt           time.Time  `json:"created_at"`
 	DeletedAt           *time.Time `json:"deleted_at,omitempty"` // soft-deleted by retention
-	DatabaseGUID        string     `json:"database_guid,omitempty"`
+	DatabaseGUID        string     `json:"-"`
 }
 
 // CommitPoint records a recovery point; called only once the backup is

@@ -220,34 +220,6 @@ func (h *Handlers) ResumeProtectionAPI(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-// pointJSON is a recovery point as the API shows it.
-type pointJSON struct {
-	ID                  int64      `json:"id"`
-	ItemID              int64      `json:"item_id"`
-	JobID               *int64     `json:"job_id"`
-	Type                string     `json:"type"`
-	StartTime           time.Time  `json:"start_time"`
-	EndTime             time.Time  `json:"end_time"`
-	FirstLSN            string     `json:"first_lsn"`
-	LastLSN             string     `json:"last_lsn"`
-	CheckpointLSN       string     `json:"checkpoint_lsn"`
-	DatabaseBackupLSN   string     `json:"database_backup_lsn"`
-	DifferentialBaseLSN string     `json:"differential_base_lsn,omitempty"`
-	SizeBytes           int64      `json:"size_bytes"`
-	StoredBytes         int64      `json:"stored_bytes"`
-	RetainUntil         *time.Time `json:"retain_until,omitempty"`
-	ExpiresAt           *time.Time `json:"expires_at"`
-	CreatedAt           time.Time  `json:"created_at"`
-	DeletedAt           *time.Time `json:"deleted_at,omitempty"`
-}
-
-func toPointJSON(p db.Point) pointJSON {
-	return pointJSON{ID: p.ID, ItemID: p.ItemID, JobID: p.JobID, Type: p.Kind, StartTime: p.StartTime, EndTime: p.EndTime,
-		FirstLSN: p.FirstLSN, LastLSN: p.LastLSN, CheckpointLSN: p.CheckpointLSN, DatabaseBackupLSN: p.DatabaseBackupLSN,
-		DifferentialBaseLSN: p.DifferentialBaseLSN, SizeBytes: p.SizeBytes, StoredBytes: p.StoredBytes,
-		RetainUntil: p.RetainUntil, ExpiresAt: p.ExpiresAt, CreatedAt: p.CreatedAt, DeletedAt: p.DeletedAt}
-}
-
 // ListPointsAPI lists an item's recovery points, oldest first;
 // ?deleted=true lists those retention soft-deleted (undelete brings them
 // back).
@@ -272,11 +244,10 @@ func (h *Handlers) ListPointsAPI(c echo.Context) error {
 	if err != nil {
 		return apiErr(c, err)
 	}
-	out := make([]pointJSON, 0, len(points))
-	for _, p := range points {
-		out = append(out, toPointJSON(p))
+	if points == nil {
+		points = []db.Point{} // [] rather than null
 	}
-	return c.JSON(http.StatusOK, map[string]any{"recovery_points": out})
+	return c.JSON(http.StatusOK, map[string]any{"recovery_points": points})
 }
 
 // LogRangesAPI returns the spans of an item restorable to any second.
@@ -366,7 +337,7 @@ func (h *Handlers) UndeletePointAPI(c echo.Context) error {
 	if err != nil {
 		return apiErr(c, err)
 	}
-	return c.JSON(http.StatusOK, toPointJSON(p))
+	return c.JSON(http.StatusOK, p)
 }
 
 // ChangePolicyAPI moves a protected item to another policy:
