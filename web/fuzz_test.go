@@ -17,7 +17,6 @@ import (
 	"github.com/sqlvault/sqlvault/engine/coordinator"
 	"github.com/sqlvault/sqlvault/engine/enginetest"
 	"github.com/sqlvault/sqlvault/engine/mssql"
-	"github.com/sqlvault/sqlvault/engine/secret"
 	"github.com/sqlvault/sqlvault/handlers"
 )
 
@@ -40,16 +39,10 @@ func FuzzAPIBodies(f *testing.F) {
 	f.Cleanup(func() { catalog.Close() })
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	env := enginetest.Start(f)
-	box, _ := secret.New(make([]byte, 32))
 	refuse := func(context.Context, mssql.Target) (*mssql.Conn, error) {
 		return nil, engine.Wrap(engine.CodeInstanceUnreachable, errors.New("connection refused"), "cannot reach SQL Server (fuzz test)")
 	}
-	coord := coordinator.New(coordinator.Config{DB: catalog, Vault: env.Vault, Device: env.Device, DeviceName: env.DeviceName,
-		Secrets: box, Logger: log, Poll: time.Hour, Connect: refuse})
-	if err := coord.Start(ctx); err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(coord.Stop)
+	coord := env.Coordinator(catalog, func(c *coordinator.Config) { c.Logger, c.Poll, c.Connect = log, time.Hour, refuse })
 	h := &handlers.Handlers{DB: catalog, Coord: coord, Logger: log, Version: "fuzz", Throttle: auth.DefaultThrottle}
 	handler := New(Config{Handlers: h, DB: catalog, Logger: log}).Handler()
 	token, _, _ := catalog.CreateToken(ctx, "fuzz", db.RoleAdmin)

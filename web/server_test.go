@@ -18,7 +18,6 @@ import (
 	"github.com/sqlvault/sqlvault/db"
 	"github.com/sqlvault/sqlvault/engine/coordinator"
 	"github.com/sqlvault/sqlvault/engine/enginetest"
-	"github.com/sqlvault/sqlvault/engine/secret"
 	"github.com/sqlvault/sqlvault/handlers"
 )
 
@@ -48,13 +47,7 @@ func newTestServer(t *testing.T) *testServer {
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	env := enginetest.Start(t)
-	box, _ := secret.New(make([]byte, 32))
-	coord := coordinator.New(coordinator.Config{DB: catalog, Vault: env.Vault, Device: env.Device, DeviceName: env.DeviceName,
-		Secrets: box, Logger: log, Poll: 50 * time.Millisecond})
-	if err := coord.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(coord.Stop)
+	coord := env.Coordinator(catalog, func(c *coordinator.Config) { c.Logger = log })
 	h := &handlers.Handlers{DB: catalog, Coord: coord, Logger: log, Version: "test", Throttle: auth.DefaultThrottle}
 	srv := New(Config{Handlers: h, DB: catalog, Logger: log})
 	ts := httptest.NewServer(srv.Handler())

@@ -16,7 +16,6 @@ import (
 	"github.com/sqlvault/sqlvault/engine/enginetest"
 	"github.com/sqlvault/sqlvault/engine/mssql"
 	"github.com/sqlvault/sqlvault/engine/policy"
-	"github.com/sqlvault/sqlvault/engine/secret"
 	"github.com/sqlvault/sqlvault/sqlsim"
 )
 
@@ -52,17 +51,7 @@ func newStackWith(t *testing.T, mod func(*coordinator.Config), logins ...sqlsim.
 	cfg := env.SimConfig(saPW)
 	cfg.Logins = logins
 	sim := env.StartSim(cfg)
-	box, _ := secret.New(make([]byte, 32))
-	cfg2 := coordinator.Config{DB: catalog, Vault: env.Vault, Device: env.Device, DeviceName: env.DeviceName,
-		Secrets: box, Poll: 20 * time.Millisecond}
-	if mod != nil {
-		mod(&cfg2)
-	}
-	coord := coordinator.New(cfg2)
-	if err := coord.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(coord.Stop)
+	coord := env.Coordinator(catalog, mod)
 	conn, err := sql.Open("sqlserver", fmt.Sprintf("sqlserver://sa:%s@127.0.0.1:%d?encrypt=disable", saPW, sim.Port()))
 	if err != nil {
 		t.Fatal(err)

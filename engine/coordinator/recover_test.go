@@ -10,7 +10,6 @@ import (
 	"github.com/sqlvault/sqlvault/db"
 	"github.com/sqlvault/sqlvault/engine"
 	"github.com/sqlvault/sqlvault/engine/coordinator"
-	"github.com/sqlvault/sqlvault/engine/secret"
 	"github.com/sqlvault/sqlvault/sqlsim"
 )
 
@@ -22,17 +21,14 @@ func TestLogBackupFinishedBeforeACrash(t *testing.T) {
 	s, _, it := protectedSales(t)
 	s.coord.Stop()
 	var crash atomic.Bool
-	box, _ := secret.New(make([]byte, 32))
-	cfg := coordinator.Config{DB: s.db, Vault: s.env.Vault, Device: s.env.Device, DeviceName: s.env.DeviceName, Secrets: box,
-		Hook: func(point string) {
+	hook := func(c *coordinator.Config) {
+		c.Hook = func(point string) {
 			if crash.Load() && point == "backup-before-label" {
 				runtime.Goexit() // the job's goroutine stops dead, as in a kill
 			}
-		}}
-	c := coordinator.New(cfg)
-	if err := c.Start(s.ctx); err != nil {
-		t.Fatal(err)
+		}
 	}
+	c := s.env.Coordinator(s.db, hook)
 	s.coord = c
 	s.exec("INSERT INTO Sales.dbo.t VALUES (2, N'in the lost log')")
 	crash.Store(true)
@@ -52,11 +48,7 @@ func TestLogBackupFinishedBeforeACrash(t *testing.T) {
 	c.Stop()
 	crash.Store(false)
 
-	restarted := coordinator.New(cfg)
-	if err := restarted.Start(s.ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer restarted.Stop()
+	restarted := s.env.Coordinator(s.db, hook)
 	s.coord = restarted
 	if j := s.wait(job); j.Status != db.JobCompleted {
 		t.Fatalf("interrupted log backup = %s %s", j.Status, j.ErrorCode)
@@ -107,12 +99,7 @@ func TestShutdownLeavesJobsToRecovery(t *testing.T) {
 		t.Fatalf("after a graceful stop the job is %s %s", j.Status, j.ErrorCode)
 	}
 	s.sim.SetFault(sqlsim.Fault{})
-	box, _ := secret.New(make([]byte, 32))
-	c := coordinator.New(coordinator.Config{DB: s.db, Vault: s.env.Vault, Device: s.env.Device, DeviceName: s.env.DeviceName, Secrets: box})
-	if err := c.Start(s.ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer c.Stop()
+	s.coord = s.env.Coordinator(s.db, nil)
 	if j := s.wait(job); j.ErrorCode != string(engine.CodeInterrupted) {
 		t.Fatalf("interrupted job = %s %s", j.Status, j.ErrorCode)
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/sqlvault/sqlvault/engine/coordinator"
 	"github.com/sqlvault/sqlvault/engine/policy"
 	"github.com/sqlvault/sqlvault/engine/restore"
-	"github.com/sqlvault/sqlvault/engine/secret"
 )
 
 // clock is a fake clock both the catalog and the coordinator read.
@@ -29,14 +28,9 @@ func (s *stack) restartWith(clk *clock) { s.coord = s.newCoordinator(clk) }
 func (s *stack) newCoordinator(clk *clock) *coordinator.Coordinator {
 	s.t.Helper()
 	s.db.SetClock(clk.Now)
-	box, _ := secret.New(make([]byte, 32))
-	c := coordinator.New(coordinator.Config{DB: s.db, Vault: s.env.Vault, Device: s.env.Device, DeviceName: s.env.DeviceName,
-		Secrets: box, Poll: 20 * time.Millisecond, Now: clk.Now, Limits: policy.Limits{MinLogMinutes: 1, AllowHourly: true}})
-	if err := c.Start(s.ctx); err != nil {
-		s.t.Fatal(err)
-	}
-	s.t.Cleanup(c.Stop)
-	return c
+	return s.env.Coordinator(s.db, func(c *coordinator.Config) {
+		c.Now, c.Limits = clk.Now, policy.Limits{MinLogMinutes: 1, AllowHourly: true}
+	})
 }
 
 // kinds lists the backup jobs of an item queued since id, in order.

@@ -13,8 +13,12 @@ import (
 	"strconv"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/sqlvault/sqlvault/db"
+	"github.com/sqlvault/sqlvault/engine/coordinator"
 	"github.com/sqlvault/sqlvault/engine/mssql"
+	"github.com/sqlvault/sqlvault/engine/secret"
 	"github.com/sqlvault/sqlvault/engine/vault"
 	"github.com/sqlvault/sqlvault/engine/vdi"
 	"github.com/sqlvault/sqlvault/sqlsim"
@@ -48,13 +52,27 @@ func listenDevice() (net.Listener, string, int) {
 	return l, "127.0.0.1", l.Addr().(*net.TCPAddr).Port
 }
 
+// Options tune StartWith.
+type Options struct {
+	// WrapBackend, when set, wraps the vault's directory backend, e.g. to
+	// inject storage faults.
+	WrapBackend func(vault.Backend) vault.Backend
+}
+
 // Start starts a vault and a device.
-func Start(t testing.TB) *Env {
+func Start(t testing.TB) *Env { return StartWith(t, Options{}) }
+
+// StartWith is Start with options.
+func StartWith(t testing.TB, o Options) *Env {
 	t.Helper()
 	ctx := context.Background()
-	b, err := vault.NewDirBackend(t.TempDir())
+	dir, err := vault.NewDirBackend(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
+	}
+	var b vault.Backend = dir
+	if o.WrapBackend != nil {
+		b = o.WrapBackend(dir)
 	}
 	v, err := vault.Create(ctx, b, []byte("enginetest passphrase"), vault.Options{})
 	if err != nil {
@@ -70,6 +88,25 @@ func Start(t testing.TB) *Env {
 	go d.Serve(l)
 	t.Cleanup(func() { d.Shutdown(context.Background()); v.Close() })
 	return &Env{Vault: v, Device: d, DeviceName: name, DeviceIP: ip, DevicePort: port, t: t}
+}
+
+// Coordinator starts a coordinator over catalog and this data path, with a
+// fast queue poll and a zero server key; mod, if set, changes the config
+// first. It is stopped when the test ends.
+func (e *Env) Coordinator(catalog *db.DB, mod func(*coordinator.Config)) *coordinator.Coordinator {
+	e.t.Helper()
+	box, _ := secret.New(make([]byte, 32))
+	cfg := coordinator.Config{DB: catalog, Vault: e.Vault, Device: e.Device, DeviceName: e.DeviceName,
+		Secrets: box, Poll: 20 * time.Millisecond}
+	if mod != nil {
+		mod(&cfg)
+	}
+	c := coordinator.New(cfg)
+	if err := c.Start(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(c.Stop)
+	return c
 }
 
 // SimConfig is a sqlsim config wired to the device.

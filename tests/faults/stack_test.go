@@ -6,13 +6,10 @@
 package faults
 
 import (
-	"bytes"
 	"context"
-	"crypto/x509"
 	"database/sql"
 	"fmt"
 	"io/fs"
-	"net"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -22,10 +19,9 @@ import (
 
 	"github.com/sqlvault/sqlvault/db"
 	"github.com/sqlvault/sqlvault/engine/coordinator"
+	"github.com/sqlvault/sqlvault/engine/enginetest"
 	"github.com/sqlvault/sqlvault/engine/policy"
-	"github.com/sqlvault/sqlvault/engine/secret"
 	"github.com/sqlvault/sqlvault/engine/vault"
-	"github.com/sqlvault/sqlvault/engine/vdi"
 	"github.com/sqlvault/sqlvault/sqlsim"
 )
 
@@ -58,10 +54,7 @@ type stack struct {
 	db      *db.DB
 	backend *fullBackend
 	vault   *vault.Vault
-	device  *vdi.Device
-	devName string
-	devIP   string
-	devPort int
+	env     *enginetest.Env
 	coord   *coordinator.Coordinator
 	sim     *sqlsim.Instance
 	simDir  string
@@ -72,22 +65,6 @@ type stack struct {
 // advance moves the coordinator's clock forward, for schedule slots.
 func (s *stack) advance(d time.Duration) { s.skew.Add(int64(d)) }
 
-var ipSeq atomic.Int32
-
-func listenDevice(t *testing.T) (net.Listener, string, int) {
-	for i := 0; i < 40; i++ {
-		ip := fmt.Sprintf("127.0.%d.%d", 200+int(ipSeq.Load())/200, 2+int(ipSeq.Add(1))%200)
-		if l, err := net.Listen("tcp", ip+":443"); err == nil {
-			return l, ip, 443
-		}
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l, "127.0.0.1", l.Addr().(*net.TCPAddr).Port
-}
-
 func newStack(t *testing.T) *stack {
 	t.Helper()
 	ctx := context.Background()
@@ -96,34 +73,16 @@ func newStack(t *testing.T) *stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { catalog.Close() })
-	dir, err := vault.NewDirBackend(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	fb := &fullBackend{Backend: dir}
-	fb.free()
-	v, err := vault.Create(ctx, fb, []byte("faults passphrase"), vault.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, ip, port := listenDevice(t)
-	name := fmt.Sprintf("faults%d.sqlvault.test", ipSeq.Add(1))
-	d, err := vdi.New(vdi.Config{Name: name, CertDir: t.TempDir(), Store: vdi.VaultStore{V: v}, Key: bytes.Repeat([]byte{7}, 32)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Listening(l)
-	go d.Serve(l)
-	t.Cleanup(func() { d.Shutdown(context.Background()); v.Close() })
-	box, _ := secret.New(make([]byte, 32))
-	s := &stack{t: t, ctx: ctx, db: catalog, backend: fb, vault: v, device: d, devName: name, devIP: ip, devPort: port, simDir: t.TempDir()}
-	coord := coordinator.New(coordinator.Config{DB: catalog, Vault: v, Device: d, DeviceName: name, Secrets: box, Poll: 20 * time.Millisecond,
-		Now: func() time.Time { return time.Now().Add(time.Duration(s.skew.Load())) }})
-	if err := coord.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(coord.Stop)
-	s.coord = coord
+	fb := &fullBackend{}
+	env := enginetest.StartWith(t, enginetest.Options{WrapBackend: func(b vault.Backend) vault.Backend {
+		fb.Backend = b
+		fb.free()
+		return fb
+	}})
+	s := &stack{t: t, ctx: ctx, db: catalog, backend: fb, env: env, vault: env.Vault, simDir: t.TempDir()}
+	s.coord = env.Coordinator(catalog, func(c *coordinator.Config) {
+		c.Now = func() time.Time { return time.Now().Add(time.Duration(s.skew.Load())) }
+	})
 	s.startSim("127.0.0.1:0")
 	return s
 }
@@ -131,13 +90,9 @@ func newStack(t *testing.T) *stack {
 // startSim starts (or restarts, on the same data directory) the instance.
 func (s *stack) startSim(addr string) {
 	s.t.Helper()
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(s.device.CACertPEM())
-	cfg := sqlsim.Config{Addr: addr, SAPassword: saPW, DataDir: s.simDir, TrustCA: pool, Hosts: map[string]string{s.devName: s.devIP},
-		Logins: []sqlsim.Login{{Name: "svc", Password: "Svc-Passw0rd!", Sysadmin: true}}}
-	if s.devPort != 443 {
-		cfg.AllowedDevicePort = s.devPort
-	}
+	cfg := s.env.SimConfig(saPW)
+	cfg.Addr, cfg.DataDir = addr, s.simDir
+	cfg.Logins = []sqlsim.Login{{Name: "svc", Password: "Svc-Passw0rd!", Sysadmin: true}}
 	var in *sqlsim.Instance
 	var err error
 	deadline := time.Now().Add(10 * time.Second)
