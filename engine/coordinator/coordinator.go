@@ -355,24 +355,24 @@ func (c *Coordinator) run(ctx context.Context, j db.Job) {
 		log.Info("job interrupted by shutdown; it is settled at the next start")
 		return
 	}
+	status := db.JobCompleted
 	switch {
 	case err == nil:
-		c.cfg.DB.FinishJob(bg, j.ID, db.JobCompleted, "", "")
+		c.cfg.DB.FinishJob(bg, j.ID, status, "", "")
 		log.Info("job completed")
 	case errors.Is(err, context.Canceled) || engine.CodeOf(err) == engine.CodeCancelled || ctx.Err() != nil:
 		// Whatever the driver made of the attention, the job was cancelled.
-
-		c.cfg.DB.FinishJob(bg, j.ID, db.JobCancelled, string(engine.CodeCancelled), "the job was cancelled")
+		status = db.JobCancelled
+		c.cfg.DB.FinishJob(bg, j.ID, status, string(engine.CodeCancelled), "the job was cancelled")
 		log.Info("job cancelled")
 	default:
+		status = db.JobFailed
 		code := engine.CodeOf(err)
-		c.cfg.DB.FinishJob(bg, j.ID, db.JobFailed, string(code), engine.MessageOf(err))
+		c.cfg.DB.FinishJob(bg, j.ID, status, string(code), engine.MessageOf(err))
 		log.Warn("job failed", "code", code, "err", err)
 		c.alert(bg, j, code, engine.MessageOf(err))
 	}
-	if j2, err := c.cfg.DB.JobByID(bg, j.ID); err == nil {
-		c.metrics.jobDone(j.Operation, j2.Status)
-	}
+	c.metrics.jobDone(j.Operation, status)
 }
 
 func isAlreadyQueued(err error) bool { return engine.CodeOf(err) == engine.CodeAlreadyInProgress }

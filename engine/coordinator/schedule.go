@@ -100,18 +100,23 @@ func (c *Coordinator) RunDue(ctx context.Context, policyID int64) {
 // full in the vault becomes a full, since nothing could be restored from
 // it); logs are another, run beside them as SQL Server allows.
 func (c *Coordinator) dueKinds(ctx context.Context, p policy.Policy, it db.Item, now time.Time) []string {
+	last, err := c.cfg.DB.LastJobTimes(ctx, it.ID)
+	if err != nil {
+		c.log.Error("scheduled backup", "item", it.ID, "err", err)
+		return nil
+	}
 	var out []string
 	switch {
-	case c.due(ctx, p, it, policy.Full, now):
+	case due(p, it, last, policy.Full, now):
 		out = append(out, mssql.KindFull)
-	case c.due(ctx, p, it, policy.Differential, now):
+	case due(p, it, last, policy.Differential, now):
 		if it.LastFull == nil {
 			out = append(out, mssql.KindFull)
 		} else {
 			out = append(out, mssql.KindDifferential)
 		}
 	}
-	if it.LastFull != nil && logsAllowed(it) && c.due(ctx, p, it, policy.Log, now) {
+	if it.LastFull != nil && logsAllowed(it) && due(p, it, last, policy.Log, now) {
 		out = append(out, mssql.KindLog)
 	}
 	return out
@@ -120,12 +125,8 @@ func (c *Coordinator) dueKinds(ctx context.Context, p policy.Policy, it db.Item,
 func logsAllowed(it db.Item) bool { return !strings.EqualFold(it.RecoveryModel, "SIMPLE") }
 
 // due reports whether a slot of kind fell after the item's last job of
-// that kind (or its protection began) and at or before now.
-func (c *Coordinator) due(ctx context.Context, p policy.Policy, it db.Item, kind string, now time.Time) bool {
-	last, err := c.cfg.DB.LastJobTimes(ctx, it.ID)
-	if err != nil {
-		return false
-	}
+// that kind (last, by kind; or its protection began) and at or before now.
+func due(p policy.Policy, it db.Item, last map[string]time.Time, kind string, now time.Time) bool {
 	from := it.CreatedAt
 	if t, ok := last[kind]; ok && t.After(from) {
 		from = t
