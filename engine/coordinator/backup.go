@@ -130,10 +130,8 @@ func (c *Coordinator) runBackup(ctx context.Context, j db.Job, st *steps) error 
 	st.detail(fmt.Sprintf("%d bytes from SQL Server, %d new bytes stored", size, stored))
 
 	st.begin("Commit recovery point", "")
-	p := db.Point{ItemID: it.ID, JobID: &j.ID, Kind: j.Kind, Blobs: blobs, StartTime: set.Start, EndTime: set.Finish,
-		FirstLSN: set.FirstLSN, LastLSN: set.LastLSN, CheckpointLSN: set.CheckpointLSN, DatabaseBackupLSN: set.DatabaseBackupLSN,
-		DifferentialBaseLSN: set.DifferentialBaseLSN, SizeBytes: size, StoredBytes: stored, DatabaseGUID: set.DatabaseGUID,
-		RetainUntil: retainUntil(set.Finish, params.RetainDays)}
+	p := pointOf(set, j.Kind, blobs, size, stored)
+	p.ItemID, p.JobID, p.RetainUntil = it.ID, &j.ID, retainUntil(set.Finish, params.RetainDays)
 	exp := expiry(pol, p, points)
 	p.ExpiresAt = &exp
 	c.hook("backup-before-label")
@@ -150,6 +148,14 @@ func (c *Coordinator) runBackup(ctx context.Context, j db.Job, st *steps) error 
 	c.cfg.DB.ResolveAlerts(ctx, 0, it.ID)
 	c.metrics.backupBytes(j.Kind, size)
 	return nil
+}
+
+// pointOf is the recovery point of a backup set SQL Server recorded in
+// msdb, written to blobs; the caller sets its item, job and retention.
+func pointOf(set mssql.BackupSet, kind string, blobs []string, size, stored int64) db.Point {
+	return db.Point{Kind: kind, Blobs: blobs, StartTime: set.Start, EndTime: set.Finish, FirstLSN: set.FirstLSN,
+		LastLSN: set.LastLSN, CheckpointLSN: set.CheckpointLSN, DatabaseBackupLSN: set.DatabaseBackupLSN,
+		DifferentialBaseLSN: set.DifferentialBaseLSN, SizeBytes: size, StoredBytes: stored, DatabaseGUID: set.DatabaseGUID}
 }
 
 // checkBackupKind refuses what SQL Server would refuse, or what could never
@@ -216,11 +222,7 @@ func (c *Coordinator) confirm(ctx context.Context, blobs []string) (stored, size
 // alone can rebuild the catalog.
 func (c *Coordinator) label(ctx context.Context, s db.Server, it db.Item, p db.Point) error {
 	for i, b := range p.Blobs {
-		l := PointLabels{Server: s.Name, Host: s.Host, Port: s.Port, Instance: s.InstanceName, Database: it.DatabaseName,
-			DatabaseGUID: p.DatabaseGUID, Kind: p.Kind, Stripe: i, Stripes: p.Blobs, Start: p.StartTime, End: p.EndTime,
-			FirstLSN: p.FirstLSN, LastLSN: p.LastLSN, CheckpointLSN: p.CheckpointLSN, DatabaseBackupLSN: p.DatabaseBackupLSN,
-			DifferentialBaseLSN: p.DifferentialBaseLSN, SizeBytes: p.SizeBytes, StoredBytes: p.StoredBytes}
-		if err := c.cfg.Vault.Annotate(ctx, b, l.encode()); err != nil {
+		if err := c.cfg.Vault.Annotate(ctx, b, labelsOf(s, it, p, i).encode()); err != nil {
 			return err
 		}
 	}

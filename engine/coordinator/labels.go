@@ -38,6 +38,22 @@ type PointLabels struct {
 
 const labelKey = "sqlvault.point"
 
+// labelsOf describes point p of item it on server s, for stripe n.
+func labelsOf(s db.Server, it db.Item, p db.Point, n int) PointLabels {
+	return PointLabels{Server: s.Name, Host: s.Host, Port: s.Port, Instance: s.InstanceName, Database: it.DatabaseName,
+		DatabaseGUID: p.DatabaseGUID, Kind: p.Kind, Stripe: n, Stripes: p.Blobs, Start: p.StartTime, End: p.EndTime,
+		FirstLSN: p.FirstLSN, LastLSN: p.LastLSN, CheckpointLSN: p.CheckpointLSN, DatabaseBackupLSN: p.DatabaseBackupLSN,
+		DifferentialBaseLSN: p.DifferentialBaseLSN, SizeBytes: p.SizeBytes, StoredBytes: p.StoredBytes}
+}
+
+// point is the catalog row the labels describe, without item, job or
+// retention.
+func (l PointLabels) point() db.Point {
+	return db.Point{Kind: l.Kind, Blobs: l.Stripes, StartTime: l.Start, EndTime: l.End, FirstLSN: l.FirstLSN,
+		LastLSN: l.LastLSN, CheckpointLSN: l.CheckpointLSN, DatabaseBackupLSN: l.DatabaseBackupLSN,
+		DifferentialBaseLSN: l.DifferentialBaseLSN, SizeBytes: l.SizeBytes, StoredBytes: l.StoredBytes, DatabaseGUID: l.DatabaseGUID}
+}
+
 func (l PointLabels) encode() map[string]string {
 	b, _ := json.Marshal(l)
 	return map[string]string{labelKey: string(b)}
@@ -92,10 +108,9 @@ func (c *Coordinator) RebuildCatalog(ctx context.Context) (RebuildReport, error)
 		if err != nil {
 			return rep, err
 		}
-		if _, err := c.cfg.DB.CommitPoint(ctx, db.Point{ItemID: itemID, Kind: l.Kind, Blobs: l.Stripes, StartTime: l.Start,
-			EndTime: l.End, FirstLSN: l.FirstLSN, LastLSN: l.LastLSN, CheckpointLSN: l.CheckpointLSN,
-			DatabaseBackupLSN: l.DatabaseBackupLSN, DifferentialBaseLSN: l.DifferentialBaseLSN, SizeBytes: l.SizeBytes,
-			StoredBytes: l.StoredBytes, DatabaseGUID: l.DatabaseGUID}); err != nil {
+		p := l.point()
+		p.ItemID = itemID
+		if _, err := c.cfg.DB.CommitPoint(ctx, p); err != nil {
 			return rep, err
 		}
 		rep.Points++

@@ -93,21 +93,15 @@ func (c *Coordinator) fromMSDB(ctx context.Context, j db.Job, ms []vault.Manifes
 	if err != nil {
 		return PointLabels{}, false
 	}
-	l := PointLabels{Server: s.Name, Host: s.Host, Port: s.Port, Instance: s.InstanceName, Database: it.DatabaseName,
-		DatabaseGUID: set.DatabaseGUID, Kind: j.Kind, Stripes: blobs, Start: set.Start, End: set.Finish,
-		FirstLSN: set.FirstLSN, LastLSN: set.LastLSN, CheckpointLSN: set.CheckpointLSN, DatabaseBackupLSN: set.DatabaseBackupLSN,
-		DifferentialBaseLSN: set.DifferentialBaseLSN}
+	var size, stored int64
 	for _, m := range ms {
-		l.SizeBytes += m.Size
-		l.StoredBytes += m.StoredBytes
+		size, stored = size+m.Size, stored+m.StoredBytes
 	}
-	p := db.Point{Blobs: blobs, StartTime: l.Start, EndTime: l.End, FirstLSN: l.FirstLSN, LastLSN: l.LastLSN,
-		CheckpointLSN: l.CheckpointLSN, DatabaseBackupLSN: l.DatabaseBackupLSN, DifferentialBaseLSN: l.DifferentialBaseLSN,
-		SizeBytes: l.SizeBytes, StoredBytes: l.StoredBytes, DatabaseGUID: l.DatabaseGUID, Kind: j.Kind}
+	p := pointOf(set, j.Kind, blobs, size, stored)
 	if err := c.label(ctx, s, it, p); err != nil {
 		return PointLabels{}, false
 	}
-	return l, true
+	return labelsOf(s, it, p, 0), true
 }
 
 // stripesNamed reads N from a stripe name ending _1ofN.ext; 1 without one.
@@ -133,10 +127,8 @@ func (c *Coordinator) commitRecovered(ctx context.Context, j db.Job, l PointLabe
 	if err != nil {
 		return err
 	}
-	p := db.Point{ItemID: it.ID, JobID: &j.ID, Kind: j.Kind, Blobs: l.Stripes, StartTime: l.Start, EndTime: l.End,
-		FirstLSN: l.FirstLSN, LastLSN: l.LastLSN, CheckpointLSN: l.CheckpointLSN, DatabaseBackupLSN: l.DatabaseBackupLSN,
-		DifferentialBaseLSN: l.DifferentialBaseLSN, SizeBytes: l.SizeBytes, StoredBytes: l.StoredBytes, DatabaseGUID: l.DatabaseGUID,
-		RetainUntil: retainUntil(l.End, params.RetainDays)}
+	p := l.point()
+	p.ItemID, p.JobID, p.Kind, p.RetainUntil = it.ID, &j.ID, j.Kind, retainUntil(l.End, params.RetainDays)
 	if pol, err := c.itemPolicy(ctx, it); err == nil {
 		exp := expiry(pol, p, points)
 		p.ExpiresAt = &exp

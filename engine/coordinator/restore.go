@@ -311,9 +311,8 @@ func (c *Coordinator) tailLog(ctx context.Context, j db.Job, st *steps, conn *ms
 	if err != nil {
 		return err
 	}
-	p := db.Point{ItemID: it.ID, JobID: &j.ID, Kind: mssql.KindLog, Blobs: blobs, StartTime: set.Start, EndTime: set.Finish,
-		FirstLSN: set.FirstLSN, LastLSN: set.LastLSN, CheckpointLSN: set.CheckpointLSN, DatabaseBackupLSN: set.DatabaseBackupLSN,
-		SizeBytes: size, StoredBytes: stored, DatabaseGUID: set.DatabaseGUID}
+	p := pointOf(set, mssql.KindLog, blobs, size, stored)
+	p.ItemID, p.JobID = it.ID, &j.ID
 	if pol, err := c.itemPolicy(ctx, it); err == nil {
 		exp := expiry(pol, p, points)
 		p.ExpiresAt = &exp
