@@ -123,10 +123,11 @@ type UserChange struct {
 	Role         *Role
 	Disabled     *bool
 	PasswordHash *string
+	KeepSession  string // the cookie value of a session to keep (the user's own)
 }
 
 // UpdateUser changes a user's role, disabled flag or password. Disabling a
-// user or setting its password ends its sessions. A change that would
+// user or setting its password ends its sessions (but KeepSession). A change that would
 // leave no enabled admin is refused with ErrLastAdmin.
 func (d *DB) UpdateUser(ctx context.Context, id int64, ch UserChange) (User, error) {
 	if ch.Role != nil && !ch.Role.Valid() {
@@ -158,7 +159,7 @@ func (d *DB) UpdateUser(ctx context.Context, id int64, ch UserChange) (User, err
 			return err
 		}
 		if u.Disabled || ch.PasswordHash != nil {
-			_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, id)
+			_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ? AND id_hash <> ?`, id, hashToken(ch.KeepSession))
 		}
 		return err
 	})

@@ -22,6 +22,9 @@ const (
 	CodeNotFound       Code = "UserErrorNotFound"
 	CodeConflict       Code = "UserErrorConflict"
 	CodeTooManyLogins  Code = "UserErrorTooManyLoginAttempts"
+	CodeWeakPassword   Code = "UserErrorWeakPassword"
+	CodeLastAdmin      Code = "UserErrorLastAdmin"
+	CodeRoleTooHigh    Code = "UserErrorRoleAboveCreator"
 	CodeInternal       Code = "InternalError"
 
 	// Instances.
@@ -71,6 +74,9 @@ var actions = map[Code]string{
 	CodeNotFound:       "Check the id; the object may have been deleted.",
 	CodeConflict:       "Reload the object and try again.",
 	CodeTooManyLogins:  "Wait a moment before trying to sign in again.",
+	CodeWeakPassword:   "Choose a password of at least 12 characters that is not a common one; a passphrase of several words works well.",
+	CodeLastAdmin:      "Make another user an enabled admin first; the server must keep at least one.",
+	CodeRoleTooHigh:    "Create the token with your own role or a lower one, or ask an admin to create it.",
 	CodeInternal:       "Retry the operation; if it fails again, check the server log.",
 
 	CodeInstanceUnreachable:       "Check that SQL Server is running, that the host and port are right and that the firewall allows the connection.",
