@@ -66,6 +66,12 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	if !isSet(fs, "device-addr") && os.Getenv("SQLVAULT_DEVICE_ADDR") == "" {
 		o.deviceAddr = demoDeviceAddr()
 	}
+	// Demo-only allowance: the demo's own instances accept the device's
+	// port even when it is not 443, so URLs may follow the listener.
+	o.anyDevicePort = true
+	if !isSet(fs, "device-public-port") {
+		o.devicePublicPort = 0
+	}
 	// Demo-only allowance: hourly fulls and logs every minute.
 	o.limits = policy.Limits{MinLogMinutes: 1, AllowHourly: true}
 	a, err := startApp(ctx, o, log, stdout)

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strconv"
 
 	"github.com/sqlvault/sqlvault/auth"
 	"github.com/sqlvault/sqlvault/db"
@@ -24,6 +23,11 @@ type serveOptions struct {
 	addr       string
 	deviceAddr string
 	deviceName string
+	// devicePublicPort is the port SQL Server is told (443 unless the
+	// device sits behind a forward); 0 follows the listener, which only
+	// demo mode allows (anyDevicePort).
+	devicePublicPort int
+	anyDevicePort    bool
 	logFormat  string
 	vaultURL   string // directory or gocloud.dev bucket URL; default DATA/vault
 	keyFile    string // vault passphrase file; default DATA/vault.key
@@ -40,6 +44,8 @@ func (o *serveOptions) register(fs *flag.FlagSet, defAddr string) {
 	fs.StringVar(&o.data, "data", envOr("SQLVAULT_DATA", "sqlvault-data"), "data directory: catalog, vault and device certificates (env SQLVAULT_DATA)")
 	fs.StringVar(&o.addr, "addr", envOr("SQLVAULT_ADDR", defAddr), "portal and API address (env SQLVAULT_ADDR)")
 	fs.StringVar(&o.deviceAddr, "device-addr", envOr("SQLVAULT_DEVICE_ADDR", ":443"), "virtual device address; SQL Server reaches it on port 443 only (env SQLVAULT_DEVICE_ADDR)")
+	fs.IntVar(&o.devicePublicPort, "device-public-port", 443, "port SQL Server is told in every URL and credential; the device may listen elsewhere behind a port forward, a container mapping or a load balancer. SQL Server's BACKUP TO URL uses 443 only")
+	fs.BoolVar(&o.anyDevicePort, "lab-any-device-port", false, "labs and tests only: allow a --device-public-port other than 443 (real SQL Server refuses such URLs; sqlsim can be told to accept them)")
 	fs.StringVar(&o.deviceName, "device-name", envOr("SQLVAULT_DEVICE_NAME", hostname()), "DNS name SQL Server uses for the device; its certificate is made for it (env SQLVAULT_DEVICE_NAME)")
 	fs.StringVar(&o.logFormat, "log-format", envOr("SQLVAULT_LOG_FORMAT", "text"), "log format: text or json")
 	fs.StringVar(&o.vaultURL, "vault", envOr("SQLVAULT_VAULT", ""), "vault location: a directory, or s3://, azblob://, gs:// bucket URL (default DATA/vault; env SQLVAULT_VAULT)")
@@ -90,6 +96,9 @@ func startApp(ctx context.Context, o serveOptions, log *slog.Logger, stdout io.W
 			a.close()
 		}
 	}()
+	if err := o.checkDevicePort(); err != nil {
+		return nil, err
+	}
 	if a.catalog, err = db.Open(ctx, o.data); err != nil {
 		return nil, err
 	}
@@ -122,7 +131,7 @@ func startApp(ctx context.Context, o serveOptions, log *slog.Logger, stdout io.W
 		return nil, fmt.Errorf("portal address: %w", err)
 	}
 	log.Info("sqlvault serving", "portal", "http://"+a.portal.Addr().String(),
-		"device", "https://"+o.deviceName+portSuffix(a.device), "data", o.data, "version", version)
+		"device", a.eng.device.ContainerURL(""), "device_listens", a.device.Addr().String(), "data", o.data, "version", version)
 	return a, nil
 }
 
@@ -140,11 +149,18 @@ func serve(ctx context.Context, o serveOptions, log *slog.Logger, stdout io.Writ
 	return a.srv.Serve(ctx, a.portal)
 }
 
-func portSuffix(l net.Listener) string {
-	if p := l.Addr().(*net.TCPAddr).Port; p != 443 {
-		return ":" + strconv.Itoa(p)
+// checkDevicePort refuses a device whose URLs SQL Server would refuse:
+// BACKUP TO URL accepts the default HTTPS port only, so any other public
+// port fails every backup with an error far from its cause.
+func (o serveOptions) checkDevicePort() error {
+	if o.anyDevicePort || o.devicePublicPort == 443 {
+		return nil
 	}
-	return ""
+	if o.devicePublicPort < 0 || o.devicePublicPort > 65535 {
+		return fmt.Errorf("--device-public-port %d is not a port", o.devicePublicPort)
+	}
+	return fmt.Errorf("--device-public-port %d: SQL Server's BACKUP TO URL reaches a device on port 443 only, so every backup URL carrying :%d would be refused; "+
+		"leave it at 443 and forward 443 to --device-addr (see docs/device.md)", o.devicePublicPort, o.devicePublicPort)
 }
 
 // ensureAdmin creates the admin user on first start. Its password comes

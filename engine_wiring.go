@@ -49,7 +49,7 @@ func openEngine(ctx context.Context, o serveOptions, catalog *db.DB, log *slog.L
 		return nil, err
 	}
 	d, err := vdi.New(vdi.Config{Name: o.deviceName, CertDir: filepath.Join(o.data, "device"), Store: vdi.VaultStore{V: v},
-		Key: sasKey, Logger: log, CertFile: o.deviceCert, KeyFile: o.deviceKey})
+		Key: sasKey, Logger: log, CertFile: o.deviceCert, KeyFile: o.deviceKey, PublicPort: o.devicePublicPort})
 	if err != nil {
 		v.Close()
 		return nil, err

@@ -55,6 +55,12 @@ type Config struct {
 	Store             Store
 	Key               []byte // HMAC key for SAS tokens, at least 32 bytes
 	MaxBlockSize      int64  // default 100 MiB, Azure's limit for one Put Block
+	// PublicPort is the port SQL Server is told in every URL and
+	// credential name; it may differ from the listening port (a port
+	// forward, a container mapping, a load balancer). 0 means the port
+	// the device listens on (tests and demo mode); 443 is left out of
+	// URLs, as SQL Server requires.
+	PublicPort int
 	Logger            *slog.Logger
 	Now               func() time.Time
 }
@@ -108,6 +114,9 @@ func New(cfg Config) (*Device, error) {
 	}
 	d := &Device{cfg: cfg, certs: c, leases: map[string]string{}, created: map[string]bool{}, received: map[string]int64{},
 		blocks: map[string]map[string]int64{}, committed: map[string][]listedBlock{}}
+	if cfg.PublicPort != 0 && cfg.PublicPort != 443 {
+		d.port = strconv.Itoa(cfg.PublicPort)
+	}
 	d.srv = &http.Server{
 		Handler:           d,
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{*c.tls}, MinVersion: tls.VersionTLS12},
@@ -128,10 +137,14 @@ func (d *Device) CACertPEM() []byte { return d.certs.caPEM }
 func (d *Device) TLSCertificate() tls.Certificate { return *d.certs.tls }
 
 // Listening records the port of the listener the device will serve on,
-// for the URLs it hands out (443 is left out, as SQL Server requires).
-// Serve calls it too; call it first when URLs may be asked for before
-// Serve's goroutine has started.
+// for the URLs it hands out, unless Config.PublicPort names the port SQL
+// Server is told (443 is left out, as SQL Server requires). Serve calls it
+// too; call it first when URLs may be asked for before Serve's goroutine
+// has started.
 func (d *Device) Listening(l net.Listener) {
+	if d.cfg.PublicPort != 0 {
+		return
+	}
 	if _, port, err := net.SplitHostPort(l.Addr().String()); err == nil && port != "443" {
 		d.mu.Lock()
 		d.port = port

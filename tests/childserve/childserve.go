@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -70,6 +71,17 @@ func DeviceAddr(t *testing.T, base int) (string, int) {
 		}
 	}
 	return "127.0.0.1", FreePort(t, "127.0.0.1")
+}
+
+// DeviceFlags are the serve flags for a device at ip:port: a port other
+// than 443 (when the test may not bind 443) must be told to SQL Server,
+// which only a lab setting allows.
+func DeviceFlags(ip string, port int) []string {
+	f := []string{"--device-addr", fmt.Sprintf("%s:%d", ip, port)}
+	if port != 443 {
+		f = append(f, "--device-public-port", strconv.Itoa(port), "--lab-any-device-port")
+	}
+	return f
 }
 
 // Token creates an admin API token in a data directory.

@@ -109,7 +109,7 @@ func (s *server) start(crashAt string) {
 func (s *server) run(crashAt string) {
 	s.t.Helper()
 	fmt.Fprintf(lockedWriter{s}, "=== start (SQLVAULT_CRASH_AT=%q)\n", crashAt)
-	p, err := childserve.Start(bin, []string{"serve", "--data", s.data, "--addr", s.addr, "--device-addr", s.deviceAddr, "--device-name", s.deviceName},
+	p, err := childserve.Start(bin, append([]string{"serve", "--data", s.data, "--addr", s.addr, "--device-name", s.deviceName}, childserve.DeviceFlags(s.deviceIP, s.devicePort)...),
 		[]string{"SQLVAULT_ADMIN_PASSWORD=" + adminPW, "SQLVAULT_CRASH_AT=" + crashAt}, lockedWriter{s})
 	if err != nil {
 		s.t.Fatal(err)

@@ -112,7 +112,7 @@ func (w *logWriter) Write(p []byte) (int, error) {
 // answers.
 func (s *server) start(extra ...string) {
 	s.t.Helper()
-	args := append([]string{"serve", "--data", s.data, "--addr", s.addr, "--device-addr", s.deviceAddr, "--device-name", s.deviceName}, extra...)
+	args := append(append([]string{"serve", "--data", s.data, "--addr", s.addr, "--device-name", s.deviceName}, childserve.DeviceFlags(s.deviceIP, s.devicePort)...), extra...)
 	p, err := childserve.Start(bin, args, []string{"SQLVAULT_ADMIN_PASSWORD=" + adminPW}, &logWriter{s: s})
 	if err != nil {
 		s.t.Fatal(err)
