@@ -46,7 +46,10 @@ func (in *Instance) credentialFor(u string) (*Credential, bool) {
 func deviceError(u string, err error) *tds.Message {
 	reason := err.Error()
 	var se *blob.StatusError
+	var oe *osError
 	switch {
+	case errors.As(err, &oe):
+		return sqlErr(3201, 16, fmt.Sprintf("Cannot open backup device '%s'. Operating system error %d(%s).", u, oe.code, oe.text))
 	case errors.As(err, &se):
 		reason = strings.TrimSpace(fmt.Sprintf("The remote server returned an error: (%d) %s. %s", se.StatusCode, se.Code, se.Message))
 	case strings.Contains(reason, "x509"), strings.Contains(reason, "tls"):

@@ -26,18 +26,37 @@ type BlobReader interface {
 	Close() error
 }
 
-type httpBlobClient struct{ c *blob.Client }
+type httpBlobClient struct {
+	c     *blob.Client
+	linux bool
+}
 
-// httpBlobs reaches URLs over HTTPS as SQL Server does.
+// httpBlobs reaches URLs over HTTPS as SQL Server on the configured host
+// does; on Linux it reads the CA store now, as SQLPAL does at startup.
 func httpBlobs(cfg Config) Blobs {
-	return httpBlobClient{blob.NewClient(blob.Config{RootCAs: cfg.TrustCA, Hosts: cfg.Hosts, AllowedPort: cfg.AllowedDevicePort,
-		Logger: cfg.Logger})}
+	return httpBlobClient{c: blob.NewClient(blob.Config{RootCAs: trustRoots(cfg), Hosts: cfg.Hosts, AllowedPort: cfg.AllowedDevicePort,
+		BlockList: blockListForm(cfg), Logger: cfg.Logger}), linux: isLinux(cfg)}
 }
 
 func (h httpBlobClient) Create(ctx context.Context, url, sas string, blockSize int) (BlobWriter, error) {
-	return h.c.Create(ctx, url, sas, blockSize)
+	w, err := h.c.Create(ctx, url, sas, blockSize)
+	if err != nil {
+		return nil, h.hostError(err)
+	}
+	return w, nil
 }
 
 func (h httpBlobClient) Open(ctx context.Context, url, sas string) (BlobReader, error) {
-	return h.c.Open(ctx, url, sas)
+	r, err := h.c.Open(ctx, url, sas)
+	if err != nil {
+		return nil, h.hostError(err)
+	}
+	return r, nil
+}
+
+func (h httpBlobClient) hostError(err error) error {
+	if h.linux {
+		return linuxCertError(err)
+	}
+	return err
 }

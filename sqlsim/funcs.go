@@ -10,7 +10,7 @@ import (
 func (x *execCtx) sysVar(name string) (any, error) {
 	switch name {
 	case "VERSION":
-		return version, nil
+		return version + x.s.in.hostBanner(), nil
 	case "SERVERNAME":
 		return x.s.in.ServerName(), nil
 	case "SERVICENAME":

@@ -37,6 +37,9 @@ func startHTTPSSim(t *testing.T, o blobtest.Options, edit func(*Config)) *httpsS
 		if edit != nil {
 			edit(c)
 		}
+		if isLinux(*c) && c.TrustCAPEM == nil {
+			c.TrustCAPEM = ep.CAPEM // in the Linux store, as the permission script puts it
+		}
 	})
 	db := s.db(t, "sa", "Sa-Passw0rd!")
 	h := &httpsSim{sim: s, ep: ep, db: db, container: ep.ContainerURL("sqlvault")}
@@ -130,13 +133,40 @@ func TestBackupToURLRequestSequence(t *testing.T) {
 
 	h.ep.ResetRequests()
 	exec(t, h.db, "RESTORE VERIFYONLY FROM URL = N'"+h.container+"/seq.bak'")
-	reqs = h.ep.Requests()
-	if reqs[0].Method != "HEAD" {
-		t.Fatalf("RESTORE starts with %+v, want HEAD (Get Blob Properties)", reqs[0])
+	checkRestoreRequests(t, h.ep.Requests(), "sqlvault/seq.bak", true)
+}
+
+// checkRestoreRequests: a RESTORE takes the restore lease (infinite, id
+// BAC2…), reads the properties (HEAD), reads with ranged GETs when body
+// is set, and releases the lease last.
+func checkRestoreRequests(t *testing.T, reqs []blobtest.Request, name string, body bool) {
+	t.Helper()
+	if len(reqs) < 3 {
+		t.Fatalf("RESTORE sent %d requests: %+v", len(reqs), reqs)
 	}
-	for _, r := range reqs[1:] {
+	acq, head, rel := reqs[0], reqs[1], reqs[len(reqs)-1]
+	if acq.Method != "PUT" || acq.Comp != "lease" || acq.LeaseAction != "Acquire" || acq.LeaseDur != "-1" ||
+		acq.ProposedID != "BAC2BAC2BAC2BAC2BAC2BAC2BAC2BAC2" || acq.Status != 201 {
+		t.Fatalf("RESTORE starts with %+v, want Lease Blob Acquire, infinite, proposing BAC2BAC2BAC2BAC2BAC2BAC2BAC2BAC2", acq)
+	}
+	if head.Method != "HEAD" || head.Status != 200 {
+		t.Fatalf("RESTORE then sends %+v, want HEAD (Get Blob Properties)", head)
+	}
+	gets := reqs[2 : len(reqs)-1]
+	if body && len(gets) == 0 {
+		t.Fatal("RESTORE read nothing")
+	}
+	for _, r := range gets {
 		if r.Method != "GET" || !strings.HasPrefix(r.Range, "bytes=") || r.Status != 206 || r.Query.Get("sig") != "sqlsim-test" {
 			t.Fatalf("RESTORE read %+v, want ranged GETs with the SAS", r)
+		}
+	}
+	if rel.Comp != "lease" || rel.LeaseAction != "Release" || rel.LeaseID != acq.ProposedID || rel.Status != 200 {
+		t.Fatalf("RESTORE ends with %+v, want Lease Blob Release of the restore lease", rel)
+	}
+	for _, r := range reqs {
+		if r.Blob != name {
+			t.Fatalf("request %+v is not for %s", r, name)
 		}
 	}
 }

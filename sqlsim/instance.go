@@ -40,6 +40,16 @@ type Config struct {
 	Now               func() time.Time
 	TLS               bool // offer TLS on the TDS port with a self-signed certificate
 
+	// Host operating system (hostos.go). HostOS is "windows" (default) or
+	// "linux". TrustCAPEM is a CA the host's administrator installed for
+	// SQL Server: on windows added to TrustCA; on linux written into
+	// CAStoreDir at Start, the only CAs SQL Server on Linux trusts (TrustCA,
+	// the OS store, is ignored there). BlockListBOM starts windows' UTF-16LE
+	// block lists with a byte order mark.
+	HostOS       string
+	TrustCAPEM   []byte
+	BlockListBOM bool
+
 	// Fault is the initial setting of the fault knobs (SetFault changes it).
 	Fault Fault
 	// SyntheticDatabases are created at start unless a database of that
@@ -94,7 +104,7 @@ type state struct {
 	NextSetID   int64
 }
 
-const version = "Microsoft SQL Server 2022 (RTM-CU15) (KB5041321) - 16.0.4145.4 (X64) \n\tJul 30 2024 12:00:00 \n\tCopyright (C) 2022 Microsoft Corporation\n\tDeveloper Edition (64-bit) on Linux (sqlsim) <X64>"
+const version = "Microsoft SQL Server 2022 (RTM-CU15) (KB5041321) - 16.0.4145.4 (X64) \n\tJul 30 2024 12:00:00 \n\tCopyright (C) 2022 Microsoft Corporation\n\tDeveloper Edition (64-bit)" // + hostBanner
 
 // Start opens (or creates) the instance's state and listens.
 func Start(ctx context.Context, cfg Config) (*Instance, error) {

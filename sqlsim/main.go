@@ -34,7 +34,8 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:1433", "TDS address")
 	data := fs.String("data", "sqlsim-data", "directory for the instance's state")
 	sa := fs.String("sa-password", os.Getenv("SQLSIM_SA_PASSWORD"), "password of the sa login (env SQLSIM_SA_PASSWORD)")
-	trust := fs.String("trust-ca", "", "PEM file of CAs trusted for BACKUP/RESTORE URLs (the host's trusted root store)")
+	trust := fs.String("trust-ca", "", "PEM file of CAs trusted for BACKUP/RESTORE URLs (windows: the host's trusted root store; linux: copied into DATA/security/ca-certificates)")
+	hostOS := fs.String("host-os", HostWindows, "operating system SQL Server plays: windows or linux")
 	hosts := fs.String("hosts", "", "NAME=IP[,NAME=IP]: names resolved as the hosts file would")
 	instance := fs.String("instance-name", "MSSQLSERVER", "instance name")
 	machine := fs.String("machine-name", "SQLSIM", "machine name")
@@ -55,6 +56,10 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	cfg := Config{Addr: *addr, DataDir: *data, SAPassword: *sa, InstanceName: *instance, MachineName: *machine,
 		AllowedDevicePort: *port, Logins: logins, Hosts: map[string]string{}, TLS: *tlsOn,
 		SyntheticDatabases: synth, Fault: Fault{CutAtPercent: *cutAt, DeviceDelay: *delay}}
+	var err error
+	if cfg.HostOS, err = ParseHostOS(*hostOS); err != nil {
+		return err
+	}
 	if *trust != "" {
 		pem, err := os.ReadFile(*trust)
 		if err != nil {
@@ -63,6 +68,9 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 		cfg.TrustCA = x509.NewCertPool()
 		if !cfg.TrustCA.AppendCertsFromPEM(pem) {
 			return fmt.Errorf("%s holds no PEM certificate", *trust)
+		}
+		if cfg.HostOS == HostLinux {
+			cfg.TrustCA, cfg.TrustCAPEM = nil, pem // SQLPAL reads its store, not the OS's
 		}
 	}
 	for _, h := range strings.Split(*hosts, ",") {

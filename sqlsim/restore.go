@@ -55,10 +55,17 @@ func (x *execCtx) restore(p *parser) error {
 	return x.restoreFrom(verb, name, isLog, urls, o)
 }
 
-// openBackup opens the stripes and reads the header.
-func (x *execCtx) openBackup(verb string, urls []string) (*stripedReader, backupMeta, bool, error) {
+// openBackup opens the stripes and reads the header; on success the
+// caller closes the reader (releasing the restore leases), on failure
+// openBackup has closed what it opened.
+func (x *execCtx) openBackup(verb string, urls []string) (_ *stripedReader, _ backupMeta, _ bool, err error) {
 	in := x.s.in
 	var rs []BlobReader
+	defer func() {
+		if err != nil {
+			closeAll(rs)
+		}
+	}()
 	for _, u := range urls {
 		if isDisk(u) {
 			r, m := openDisk(u)
@@ -115,15 +122,19 @@ func (x *execCtx) restoreInfo(p *parser, kind string) error {
 	if err != nil {
 		return err
 	}
+	defer sr.Close()
 	switch kind {
 	case "HEADERONLY":
+		sr.Close() // the leases go before the statement ends
 		return x.headerOnly(m)
 	case "FILELISTONLY":
+		sr.Close()
 		return x.fileListOnly(m)
 	}
 	if _, err := readBody(sr, compressed, m.Pages, nil); err != nil {
 		return withVerb(err, verb)
 	}
+	sr.Close() // the leases go before the statement ends
 	x.info("The backup set on file 1 is valid.")
 	return x.w.Done(0, false)
 }
@@ -193,6 +204,7 @@ func (x *execCtx) restoreFrom(verb, name string, isLog bool, urls []string, o ba
 	if err != nil {
 		return err
 	}
+	defer sr.Close()
 	if isLog != (m.Type == "L") {
 		return terminate(verb, sqlErr(3241, 16, "The media family on device is incorrectly formed: the backup set is of another kind than the RESTORE statement."))
 	}
@@ -222,6 +234,7 @@ func (x *execCtx) restoreFrom(verb, name string, isLog bool, urls []string, o ba
 	if err != nil {
 		return withVerb(err, verb)
 	}
+	sr.Close() // the leases go before the statement ends
 	in.mu.Lock()
 	msg, err := x.applyRestore(name, m, payload, o)
 	if err == nil {

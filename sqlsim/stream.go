@@ -128,6 +128,22 @@ func newStripedReader(rs []BlobReader) (*stripedReader, error) {
 	return s, nil
 }
 
+// Close closes every stripe once: over HTTPS that releases the restore
+// leases.
+func (s *stripedReader) Close() error {
+	rs := s.rs
+	s.rs = nil
+	return closeAll(rs)
+}
+
+func closeAll(rs []BlobReader) error {
+	var errs []error
+	for _, r := range rs {
+		errs = append(errs, r.Close())
+	}
+	return errors.Join(errs...)
+}
+
 func (s *stripedReader) Read(p []byte) (int, error) {
 	if s.off >= s.size {
 		return 0, io.EOF

@@ -42,6 +42,8 @@ func (x *execCtx) source(parts []string) (*rowset, error) {
 			return x.sysMasterFiles(), nil
 		case "database_recovery_status":
 			return x.sysRecoveryStatus(), nil
+		case "dm_os_host_info":
+			return x.dmOSHostInfo(), nil
 		case "server_principals", "sql_logins":
 			return x.sysPrincipals(), nil
 		case "server_role_members":

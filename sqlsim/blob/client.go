@@ -2,8 +2,12 @@
 // HTTPS client that writes and reads Azure block blobs with a Shared Access
 // Signature the way SQL Server 2016+ does. Writing a blob: Put Blob (empty,
 // to create it), Lease Blob "Acquire" (infinite), Put Block for each
-// MAXTRANSFERSIZE of the stream carrying the lease id, Put Block List, and
-// Lease Blob "Release". Reading: Get Blob Properties, then ranged Get Blob.
+// MAXTRANSFERSIZE of the stream carrying the lease id, Put Block List in the
+// byte form of the host's operating system, and Lease Blob "Release".
+// Reading (RESTORE and its HEADERONLY, FILELISTONLY and VERIFYONLY forms):
+// Lease Blob "Acquire" (infinite, with SQL Server's restore lease id), Get
+// Blob Properties, ranged Get Blob, and Lease Blob "Release" when the reader
+// is closed. docs/compatibility.md gives the source of each step.
 package blob
 
 import (
@@ -23,16 +27,42 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/text/encoding/unicode"
 )
 
-// apiVersion is the x-ms-version SQL Server 2022 sends.
+// apiVersion is the x-ms-version sent. What SQL Server sends is not
+// documented (docs/compatibility.md, "Unknowns"); this is a version that
+// has block blobs, leases and SAS.
 const apiVersion = "2019-02-02"
+
+// RestoreLeaseID is the lease id SQL Server proposes when it reads a blob
+// for RESTORE ("Delete backup blob files with active leases",
+// learn.microsoft.com/sql/relational-databases/backup-restore/deleting-backup-blob-files-with-active-leases).
+const RestoreLeaseID = "BAC2BAC2BAC2BAC2BAC2BAC2BAC2BAC2"
+
+// BlockListForm is the byte form of a Put Block List body.
+type BlockListForm int
+
+const (
+	// UTF16LE is SQL Server on Windows: the XML in UTF-16LE without a BOM
+	// (WAL-G 4fdf8a51 decoded every body from UTF-16LE; whether a BOM
+	// leads is not known, see docs/compatibility.md "Unknowns").
+	UTF16LE BlockListForm = iota
+	// UTF16LEWithBOM is UTF16LE preceded by the byte order mark FF FE.
+	UTF16LEWithBOM
+	// UTF8DeclaredUTF16 is SQL Server on Linux: UTF-8 bytes whose
+	// declaration still says encoding="utf-16" (WAL-G 504ddb8c, PR
+	// wal-g/wal-g#1705, SQL Server 2022 CU12 on Ubuntu 22.04).
+	UTF8DeclaredUTF16
+)
 
 // Config sets up a client.
 type Config struct {
 	RootCAs     *x509.CertPool    // the host's trusted roots; nil uses the system's
 	Hosts       map[string]string // name -> IP, as the hosts file
 	AllowedPort int               // 0: port 443 only, SQL Server's rule
+	BlockList   BlockListForm     // byte form of Put Block List bodies
 	Logger      *slog.Logger
 	Delay       func() time.Duration // pause before each block (fault injection)
 }
@@ -171,17 +201,13 @@ func (c *Client) Create(ctx context.Context, rawURL, sas string, blockSize int) 
 		return nil, fmt.Errorf("Put Blob: %w", err)
 	}
 	drain(resp)
-	resp, err = c.do(ctx, http.MethodPut, rawURL, sas, url.Values{"comp": {"lease"}},
-		map[string]string{"x-ms-lease-action": "Acquire", "x-ms-lease-duration": "-1"}, nil)
+	// A backup lets the service choose the lease id (the restore id is the
+	// only one Microsoft documents).
+	lease, err := c.acquire(ctx, rawURL, sas, "")
 	if err != nil {
-		return nil, fmt.Errorf("Lease Blob (Acquire): %w", err)
+		return nil, err
 	}
-	drain(resp)
-	w := &Writer{c: c, ctx: ctx, url: rawURL, sas: sas, lease: resp.Header.Get("x-ms-lease-id"), blockSize: blockSize}
-	if w.lease == "" {
-		return nil, errors.New("Lease Blob (Acquire): no lease id in the answer")
-	}
-	return w, nil
+	return &Writer{c: c, ctx: ctx, url: rawURL, sas: sas, lease: lease, blockSize: blockSize}, nil
 }
 
 // Write buffers the stream and sends a Put Block for each full block.
@@ -236,20 +262,43 @@ func (w *Writer) Close() error {
 		w.release()
 		return err
 	}
-	var b strings.Builder
-	b.WriteString(`<?xml version="1.0" encoding="utf-8"?><BlockList>`)
-	for _, id := range w.ids {
-		b.WriteString("<Latest>" + id + "</Latest>")
+	body, err := BlockListBody(w.ids, w.c.cfg.BlockList)
+	if err != nil {
+		w.release()
+		return err
 	}
-	b.WriteString("</BlockList>")
+	// No Content-Type: no source says which one SQL Server sends.
 	resp, err := w.c.do(w.ctx, http.MethodPut, w.url, w.sas, url.Values{"comp": {"blocklist"}},
-		map[string]string{"x-ms-lease-id": w.lease, "Content-Type": "application/xml"}, []byte(b.String()))
+		map[string]string{"x-ms-lease-id": w.lease}, body)
 	if err != nil {
 		w.release()
 		return fmt.Errorf("Put Block List: %w", err)
 	}
 	drain(resp)
 	return w.release()
+}
+
+// BlockListBody is the Put Block List body naming ids as Latest, in the
+// given byte form. The text declares encoding="utf-16" in every form: the
+// Linux form keeps the declaration of the UTF-16 text it was converted from.
+func BlockListBody(ids []string, form BlockListForm) ([]byte, error) {
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0" encoding="utf-16"?><BlockList>`)
+	for _, id := range ids {
+		b.WriteString("<Latest>" + id + "</Latest>")
+	}
+	b.WriteString("</BlockList>")
+	switch form {
+	case UTF8DeclaredUTF16:
+		return []byte(b.String()), nil
+	case UTF16LE, UTF16LEWithBOM:
+		bom := unicode.IgnoreBOM
+		if form == UTF16LEWithBOM {
+			bom = unicode.UseBOM
+		}
+		return unicode.UTF16(unicode.LittleEndian, bom).NewEncoder().Bytes([]byte(b.String()))
+	}
+	return nil, fmt.Errorf("unknown block list form %d", form)
 }
 
 // Abort releases the lease and leaves the blob uncommitted.
@@ -261,11 +310,33 @@ func (w *Writer) Abort() error {
 	return w.release()
 }
 
-func (w *Writer) release() error {
+func (w *Writer) release() error { return w.c.release(w.url, w.sas, w.lease) }
+
+// acquire takes an infinite lease on the blob, proposing id if not "".
+func (c *Client) acquire(ctx context.Context, rawURL, sas, id string) (string, error) {
+	hdr := map[string]string{"x-ms-lease-action": "Acquire", "x-ms-lease-duration": "-1"}
+	if id != "" {
+		hdr["x-ms-proposed-lease-id"] = id
+	}
+	resp, err := c.do(ctx, http.MethodPut, rawURL, sas, url.Values{"comp": {"lease"}}, hdr, nil)
+	if err != nil {
+		return "", fmt.Errorf("Lease Blob (Acquire): %w", err)
+	}
+	drain(resp)
+	got := resp.Header.Get("x-ms-lease-id")
+	if got == "" {
+		return "", errors.New("Lease Blob (Acquire): no lease id in the answer")
+	}
+	return got, nil
+}
+
+// release gives the lease back. It runs on its own context: a statement
+// that failed or was cancelled still releases, as SQL Server does.
+func (c *Client) release(rawURL, sas, lease string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	resp, err := w.c.do(ctx, http.MethodPut, w.url, w.sas, url.Values{"comp": {"lease"}},
-		map[string]string{"x-ms-lease-action": "Release", "x-ms-lease-id": w.lease}, nil)
+	resp, err := c.do(ctx, http.MethodPut, rawURL, sas, url.Values{"comp": {"lease"}},
+		map[string]string{"x-ms-lease-action": "Release", "x-ms-lease-id": lease}, nil)
 	if err != nil {
 		return fmt.Errorf("Lease Blob (Release): %w", err)
 	}
@@ -273,31 +344,42 @@ func (w *Writer) release() error {
 	return nil
 }
 
-// Reader reads a committed blob with ranged requests.
+// Reader reads a committed blob with ranged requests, holding the restore
+// lease until Close.
 type Reader struct {
 	c        *Client
 	ctx      context.Context
 	url, sas string
 	size     int64
+	lease    string
 }
 
-// Open reads the blob's properties.
+// Open takes the restore lease on the blob and reads its properties.
 func (c *Client) Open(ctx context.Context, rawURL, sas string) (*Reader, error) {
 	if err := CheckURL(rawURL, c.cfg.AllowedPort); err != nil {
 		return nil, err
 	}
+	lease, err := c.acquire(ctx, rawURL, sas, RestoreLeaseID)
+	if err != nil {
+		return nil, err
+	}
+	r := &Reader{c: c, ctx: ctx, url: rawURL, sas: sas, lease: lease}
 	resp, err := c.do(ctx, http.MethodHead, rawURL, sas, nil, nil, nil)
 	if err != nil {
+		r.Close()
 		return nil, fmt.Errorf("Get Blob Properties: %w", err)
 	}
 	drain(resp)
-	return &Reader{c: c, ctx: ctx, url: rawURL, sas: sas, size: resp.ContentLength}, nil
+	r.size = resp.ContentLength
+	return r, nil
 }
 
 // Size is the blob's length.
 func (r *Reader) Size() int64 { return r.size }
 
-// ReadAt reads with one ranged Get Blob.
+// ReadAt reads with one ranged Get Blob. Reads do not carry the lease id:
+// Azure serves reads of a leased blob without it, and no source says
+// SQL Server sends it.
 func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 	if off >= r.size {
 		return 0, io.EOF
@@ -316,5 +398,12 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
-// Close releases nothing.
-func (r *Reader) Close() error { return nil }
+// Close releases the restore lease; later calls do nothing.
+func (r *Reader) Close() error {
+	if r.lease == "" {
+		return nil
+	}
+	lease := r.lease
+	r.lease = ""
+	return r.c.release(r.url, r.sas, lease)
+}

@@ -8,6 +8,7 @@
 package blobtest
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
@@ -24,6 +25,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
 
 	"github.com/sqlvault/sqlvault/sqlsim/tds"
 )
@@ -48,6 +52,8 @@ type Request struct {
 	LeaseAction string // x-ms-lease-action
 	LeaseID     string // x-ms-lease-id
 	LeaseDur    string // x-ms-lease-duration
+	ProposedID  string // x-ms-proposed-lease-id
+	ListBody    []byte // the body of a Put Block List, as sent
 	BlobType    string // x-ms-blob-type
 	Range       string // x-ms-range or Range
 	Version     string // x-ms-version
@@ -172,6 +178,16 @@ func (s *Server) Leased(name string) bool {
 	return ok && b.lease != ""
 }
 
+// Lease puts a lease with id on an existing blob, as a client that died
+// holding it would leave it; "" removes the lease.
+func (s *Server) Lease(name, id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b, ok := s.b[name]; ok {
+		b.lease = id
+	}
+}
+
 // BlobNames lists the blobs that exist.
 func (s *Server) BlobNames() []string {
 	s.mu.Lock()
@@ -207,7 +223,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := Request{Method: r.Method, Blob: strings.TrimPrefix(r.URL.Path, "/"), Comp: q.Get("comp"), BlockID: q.Get("blockid"),
 		LeaseAction: r.Header.Get("x-ms-lease-action"), LeaseID: r.Header.Get("x-ms-lease-id"), LeaseDur: r.Header.Get("x-ms-lease-duration"),
 		BlobType: r.Header.Get("x-ms-blob-type"), Range: r.Header.Get("x-ms-range"), Version: r.Header.Get("x-ms-version"),
-		Size: int64(len(body)), Query: q}
+		ProposedID: r.Header.Get("x-ms-proposed-lease-id"), Size: int64(len(body)), Query: q}
+	if rec.Comp == "blocklist" {
+		rec.ListBody = body
+	}
 	if rec.Range == "" {
 		rec.Range = r.Header.Get("Range")
 	}
@@ -270,7 +289,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		switch rec.LeaseAction {
 		case "Acquire":
-			if b.lease != "" {
+			// Azure: a leased blob is acquired again only with its
+			// current lease id as the proposed id.
+			if b.lease != "" && r.Header.Get("x-ms-proposed-lease-id") != b.lease {
 				azErr(w, 409, "LeaseAlreadyPresent", "There is already a lease present.")
 				return
 			}
@@ -323,13 +344,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !leaseOK() {
 			return
 		}
-		var list struct {
-			Items []struct {
-				XMLName xml.Name
-				ID      string `xml:",chardata"`
-			} `xml:",any"`
-		}
-		if err := xml.Unmarshal(body, &list); err != nil {
+		list, err := parseBlockList(body)
+		if err != nil {
 			azErr(w, 400, "InvalidXmlDocument", "The block list is not valid XML.")
 			return
 		}
@@ -377,6 +393,37 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		azErr(w, 405, "UnsupportedHttpVerb", "The resource doesn't support the specified HTTP verb.")
 	}
+}
+
+type blockList struct {
+	Items []struct {
+		XMLName xml.Name
+		ID      string `xml:",chardata"`
+	} `xml:",any"`
+}
+
+// parseBlockList reads a Put Block List body in any form Azure accepts
+// from SQL Server: UTF-16 (little or big endian, with or without a BOM),
+// UTF-8 with or without a BOM, whatever the declaration says (SQL Server
+// on Linux sends UTF-8 that declares utf-16).
+func parseBlockList(body []byte) (blockList, error) {
+	var fallback transform.Transformer = transform.Nop
+	switch {
+	case len(body) >= 2 && body[0] == '<' && body[1] == 0:
+		fallback = unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM).NewDecoder()
+	case len(body) >= 2 && body[0] == 0 && body[1] == '<':
+		fallback = unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM).NewDecoder()
+	}
+	text, _, err := transform.Bytes(unicode.BOMOverride(fallback), body)
+	var list blockList
+	if err != nil {
+		return list, err
+	}
+	d := xml.NewDecoder(bytes.NewReader(text))
+	// The text is UTF-8 now, whatever the declaration says.
+	d.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil }
+	err = d.Decode(&list)
+	return list, err
 }
 
 func decodeID(id string) ([]byte, error) {
