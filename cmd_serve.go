@@ -28,16 +28,16 @@ type serveOptions struct {
 	// demo mode allows (anyDevicePort).
 	devicePublicPort int
 	anyDevicePort    bool
-	logFormat  string
-	vaultURL   string // directory or gocloud.dev bucket URL; default DATA/vault
-	keyFile    string // vault passphrase file; default DATA/vault.key
-	deviceCert string
-	deviceKey  string
-	perServer  int
-	jobs       int // jobs run at once in all
-	webhook    string
-	codec      string        // chunk compression of a new vault
-	limits     policy.Limits // policy bounds; demo relaxes them
+	logFormat        string
+	vaultURL         string // directory or gocloud.dev bucket URL; default DATA/vault
+	keyFile          string // vault passphrase file; default DATA/vault.key
+	deviceCert       string
+	deviceKey        string
+	perServer        int
+	jobs             int // jobs run at once in all
+	webhook          string
+	codec            string        // chunk compression of a new vault
+	limits           policy.Limits // policy bounds; demo relaxes them
 }
 
 func (o *serveOptions) register(fs *flag.FlagSet, defAddr string) {

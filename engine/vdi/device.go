@@ -61,8 +61,8 @@ type Config struct {
 	// the device listens on (tests and demo mode); 443 is left out of
 	// URLs, as SQL Server requires.
 	PublicPort int
-	Logger            *slog.Logger
-	Now               func() time.Time
+	Logger     *slog.Logger
+	Now        func() time.Time
 }
 
 // Device is the HTTPS server.
