@@ -204,23 +204,6 @@ func TestUncommittedBlobIsInvisibleAndBadListsRefused(t *testing.T) {
 	expect(t, td.do(t, "PUT", u+"&comp=block&blockid="+id, make([]byte, 9<<20)), 413, "block over the limit")
 }
 
-func FuzzParseBlockList(f *testing.F) {
-	f.Add([]byte(`<?xml version="1.0" encoding="utf-8"?><BlockList><Latest>AAAA</Latest><Committed>AAAB</Committed></BlockList>`))
-	f.Add([]byte(`<BlockList></BlockList>`))
-	f.Add([]byte(`<BlockList><Foo>x</Foo></BlockList>`))
-	f.Fuzz(func(t *testing.T, body []byte) {
-		ids, err := ParseBlockList(body)
-		if err != nil {
-			return
-		}
-		for _, id := range ids {
-			if !validBlockID(id) {
-				t.Fatalf("accepted invalid block id %q", id)
-			}
-		}
-	})
-}
-
 // TestLeaseActionsBlockListAndTraversal: the lease actions SQL Server
 // sends (Acquire, Renew, Change, Release, Break) with Azure's statuses,
 // Get Block List, and paths that try to leave their container.

@@ -135,51 +135,27 @@ func (d *Device) putBlock(w http.ResponseWriter, r *http.Request, blob, blockID 
 	w.WriteHeader(http.StatusCreated)
 }
 
-// blockList is Put Block List's body. SQL Server names new blocks as
-// Latest; Committed and Uncommitted are accepted too, in document order.
-type blockList struct {
-	Items []blockItem `xml:",any"`
-}
-
-type blockItem struct {
-	XMLName xml.Name
-	ID      string `xml:",chardata"`
-}
-
-// ParseBlockList reads a Put Block List body into ordered block ids.
-func ParseBlockList(body []byte) ([]string, error) {
-	var bl blockList
-	if err := xml.Unmarshal(body, &bl); err != nil {
-		return nil, fmt.Errorf("block list is not valid XML: %w", err)
-	}
-	ids := make([]string, 0, len(bl.Items))
-	for _, it := range bl.Items {
-		switch it.XMLName.Local {
-		case "Latest", "Committed", "Uncommitted":
-		default:
-			return nil, fmt.Errorf("unexpected element <%s> in block list", it.XMLName.Local)
-		}
-		id := strings.TrimSpace(it.ID)
-		if !validBlockID(id) {
-			return nil, fmt.Errorf("block id %q is not valid", id)
-		}
-		ids = append(ids, id)
-	}
-	return ids, nil
-}
-
 func (d *Device) putBlockList(w http.ResponseWriter, r *http.Request, blob string) {
 	if !d.checkLease(w, r, blob) {
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBlockListBody+1))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "InvalidInput", err.Error())
 		return
 	}
+	if len(body) > maxBlockListBody {
+		writeError(w, http.StatusRequestEntityTooLarge, "RequestBodyTooLarge", "the block list body is larger than the device accepts")
+		return
+	}
 	ids, err := ParseBlockList(body)
+	if errors.Is(err, errBlockListTooLong) {
+		writeError(w, http.StatusBadRequest, "BlockListTooLong", err.Error())
+		return
+	}
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "InvalidBlockList", err.Error())
+		d.cfg.Logger.Warn("unreadable block list", "blob", blob, "bytes", len(body), "head", hex.EncodeToString(body[:min(64, len(body))]), "err", err)
+		writeError(w, http.StatusBadRequest, "InvalidXmlDocument", "XML specified is not syntactically valid: "+err.Error())
 		return
 	}
 	if err := d.cfg.Store.CommitBlob(r.Context(), blob, ids); err != nil {
