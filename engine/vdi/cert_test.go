@@ -18,7 +18,7 @@ import (
 func writeUserCert(t *testing.T, names ...string) (certFile, keyFile string, caPEM []byte) {
 	t.Helper()
 	dir := t.TempDir()
-	ca, caKey, caPEM, err := loadOrCreateCA(filepath.Join(dir))
+	ca, caKey, caPEM, err := loadOrCreateCA(dir, names)
 	if err != nil {
 		t.Fatal(err)
 	}
