@@ -61,6 +61,7 @@ const (
 	CodeOverwriteNotConfirmed Code = "UserErrorOverwriteNotConfirmed"
 	CodeRestoreFailed         Code = "UserErrorRestoreFailed"
 	CodeTailLogBackupFailed   Code = "UserErrorTailLogBackupFailed"
+	CodeRestoreLeftRestoring  Code = "UserErrorRestoreLeftRestoring"
 
 	// Health.
 	CodeRPOBreached Code = "UserErrorRPOBreached"
@@ -110,6 +111,7 @@ var actions = map[Code]string{
 	CodeOverwriteNotConfirmed: "Set overwrite to confirm replacing the original database.",
 	CodeRestoreFailed:         "Check the job's error message and the SQL Server error log, then retry.",
 	CodeTailLogBackupFailed:   "Check the source database; the restore was not started so nothing was lost.",
+	CodeRestoreLeftRestoring:  "Run RESTORE DATABASE [name] WITH RECOVERY on the instance (the message names the statement) to bring the database online, or restore again to a point inside the log chain.",
 
 	CodeRPOBreached: "Check the item's recent backup jobs and its server's health; run Backup now once the cause is fixed.",
 }

@@ -15,6 +15,7 @@ type backupOpts struct {
 	name, description                             string
 	moves                                         map[string]string // logical -> physical
 	stopAt                                        *time.Time
+	standby                                       string // RESTORE WITH STANDBY = 'undo file'
 }
 
 // parseURLs reads `URL = 'u' [, URL = 'u2' ...]`, or DISK = 'path' for
@@ -84,6 +85,10 @@ func (x *execCtx) parseOpts(p *parser) (backupOpts, error) {
 			o.norecovery = true
 		case "RECOVERY":
 			o.recovery = true
+		case "STANDBY":
+			if o.standby, err = value(); err != nil {
+				return o, err
+			}
 		case "REPLACE":
 			o.replace = true
 		case "NO_TRUNCATE":

@@ -72,8 +72,9 @@ func (x *execCtx) ddl(p *parser) error {
 }
 
 func (x *execCtx) createDatabase(p *parser, name string) error {
-	for !p.atStmtEnd() { // ON / LOG ON / COLLATE clauses are accepted and ignored
-		p.next()
+	spec, err := parseCreateSpec(p)
+	if err != nil {
+		return err
 	}
 	if err := x.requireSysadmin("CREATE DATABASE"); err != nil {
 		return err
@@ -84,7 +85,17 @@ func (x *execCtx) createDatabase(p *parser, name string) error {
 	if _, ok := in.st.Databases[strings.ToLower(name)]; ok {
 		return sqlErr(1801, 16, fmt.Sprintf("Database '%s' already exists. Choose a different database name.", name))
 	}
-	in.st.Databases[strings.ToLower(name)] = x.newDatabase(name)
+	d := x.newDatabase(name)
+	if spec.snapshotOf != "" {
+		src, ok := in.st.Databases[strings.ToLower(spec.snapshotOf)]
+		if !ok {
+			return sqlErr(911, 16, fmt.Sprintf("Database '%s' does not exist. Make sure that the name is entered correctly.", spec.snapshotOf))
+		}
+		snapshotOf(d, src, spec.files)
+	} else {
+		d.Files = filesOrDefault(name, spec.files)
+	}
+	in.st.Databases[strings.ToLower(name)] = d
 	if err := in.save(); err != nil {
 		return err
 	}
@@ -126,10 +137,15 @@ func (x *execCtx) alterDatabase(p *parser, name string) error {
 			d.truncateLog(d.LogN + 1)
 		}
 		d.Recovery = model
-	case p.accept("OFFLINE"):
-		d.State = "OFFLINE"
-	case p.accept("ONLINE"):
-		d.State = "ONLINE"
+	case p.accept("OFFLINE"), p.accept("ONLINE"), p.accept("EMERGENCY"):
+		if err := setState(d, strings.ToUpper(p.toks[p.pos-1].text)); err != nil {
+			return err
+		}
+	case p.accept("READ_ONLY"), p.accept("READ_WRITE"):
+		if d.SourceID != 0 {
+			return sqlErr(5093, 16, "The operation cannot be performed on a database snapshot.")
+		}
+		d.ReadOnly = strings.EqualFold(p.toks[p.pos-1].text, "READ_ONLY")
 	case p.accept("COMPATIBILITY_LEVEL"):
 		p.expectOp("=")
 		var lvl int
@@ -176,7 +192,7 @@ func (x *execCtx) currentDB() (*Database, error) {
 	if !ok || d.State != "ONLINE" {
 		return nil, sqlErr(942, 14, fmt.Sprintf("Database '%s' cannot be opened because it is offline or restoring.", x.s.db))
 	}
-	return d, nil
+	return d, readOnlyErr(d)
 }
 
 func (x *execCtx) createTable(p *parser, name string) error {

@@ -124,6 +124,9 @@ func (x *execCtx) writeTarget(parts []string) (*Database, *Table, error) {
 	if !ok || d.State != "ONLINE" {
 		return nil, nil, sqlErr(942, 14, fmt.Sprintf("Database '%s' cannot be opened because it is offline or restoring.", dbName))
 	}
+	if err := readOnlyErr(d); err != nil {
+		return nil, nil, err
+	}
 	t, ok := d.table(parts[len(parts)-1])
 	if !ok {
 		return nil, nil, sqlErr(208, 16, fmt.Sprintf("Invalid object name '%s'.", strings.Join(parts, ".")))

@@ -55,6 +55,10 @@ type Config struct {
 	// SyntheticDatabases are created at start unless a database of that
 	// name exists already (see CreateSyntheticDatabase).
 	SyntheticDatabases []SyntheticDatabase
+	// AGSecondaries names databases the instance holds as secondary
+	// replicas of an availability group (sys.databases.replica_id set,
+	// is_primary_replica 0 in sys.dm_hadr_database_replica_states).
+	AGSecondaries []string
 }
 
 // Fault injects failures for tests. The zero value injects none.
@@ -72,6 +76,10 @@ type Fault struct {
 	// RESTORE has read this percent of a backup's pages, before anything
 	// is applied: the target database stays as the previous link left it.
 	RestoreCutAtPercent int
+	// RestoreLeavesRestoring makes a RESTORE ... WITH RECOVERY succeed but
+	// leave the database RESTORING, as a real restore does when STOPAT
+	// lies beyond the last log applied.
+	RestoreLeavesRestoring bool
 }
 
 // SyntheticDatabase is a database of Size bytes of generated pages.
@@ -127,6 +135,7 @@ func Start(ctx context.Context, cfg Config) (*Instance, error) {
 	if err := in.load(); err != nil {
 		return nil, err
 	}
+	in.markAGSecondaries()
 	for _, sd := range cfg.SyntheticDatabases {
 		if _, ok := in.st.Databases[strings.ToLower(sd.Name)]; ok {
 			continue

@@ -81,11 +81,16 @@ type Database struct {
 	ID       int
 	GUID     [16]byte
 	Created  time.Time
-	State    string // ONLINE, RESTORING, OFFLINE
+	State    string // a sys.databases state_desc: ONLINE, RESTORING, RECOVERING, RECOVERY_PENDING, SUSPECT, EMERGENCY, OFFLINE
 	Recovery string // FULL, SIMPLE, BULK_LOGGED
 	Compat   int
 	Tables   map[string]*Table
 	Files    []DBFile
+
+	ReadOnly    bool // ALTER DATABASE SET READ_ONLY, or a snapshot
+	Standby     bool // RESTORE ... WITH STANDBY: readable between log restores
+	SourceID    int  // a database snapshot's source database (CREATE DATABASE ... AS SNAPSHOT OF)
+	AGSecondary bool // a secondary replica of an availability group (Config.AGSecondaries)
 
 	LogN        int64       // last LSN counter used
 	Log         []LogRecord // the active log, since the truncation point
@@ -205,11 +210,15 @@ func (d *Database) apply(rec LogRecord) {
 	}
 }
 
-// DBFile is one database file (sys.master_files).
+// DBFile is one database file (sys.master_files). Type is RESTORE
+// FILELISTONLY's letter: D data, L log, S a FILESTREAM or memory-optimized
+// container (a folder), F a full-text catalog (a folder, from SQL Server
+// 2005 and upgraded databases).
 type DBFile struct {
-	Logical  string
-	Physical string
-	Type     string // D rows, L log
+	Logical   string
+	Physical  string
+	Type      string
+	FileGroup string // "" for the log and full-text catalogs
 }
 
 // defaultDataPath is what SERVERPROPERTY('InstanceDefaultDataPath') says:
@@ -218,7 +227,7 @@ const defaultDataPath = "/var/opt/mssql/data/"
 
 func defaultFiles(name string) []DBFile {
 	return []DBFile{
-		{Logical: name, Physical: defaultDataPath + name + ".mdf", Type: "D"},
+		{Logical: name, Physical: defaultDataPath + name + ".mdf", Type: "D", FileGroup: "PRIMARY"},
 		{Logical: name + "_log", Physical: defaultDataPath + name + "_log.ldf", Type: "L"},
 	}
 }

@@ -170,9 +170,12 @@ func (x *execCtx) fileListOnly(m backupMeta) error {
 		return err
 	}
 	for i, f := range m.Files {
-		group := any("PRIMARY")
-		if f.Type == "L" {
+		group := any(f.FileGroup)
+		if f.FileGroup == "" {
 			group = nil
+		}
+		if f.Type == "D" && f.FileGroup == "" {
+			group = "PRIMARY" // backups written before file groups were kept
 		}
 		x.w.Row(f.Logical, f.Physical, f.Type, group, tds.DecimalFromInt64(m.Pages*pageSize, 0), tds.DecimalFromInt64(35184372080640, 0), int64(i+1))
 	}
@@ -187,10 +190,10 @@ func (x *execCtx) recoverOnly(name string) error {
 	if !ok {
 		return terminate("RESTORE DATABASE", sqlErr(3701, 16, fmt.Sprintf("Cannot find database '%s'.", name)))
 	}
-	if d.State != "RESTORING" {
+	if d.State != "RESTORING" && !d.Standby {
 		return terminate("RESTORE DATABASE", sqlErr(3153, 16, "The database is already fully recovered."))
 	}
-	d.State = "ONLINE"
+	d.State, d.Standby = "ONLINE", false
 	in.save()
 	x.info("RESTORE DATABASE successfully processed 0 pages in 0.001 seconds (0.000 MB/sec).")
 	return x.w.Done(0, false)
@@ -263,7 +266,7 @@ func (x *execCtx) checkRestore(name string, m backupMeta, o backupOpts) error {
 	verb := verbOf(m.Type == "L", "RESTORE")
 	d, exists := in.st.Databases[strings.ToLower(name)]
 	if m.Type == "I" || m.Type == "L" {
-		if !exists || d.State != "RESTORING" {
+		if !exists || (d.State != "RESTORING" && !d.Standby) {
 			return terminate(verb, sqlErr(3117, 16, "The log or differential backup cannot be restored because no files are ready to rollforward."))
 		}
 		if m.Type == "I" && d.RestoredBase != m.DatabaseBackup {
@@ -296,6 +299,9 @@ func (x *execCtx) checkRestore(name string, m backupMeta, o backupOpts) error {
 		if d.Recovery != "SIMPLE" && d.ChainOpen && !d.TailBacked {
 			return terminate(verb, sqlErr(3159, 16, fmt.Sprintf("The tail of the log for the database \"%s\" has not been backed up. Use BACKUP LOG WITH NORECOVERY to backup the log if it contains work you do not want to lose. Use the WITH REPLACE or WITH STOPAT clause of the RESTORE statement to just overwrite the contents of the log.", d.Name)))
 		}
+	}
+	if err := fileClash(m.Files, o.moves); err != nil {
+		return err
 	}
 	// Files must not collide with another database's files.
 	for _, f := range m.Files {
@@ -400,9 +406,16 @@ func (x *execCtx) applyRestore(name string, m backupMeta, payload backupPayload,
 			}
 		}
 	}
-	if o.norecovery {
+	d.Standby = false
+	switch {
+	case o.norecovery:
 		d.State = "RESTORING"
-	} else {
+	case o.standby != "":
+		// Readable between log restores (learn.microsoft.com/sql/t-sql/statements/restore-statements-arguments-transact-sql#standby).
+		d.State, d.Standby = "ONLINE", true
+	case in.fault.RestoreLeavesRestoring: // callers hold in.mu
+		d.State = "RESTORING"
+	default:
 		d.State = "ONLINE"
 		// The restored backups are the base of the recovered database's
 		// log chain: log backups may follow at once in FULL recovery.

@@ -22,7 +22,6 @@ func col(name string, t tds.Type) tds.Column {
 	return c
 }
 
-var stateCodes = map[string]int64{"ONLINE": 0, "RESTORING": 1, "RECOVERING": 2, "SUSPECT": 4, "OFFLINE": 6}
 var recoveryCodes = map[string]int64{"FULL": 1, "BULK_LOGGED": 2, "SIMPLE": 3}
 
 // source resolves a FROM name to a rowset; callers hold in.mu.
@@ -44,6 +43,8 @@ func (x *execCtx) source(parts []string) (*rowset, error) {
 			return x.sysRecoveryStatus(), nil
 		case "dm_os_host_info":
 			return x.dmOSHostInfo(), nil
+		case "dm_hadr_database_replica_states":
+			return x.dmHadrDatabaseReplicaStates(), nil
 		case "server_principals", "sql_logins":
 			return x.sysPrincipals(), nil
 		case "server_role_members":
@@ -143,15 +144,20 @@ func (x *execCtx) sysDatabases() *rowset {
 	rs := &rowset{cols: []tds.Column{col("name", tds.TypeNVarChar), col("database_id", tds.TypeInt), col("source_database_id", tds.TypeInt),
 		col("create_date", tds.TypeDateTime), col("compatibility_level", tds.TypeTinyInt), col("collation_name", tds.TypeNVarChar),
 		col("user_access", tds.TypeTinyInt), col("user_access_desc", tds.TypeNVarChar), col("is_read_only", tds.TypeBit),
-		col("state", tds.TypeTinyInt), col("state_desc", tds.TypeNVarChar), col("recovery_model", tds.TypeTinyInt),
-		col("recovery_model_desc", tds.TypeNVarChar), col("is_encrypted", tds.TypeBit), col("log_reuse_wait_desc", tds.TypeNVarChar)}}
+		col("state", tds.TypeTinyInt), col("state_desc", tds.TypeNVarChar), col("is_in_standby", tds.TypeBit),
+		col("recovery_model", tds.TypeTinyInt), col("recovery_model_desc", tds.TypeNVarChar), col("is_encrypted", tds.TypeBit),
+		col("log_reuse_wait_desc", tds.TypeNVarChar), col("replica_id", tds.TypeUniqueIdentifier), col("group_database_id", tds.TypeUniqueIdentifier)}}
 	for _, d := range x.databases() {
-		var rm, rmd any = recoveryCodes[d.Recovery], d.Recovery
-		if d.State == "RESTORING" && d.Name != "" {
-			rm, rmd = recoveryCodes[d.Recovery], d.Recovery
+		var source, replica, groupDB any
+		if d.SourceID != 0 {
+			source = int64(d.SourceID)
 		}
-		rs.rows = append(rs.rows, []any{d.Name, int64(d.ID), nil, d.Created, int64(d.Compat), "SQL_Latin1_General_CP1_CI_AS",
-			int64(0), "MULTI_USER", false, stateCodes[d.State], d.State, rm, rmd, false, "NOTHING"})
+		if d.AGSecondary {
+			replica, groupDB = agReplicaID, d.GUID
+		}
+		rs.rows = append(rs.rows, []any{d.Name, int64(d.ID), source, d.Created, int64(d.Compat), "SQL_Latin1_General_CP1_CI_AS",
+			int64(0), "MULTI_USER", d.ReadOnly || d.Standby, stateCodes[d.State], d.State, d.Standby,
+			recoveryCodes[d.Recovery], d.Recovery, false, "NOTHING", replica, groupDB})
 	}
 	return rs
 }
@@ -166,11 +172,14 @@ func (x *execCtx) sysMasterFiles() *rowset {
 			files = defaultFiles(d.Name)
 		}
 		for i, f := range files {
-			typ, desc, size := int64(0), "ROWS", max(d.Pages, 128)
-			if f.Type == "L" {
-				typ, desc, size = 1, "LOG", 1024+int64(len(d.Log))/32
+			t, size := fileTypeCodes[f.Type], int64(0) // FILESTREAM and full-text folders count no pages
+			switch f.Type {
+			case "D":
+				size = max(d.Pages, 128)
+			case "L":
+				size = 1024 + int64(len(d.Log))/32
 			}
-			rs.rows = append(rs.rows, []any{int64(d.ID), int64(i + 1), typ, desc, f.Logical, f.Physical, "ONLINE", size, int64(-1), int64(8192)})
+			rs.rows = append(rs.rows, []any{int64(d.ID), int64(i + 1), t.code, t.desc, f.Logical, f.Physical, "ONLINE", size, int64(-1), int64(8192)})
 		}
 	}
 	return rs

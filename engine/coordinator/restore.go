@@ -226,6 +226,12 @@ func (c *Coordinator) runRestore(ctx context.Context, j db.Job, st *steps) error
 	if err := c.applyChain(ctx, j, st, conn, r.Target, plan, points, moves); err != nil {
 		return err
 	}
+	if r.Target.recovery() {
+		st.begin("Check the database is online", r.Target.DatabaseName)
+		if err := conn.RequireOnline(ctx, r.Target.DatabaseName); err != nil {
+			return err
+		}
+	}
 	// The restored database shows up on the target's database list.
 	c.Rediscover(context.Background(), s.ID)
 	return nil
@@ -272,9 +278,10 @@ func kindWord(kind string) string {
 		mssql.KindDifferential: "differential", mssql.KindLog: "log"}[kind]
 }
 
-// tailLog backs up the tail of the log of an online FULL-recovery source
-// before it is overwritten, leaving it RESTORING, and keeps that backup as
-// a recovery point, so nothing committed is lost.
+// tailLog backs up the tail of the log of an online source in the FULL or
+// BULK_LOGGED recovery model (the models that keep a log chain; MS
+// "Tail-log backups") before it is overwritten, leaving it RESTORING, and
+// keeps that backup as a recovery point, so nothing committed is lost.
 func (c *Coordinator) tailLog(ctx context.Context, j db.Job, st *steps, conn *mssql.Conn, it db.Item) error {
 	dbs, err := conn.Databases(ctx)
 	if err != nil {
@@ -283,7 +290,7 @@ func (c *Coordinator) tailLog(ctx context.Context, j db.Job, st *steps, conn *ms
 	var online bool
 	for _, d := range dbs {
 		if d.Name == it.DatabaseName {
-			online = strings.EqualFold(d.State, "ONLINE") && strings.EqualFold(d.RecoveryModel, "FULL")
+			online = strings.EqualFold(d.State, "ONLINE") && keepsLogChain(d.RecoveryModel)
 		}
 	}
 	points, err := c.cfg.DB.ListPoints(ctx, it.ID)
@@ -322,6 +329,11 @@ func (c *Coordinator) tailLog(ctx context.Context, j db.Job, st *steps, conn *ms
 	}
 	_, err = c.cfg.DB.CommitPoint(ctx, p)
 	return err
+}
+
+// keepsLogChain reports whether a recovery model backs up the log.
+func keepsLogChain(model string) bool {
+	return strings.EqualFold(model, "FULL") || strings.EqualFold(model, "BULK_LOGGED")
 }
 
 // grantRead gives the instance read-only credentials for the containers of

@@ -2,9 +2,12 @@ package mssql
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"path"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,7 +42,7 @@ func (r RestoreRequest) statement(offset time.Duration) string {
 	for i, u := range r.URLs {
 		urls[i] = "URL = " + QuoteString(u)
 	}
-	opts := []string{"STATS = 5"}
+	opts := []string{"STATS = 5", "BLOCKSIZE = " + strconv.Itoa(BlockSize)}
 	if r.Recovery {
 		opts = append(opts, "RECOVERY")
 	} else {
@@ -90,6 +93,10 @@ func classifyRestore(err error, r RestoreRequest) error {
 		return engine.Wrap(engine.CodeLogChainBroken, err, "the log backup does not continue the chain: "+sqlMessages(err))
 	case has(n, 4335), has(n, 4338):
 		return engine.Wrap(engine.CodeTimeNotCovered, err, "the point in time is not in this log backup: "+sqlMessages(err))
+	case has(n, 3284):
+		return engine.Wrap(engine.CodeRestoreBlockSizeMismatch, err, fmt.Sprintf(
+			"SQL Server read the backup with BLOCKSIZE = %d but it was written with another block size (error 3284%s)",
+			BlockSize, suggestedBlockSize(sqlMessages(err))))
 	}
 	if len(n) > 0 {
 		return engine.Wrap(engine.CodeRestoreFailed, err, sqlMessages(err))
@@ -100,11 +107,22 @@ func classifyRestore(err error, r RestoreRequest) error {
 	return engine.Wrap(engine.CodeConnectionLost, err, "the connection to SQL Server failed during the restore: "+err.Error())
 }
 
-// File is one database file in a backup (RESTORE FILELISTONLY).
+var blockSizeHint = regexp.MustCompile(`'(\d+)' looks like a possible value`)
+
+// suggestedBlockSize quotes the block size error 3284 proposes, if any.
+func suggestedBlockSize(msg string) string {
+	if m := blockSizeHint.FindStringSubmatch(msg); m != nil {
+		return "; SQL Server suggests " + m[1]
+	}
+	return ""
+}
+
+// File is one database file in a backup (RESTORE FILELISTONLY,
+// learn.microsoft.com/sql/t-sql/statements/restore-statements-filelistonly-transact-sql).
 type File struct {
 	LogicalName  string
 	PhysicalName string
-	Type         string // D data, L log
+	Type         string // D data, L log, S FILESTREAM or memory-optimized container (a folder), F full-text catalog (a folder)
 }
 
 // FileList reads the files a backup will restore.
@@ -132,13 +150,16 @@ func (c *Conn) FileList(ctx context.Context, urls []string) ([]File, error) {
 		var f File
 		for i, col := range cols {
 			s := fmt.Sprint(vals[i])
+			if b, ok := vals[i].([]byte); ok { // char(1) may arrive as bytes
+				s = string(b)
+			}
 			switch col {
 			case "LogicalName":
 				f.LogicalName = s
 			case "PhysicalName":
 				f.PhysicalName = s
 			case "Type":
-				f.Type = s
+				f.Type = strings.ToUpper(strings.TrimSpace(s))
 			}
 		}
 		out = append(out, f)
@@ -146,30 +167,74 @@ func (c *Conn) FileList(ctx context.Context, urls []string) ([]File, error) {
 	return out, classifyRestore(rows.Err(), RestoreRequest{})
 }
 
+// RequireOnline checks, after the last RESTORE ... WITH RECOVERY, that
+// the database really is ONLINE in sys.databases: a RESTORE can succeed
+// and still leave it RESTORING (a STOPAT beyond the last log applied does,
+// with only an informational message).
+func (c *Conn) RequireOnline(ctx context.Context, database string) error {
+	var state string
+	err := c.db.QueryRowContext(ctx, `SELECT state_desc FROM sys.databases WHERE name = @p1`, database).Scan(&state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return engine.Errorf(engine.CodeRestoreFailed, "database %s is not on the instance after its restore", database)
+	}
+	if err != nil {
+		return c.classify(err)
+	}
+	if state != "ONLINE" {
+		return engine.Errorf(engine.CodeRestoreLeftRestoring,
+			"the restore finished but left database %s %s instead of ONLINE; run RESTORE DATABASE %s WITH RECOVERY on the instance to bring it online",
+			database, state, QuoteName(database))
+	}
+	return nil
+}
+
 // MovesFor places every file of a backup in the target instance's default
 // data and log folders under names derived from the new database name, so
-// an alternate restore collides with nothing.
+// an alternate restore collides with nothing: not the source's files, and
+// not each other (SQL Server refuses two files on one path). Data and log
+// files get .mdf, .ndf and .ldf names; FILESTREAM, memory-optimized and
+// full-text containers are folders, named after their logical names.
 func MovesFor(files []File, newName, dataDir, logDir string) []Move {
+	base := safeFileName(newName)
+	used := map[string]bool{}
 	var moves []Move
-	counts := map[string]int{}
+	var data, logs int
 	for _, f := range files {
-		dir, ext := dataDir, ".mdf"
-		if f.Type == "L" {
-			dir, ext = logDir, ".ldf"
-		} else if counts["D"] > 0 {
-			ext = ".ndf"
+		dir, name := dataDir, ""
+		switch f.Type {
+		case "L":
+			dir, name = logDir, base+"_log"+numbered(logs)+".ldf"
+			logs++
+		case "S", "F":
+			name = base + "_" + safeFileName(f.LogicalName)
+		default:
+			name = base + numbered(data) + map[bool]string{true: ".mdf", false: ".ndf"}[data == 0]
+			data++
 		}
-		counts[f.Type]++
-		name := safeFileName(newName)
-		if n := counts[f.Type]; n > 1 {
-			name = fmt.Sprintf("%s_%d", name, n)
+		p := joinWinPath(dir, name)
+		for n := 2; used[strings.ToLower(p)]; n++ {
+			p = joinWinPath(dir, insertSuffix(name, fmt.Sprintf("_%d", n)))
 		}
-		if f.Type == "L" {
-			name += "_log"
-		}
-		moves = append(moves, Move{LogicalName: f.LogicalName, PhysicalName: joinWinPath(dir, name+ext)})
+		used[strings.ToLower(p)] = true
+		moves = append(moves, Move{LogicalName: f.LogicalName, PhysicalName: p})
 	}
 	return moves
+}
+
+// numbered is "" for the first file of a kind and _2, _3, ... after it.
+func numbered(i int) string {
+	if i == 0 {
+		return ""
+	}
+	return fmt.Sprintf("_%d", i+1)
+}
+
+// insertSuffix puts s before the extension of name, if it has one.
+func insertSuffix(name, s string) string {
+	if ext := path.Ext(name); ext == ".mdf" || ext == ".ndf" || ext == ".ldf" {
+		return strings.TrimSuffix(name, ext) + s + ext
+	}
+	return name + s
 }
 
 // safeFileName keeps a database name usable as a Windows file name.
