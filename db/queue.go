@@ -195,9 +195,13 @@ func (d *DB) ResolveAlertCode(ctx context.Context, code string, serverID, itemID
 // UpdateServerConnection replaces how sqlvault reaches and logs in to a
 // server.
 func (d *DB) UpdateServerConnection(ctx context.Context, s Server) error {
-	return affected(d.write.ExecContext(ctx, `UPDATE servers SET host = ?, port = ?, instance_name = ?, username = ?,
-		password_enc = ?, encrypt = ?, trust_server_certificate = ? WHERE id = ?`,
-		s.Host, s.Port, s.InstanceName, s.Username, s.PasswordEnc, s.Encrypt, s.TrustServerCertificate, s.ID))
+	res, err := d.write.ExecContext(ctx, `UPDATE servers SET host = ?, port = ?, instance_name = ?, username = ?,
+		password_enc = ?, encrypt = ?, trust_server_certificate = ?, instance_key = ? WHERE id = ?`,
+		s.Host, s.Port, s.InstanceName, s.Username, s.PasswordEnc, s.Encrypt, s.TrustServerCertificate, nullString(s.InstanceKey), s.ID)
+	if isUnique(err) {
+		return serverUniqueErr(err, s)
+	}
+	return affected(res, err)
 }
 
 // DeleteServer removes a server with its databases, items, points, jobs'

@@ -30,6 +30,9 @@ type Server struct {
 	AutoProtectPolicyID    *int64     `json:"auto_protect_policy_id"`
 	DiscoveredAt           *time.Time `json:"discovered_at"`
 	CreatedAt              time.Time  `json:"created_at"`
+	// InstanceKey is what the instance says it is (see coordinator's
+	// instanceKey); "" until sqlvault has asked it.
+	InstanceKey string `json:"-"`
 }
 
 // Server health states.
@@ -42,22 +45,41 @@ const (
 
 const serverColumns = `id, name, host, port, instance_name, username, password_enc, encrypt, trust_server_certificate,
 	status, status_code, status_message, version, edition, default_data_path, default_log_path,
-	auto_protect_policy_id, discovered_at, created_at`
+	auto_protect_policy_id, discovered_at, created_at, coalesce(instance_key, '')`
 
 // ErrDuplicate is returned when a unique name is taken.
 var ErrDuplicate = errors.New("already exists")
+
+// ErrInstanceRegistered is returned when another server row already holds
+// the instance key.
+var ErrInstanceRegistered = errors.New("instance already registered")
+
+// uniqueErr names what a UNIQUE violation on servers was about.
+func serverUniqueErr(err error, s Server) error {
+	if strings.Contains(err.Error(), "servers.instance_key") {
+		return fmt.Errorf("instance %s: %w", s.InstanceKey, ErrInstanceRegistered)
+	}
+	return fmt.Errorf("server %q: %w", s.Name, ErrDuplicate)
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
 
 // CreateServer registers an instance.
 func (d *DB) CreateServer(ctx context.Context, s Server) (Server, error) {
 	res, err := d.write.ExecContext(ctx, `INSERT INTO servers (name, host, port, instance_name, username, password_enc,
 		encrypt, trust_server_certificate, status, status_code, status_message, version, edition, default_data_path,
-		default_log_path, auto_protect_policy_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		default_log_path, auto_protect_policy_id, created_at, instance_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		s.Name, s.Host, s.Port, s.InstanceName, s.Username, s.PasswordEnc, s.Encrypt, s.TrustServerCertificate,
 		orDefault(s.Status, StatusUnknown), s.StatusCode, s.StatusMessage, s.Version, s.Edition, s.DefaultDataPath,
-		s.DefaultLogPath, s.AutoProtectPolicyID, d.nowMS())
+		s.DefaultLogPath, s.AutoProtectPolicyID, d.nowMS(), nullString(s.InstanceKey))
 	if err != nil {
 		if isUnique(err) {
-			return Server{}, fmt.Errorf("server %q: %w", s.Name, ErrDuplicate)
+			return Server{}, serverUniqueErr(err, s)
 		}
 		return Server{}, err
 	}
@@ -81,6 +103,32 @@ func (d *DB) ServerByID(ctx context.Context, id int64) (Server, error) {
 	return out[0], nil
 }
 
+// ServerByInstanceKey returns the server registered for an instance.
+func (d *DB) ServerByInstanceKey(ctx context.Context, key string) (Server, error) {
+	rows, err := d.read.QueryContext(ctx, `SELECT `+serverColumns+` FROM servers WHERE instance_key = ?`, key)
+	if err != nil {
+		return Server{}, err
+	}
+	out, err := scanServers(rows)
+	if err == nil && len(out) == 0 {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return Server{}, err
+	}
+	return out[0], nil
+}
+
+// SetServerInstanceKey records what the instance says it is, once known
+// (ErrInstanceRegistered if another server holds it).
+func (d *DB) SetServerInstanceKey(ctx context.Context, id int64, key string) error {
+	_, err := d.write.ExecContext(ctx, `UPDATE servers SET instance_key = ? WHERE id = ?`, nullString(key), id)
+	if isUnique(err) {
+		return fmt.Errorf("instance %s: %w", key, ErrInstanceRegistered)
+	}
+	return err
+}
+
 // ListServers returns every server by name.
 func (d *DB) ListServers(ctx context.Context) ([]Server, error) {
 	rows, err := d.read.QueryContext(ctx, `SELECT `+serverColumns+` FROM servers ORDER BY name`)
@@ -99,7 +147,7 @@ func scanServers(rows *sql.Rows) ([]Server, error) {
 		var created int64
 		if err := rows.Scan(&s.ID, &s.Name, &s.Host, &s.Port, &s.InstanceName, &s.Username, &s.PasswordEnc, &s.Encrypt,
 			&s.TrustServerCertificate, &s.Status, &s.StatusCode, &s.StatusMessage, &s.Version, &s.Edition,
-			&s.DefaultDataPath, &s.DefaultLogPath, &auto, &disc, &created); err != nil {
+			&s.DefaultDataPath, &s.DefaultLogPath, &auto, &disc, &created, &s.InstanceKey); err != nil {
 			return nil, err
 		}
 		if auto.Valid {
@@ -152,57 +200,88 @@ type Database struct {
 // DiscoveryResult says what changed in a discovery.
 type DiscoveryResult struct {
 	New, Gone, Changed []string
+	// Replaced are databases dropped and recreated under the same name (a
+	// new database_guid) whose old incarnation had an item.
+	Replaced []Replacement
+}
+
+// Replacement is a recreated database: the old row keeps its item and
+// points, marked gone; the new one is a new row without an item.
+type Replacement struct {
+	Name          string
+	OldDatabaseID int64
+	OldItemID     int64
+	NewDatabaseID int64
+}
+
+// knownDatabase is a database row as SaveDiscovery compares it.
+type knownDatabase struct {
+	id                  int64
+	guid, recoveryModel string
+	gone                bool
+	itemID              sql.NullInt64
 }
 
 // SaveDiscovery records what discovery found on a server in one
 // transaction: new databases are added, missing ones are marked gone (their
-// backups stay), and a changed recovery model is noted on the database.
+// backups stay), a changed recovery model is noted on the database, and a
+// database whose database_guid changed under the same name is a new
+// database: the old row, if it has an item, stays beside it, marked gone.
 func (d *DB) SaveDiscovery(ctx context.Context, serverID int64, info InstanceInfo, found []Database) (DiscoveryResult, error) {
 	var r DiscoveryResult
 	now := d.nowMS()
 	err := d.tx(ctx, func(tx *sql.Tx) error {
-		old := map[string]Database{}
-		rows, err := tx.QueryContext(ctx, `SELECT name, recovery_model, gone FROM databases WHERE server_id = ?`, serverID)
+		known, err := knownDatabases(ctx, tx, serverID)
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			var db Database
-			if err := rows.Scan(&db.Name, &db.RecoveryModel, &db.Gone); err != nil {
-				rows.Close()
-				return err
-			}
-			old[db.Name] = db
-		}
-		rows.Close()
-		seen := map[string]bool{}
+		seen := map[int64]bool{}
 		for _, f := range found {
-			seen[f.Name] = true
-			prev, existed := old[f.Name]
-			note := ""
+			prev, existed := known[f.Name]
+			sameDB := existed && (prev.guid == "" || f.GUID == "" || prev.guid == f.GUID)
 			switch {
-			case !existed || prev.Gone:
+			case sameDB:
+				seen[prev.id] = true
+				note := ""
+				if prev.gone {
+					r.New = append(r.New, f.Name)
+				} else if !strings.EqualFold(prev.recoveryModel, f.RecoveryModel) {
+					r.Changed = append(r.Changed, f.Name)
+					note = fmt.Sprintf("recovery model changed from %s to %s", prev.recoveryModel, f.RecoveryModel)
+				}
+				if err := updateDiscovered(ctx, tx, prev.id, f, note, now); err != nil {
+					return err
+				}
+			case existed && prev.itemID.Valid:
+				// Recreated: the old incarnation keeps its item and points.
+				seen[prev.id] = true
+				if err := markReplaced(ctx, tx, prev.id, now); err != nil {
+					return err
+				}
+				id, err := insertDiscovered(ctx, tx, serverID, f, now)
+				if err != nil {
+					return err
+				}
+				r.Replaced = append(r.Replaced, Replacement{Name: f.Name, OldDatabaseID: prev.id, OldItemID: prev.itemID.Int64, NewDatabaseID: id})
+			case existed:
+				// Recreated with nothing kept of the old one: same row.
+				seen[prev.id] = true
 				r.New = append(r.New, f.Name)
-			case !strings.EqualFold(prev.RecoveryModel, f.RecoveryModel):
-				r.Changed = append(r.Changed, f.Name)
-				note = fmt.Sprintf("recovery model changed from %s to %s", prev.RecoveryModel, f.RecoveryModel)
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO databases (server_id, name, database_guid, state, recovery_model,
-				compatibility_level, size_bytes, is_system, gone, note, discovered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)
-				ON CONFLICT (server_id, name) DO UPDATE SET database_guid = excluded.database_guid, state = excluded.state,
-				recovery_model = excluded.recovery_model, compatibility_level = excluded.compatibility_level,
-				size_bytes = excluded.size_bytes, is_system = excluded.is_system, gone = 0,
-				note = CASE WHEN excluded.note != '' THEN excluded.note ELSE databases.note END,
-				discovered_at = excluded.discovered_at`,
-				serverID, f.Name, f.GUID, f.State, f.RecoveryModel, f.CompatibilityLevel, f.SizeBytes, f.IsSystem, note, now); err != nil {
-				return err
+				if err := updateDiscovered(ctx, tx, prev.id, f, "", now); err != nil {
+					return err
+				}
+			default:
+				r.New = append(r.New, f.Name)
+				if _, err := insertDiscovered(ctx, tx, serverID, f, now); err != nil {
+					return err
+				}
 			}
 		}
-		for name, prev := range old {
-			if !seen[name] && !prev.Gone {
+		for name, prev := range known {
+			if !seen[prev.id] && !prev.gone {
 				r.Gone = append(r.Gone, name)
 				if _, err := tx.ExecContext(ctx, `UPDATE databases SET gone = 1, state = 'GONE', note = 'dropped from the instance; backups kept'
-					WHERE server_id = ? AND name = ?`, serverID, name); err != nil {
+					WHERE id = ?`, prev.id); err != nil {
 					return err
 				}
 			}
@@ -212,6 +291,59 @@ func (d *DB) SaveDiscovery(ctx context.Context, serverID int64, info InstanceInf
 		return err
 	})
 	return r, err
+}
+
+// knownDatabases maps each name on the server to its live row, or to its
+// newest gone one when none is live.
+func knownDatabases(ctx context.Context, tx *sql.Tx, serverID int64) (map[string]knownDatabase, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT d.id, d.name, d.database_guid, d.recovery_model, d.gone, i.id
+		FROM databases d LEFT JOIN items i ON i.database_id = d.id WHERE d.server_id = ? ORDER BY d.gone DESC, d.id`, serverID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]knownDatabase{}
+	for rows.Next() {
+		var k knownDatabase
+		var name string
+		if err := rows.Scan(&k.id, &name, &k.guid, &k.recoveryModel, &k.gone, &k.itemID); err != nil {
+			return nil, err
+		}
+		out[name] = k // live rows come last and win
+	}
+	return out, rows.Err()
+}
+
+func insertDiscovered(ctx context.Context, tx *sql.Tx, serverID int64, f Database, now int64) (int64, error) {
+	res, err := tx.ExecContext(ctx, `INSERT INTO databases (server_id, name, database_guid, state, recovery_model,
+		compatibility_level, size_bytes, is_system, gone, note, discovered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, '', ?)`,
+		serverID, f.Name, f.GUID, f.State, f.RecoveryModel, f.CompatibilityLevel, f.SizeBytes, f.IsSystem, now)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+func updateDiscovered(ctx context.Context, tx *sql.Tx, id int64, f Database, note string, now int64) error {
+	_, err := tx.ExecContext(ctx, `UPDATE databases SET database_guid = CASE WHEN ? != '' THEN ? ELSE database_guid END,
+		state = ?, recovery_model = ?, compatibility_level = ?, size_bytes = ?, is_system = ?, gone = 0,
+		note = CASE WHEN ? != '' THEN ? WHEN gone = 1 THEN '' ELSE note END, discovered_at = ? WHERE id = ?`,
+		f.GUID, f.GUID, f.State, f.RecoveryModel, f.CompatibilityLevel, f.SizeBytes, f.IsSystem, note, note, now, id)
+	return err
+}
+
+// markReplaced retires a database's old incarnation and stops its item,
+// which keeps its points.
+func markReplaced(ctx context.Context, tx *sql.Tx, id, now int64) error {
+	at := fromMS(now).Format("2006-01-02 15:04 UTC")
+	if _, err := tx.ExecContext(ctx, `UPDATE databases SET gone = 1, state = 'REPLACED',
+		note = ? WHERE id = ?`, "dropped and recreated on the instance at "+at+"; the backups of this incarnation are kept", id); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE items SET state = CASE WHEN state = 'protected' THEN 'stopped' ELSE state END,
+		note = ? WHERE database_id = ?`,
+		"the database was replaced (dropped and recreated) at "+at+": this item's points stay restorable; a new item protects the new database", id)
+	return err
 }
 
 const databaseQuery = `SELECT d.id, d.server_id, s.name, d.name, d.database_guid, d.state, d.recovery_model,

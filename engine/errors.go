@@ -35,6 +35,7 @@ const (
 	CodeNoSysadmin                Code = "UserErrorSQLNoSysadminMembership"
 	CodeDeviceCertificateNotTrust Code = "UserErrorDeviceCertificateNotTrusted"
 	CodeDeviceUnreachable         Code = "UserErrorDeviceUnreachable"
+	CodeSQLVersionUnsupported     Code = "UserErrorSQLVersionUnsupported"
 
 	// Databases and backups.
 	CodeDatabaseNotFound     Code = "UserErrorDatabaseNotFound"
@@ -87,6 +88,7 @@ var actions = map[Code]string{
 	CodeNoSysadmin:                "Download the permission script from the server's page and run it as administrator on the SQL Server host, then select Rediscover DBs.",
 	CodeDeviceCertificateNotTrust: "Import sqlvault's device CA certificate into the trusted root store of the SQL Server host (the permission script does this).",
 	CodeDeviceUnreachable:         "Make sure the SQL Server host resolves the device name to this server and that port 443 is open to it.",
+	CodeSQLVersionUnsupported:     "Upgrade the instance to SQL Server 2016 (13.x) or later: sqlvault backs up with BACKUP TO URL into block blobs under a shared access signature credential, which earlier versions do not have (they write page blobs with a storage account key only).",
 
 	CodeDatabaseNotFound:     "Select Rediscover DBs on the server; the database may have been dropped or renamed.",
 	CodeDatabaseNotOnline:    "Bring the database online, then retry the backup.",

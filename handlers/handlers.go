@@ -93,7 +93,8 @@ func statusOf(code engine.Code) int {
 	case engine.CodeNotFound, engine.CodeDatabaseNotFound:
 		return http.StatusNotFound
 	case engine.CodeConflict, engine.CodePolicyInUse, engine.CodeAlreadyInProgress,
-		engine.CodeDatabaseAlreadyProtd, engine.CodeTargetDatabaseExists, engine.CodeProtectionStopped:
+		engine.CodeDatabaseAlreadyProtd, engine.CodeTargetDatabaseExists, engine.CodeProtectionStopped,
+		engine.CodeServerAlreadyRegistered:
 		return http.StatusConflict
 	case engine.CodeTooManyLogins:
 		return http.StatusTooManyRequests

@@ -111,6 +111,34 @@ func (h *Handlers) RegisterServer(c echo.Context) error {
 	return render(c, statusFor(err), templates.Servers(h.page(c, "Protected servers", "servers"), d))
 }
 
+// UnregisterServer removes a server under the API's rules (refused while
+// it protects a database or keeps backups); a refusal is shown on the
+// server's card with the way out.
+func (h *Handlers) UnregisterServer(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return h.NotFound(c)
+	}
+	err = h.Coord.RemoveServer(c.Request().Context(), id)
+	if err == nil {
+		return seeOther(c, "/servers")
+	}
+	if engine.CodeOf(err) == engine.CodeNotFound {
+		return h.pageErr(c, err)
+	}
+	d, derr := h.serversData(c)
+	if derr != nil {
+		return derr
+	}
+	for i := range d.Servers {
+		if d.Servers[i].ID == id {
+			d.Servers[i].Problem = templates.ProblemOf(err)
+		}
+	}
+	pushURL(c, "/servers#server-"+c.Param("id"))
+	return render(c, statusFor(err), templates.Servers(h.page(c, "Protected servers", "servers"), d))
+}
+
 // Rediscover queues a discovery and shows its progress in place; when it
 // ends the database list refreshes.
 func (h *Handlers) Rediscover(c echo.Context) error {

@@ -248,7 +248,15 @@ func TestAPIBackupAndRestoreEndToEnd(t *testing.T) {
 	if reg.header.Get("Location") != fmt.Sprintf("/api/v1/servers/%d", serverID) {
 		t.Errorf("Location = %q", reg.header.Get("Location"))
 	}
-	admin.want(admin.do("POST", "/api/v1/servers", srvBody), 409, "UserErrorConflict", "name")
+	// The same instance again, under its name or by host name under another: 409 naming the first.
+	again := admin.want(admin.do("POST", "/api/v1/servers", srvBody), 409, "UserErrorServerAlreadyRegistered", "host")
+	byName := admin.want(admin.do("POST", "/api/v1/servers", map[string]any{"name": "SQL01-by-name", "host": "localhost",
+		"port": sim.Port(), "username": "sa", "password": "Sa-Passw0rd!"}), 409, "UserErrorServerAlreadyRegistered", "host")
+	for _, a := range []answer{again, byName} {
+		if !strings.Contains(a.str("message"), `"SQL01"`) {
+			t.Errorf("refusal does not name the registered server: %s", a)
+		}
+	}
 	reader.mustComplete(reg.num("discovery_job_id"))
 
 	srv := reader.want(reader.do("GET", fmt.Sprintf("/api/v1/servers/%d", serverID), nil), 200)

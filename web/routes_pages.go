@@ -16,6 +16,7 @@ func pageRoutes(p *echo.Group, h *handlers.Handlers, r roles) {
 	p.POST("/servers", h.RegisterServer, r.admin)
 	p.GET("/servers/:id/databases", h.ServerDatabases, r.reader)
 	p.POST("/servers/:id/rediscover", h.Rediscover, r.admin)
+	p.POST("/servers/:id/unregister", h.UnregisterServer, r.admin)
 	p.POST("/servers/:id/auto-protect", h.SetAutoProtect, r.admin)
 	p.POST("/databases/:id/protect", h.Protect, r.admin)
 

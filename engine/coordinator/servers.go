@@ -60,10 +60,7 @@ func FieldOf(err error) string {
 
 func (in *ServerInput) normalize() error {
 	in.Host, in.Name, in.Username = strings.TrimSpace(in.Host), strings.TrimSpace(in.Name), strings.TrimSpace(in.Username)
-	in.InstanceName = strings.TrimSpace(in.InstanceName)
-	if in.InstanceName == "" {
-		in.InstanceName = "MSSQLSERVER"
-	}
+	in.InstanceName = strings.TrimSpace(in.InstanceName) // "": whatever the instance says
 	if in.Encrypt == "" {
 		in.Encrypt = "disable"
 	}
@@ -84,11 +81,62 @@ func (in *ServerInput) normalize() error {
 	case len(in.Name) > 128:
 		return invalid("name", "at most 128 characters")
 	}
+	return nil
+}
+
+// matchInstance checks the instance name the user gave against the one
+// the instance reports, then takes the instance's (and names the server
+// host[\instance] if no name was given).
+func (in *ServerInput) matchInstance(info mssql.Instance) error {
+	if in.InstanceName != "" && !strings.EqualFold(in.InstanceName, info.InstanceName) {
+		return invalid("instance_name", "%s:%d is the instance %s, not %s", in.Host, in.Port, info.InstanceName, in.InstanceName)
+	}
+	in.InstanceName = info.InstanceName
 	if in.Name == "" {
 		in.Name = in.Host
-		if in.InstanceName != "MSSQLSERVER" {
+		if !strings.EqualFold(in.InstanceName, "MSSQLSERVER") {
 			in.Name += `\` + in.InstanceName
 		}
+	}
+	return nil
+}
+
+// instanceKey is what an instance says it is: the computer (for a failover
+// cluster instance the virtual server name, which stays across failovers)
+// and the instance name, as SERVERPROPERTY('MachineName') and
+// ('InstanceName') report them, whatever host name, address or port
+// reached it. "" when the instance does not say.
+func instanceKey(info mssql.Instance) string {
+	machine := info.MachineName
+	if machine == "" {
+		machine, _, _ = strings.Cut(info.ServerName, `\`)
+	}
+	if machine == "" {
+		return ""
+	}
+	return strings.ToUpper(machine + `\` + cmpOr(info.InstanceName, "MSSQLSERVER"))
+}
+
+// alreadyRegistered is the refusal of a second registration of an instance.
+func alreadyRegistered(existing db.Server, in ServerInput, key string) error {
+	msg := fmt.Sprintf("%s:%d is the instance %s, already registered as server %q (id %d)", in.Host, in.Port, key, existing.Name, existing.ID)
+	return &engine.Error{Code: engine.CodeServerAlreadyRegistered, Message: msg,
+		Err: &FieldError{"host", fmt.Sprintf("this instance is already registered as %q", existing.Name)}}
+}
+
+// checkNotRegistered refuses key if a server other than self holds it.
+func (c *Coordinator) checkNotRegistered(ctx context.Context, key string, self int64, in ServerInput) error {
+	if key == "" {
+		return nil
+	}
+	other, err := c.cfg.DB.ServerByInstanceKey(ctx, key)
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	case other.ID != self:
+		return alreadyRegistered(other, in, key)
 	}
 	return nil
 }
@@ -115,9 +163,22 @@ func (c *Coordinator) RegisterServer(ctx context.Context, in ServerInput) (db.Se
 	if err != nil {
 		return db.Server{}, 0, err
 	}
+	if err := in.matchInstance(info); err != nil {
+		return db.Server{}, 0, err
+	}
+	key := instanceKey(info)
+	if err := c.checkNotRegistered(ctx, key, 0, in); err != nil {
+		return db.Server{}, 0, err
+	}
 	s, err := c.cfg.DB.CreateServer(ctx, db.Server{Name: in.Name, Host: in.Host, Port: in.Port, InstanceName: in.InstanceName,
 		Username: in.Username, PasswordEnc: c.cfg.Secrets.Seal(in.Password), Encrypt: in.Encrypt,
-		TrustServerCertificate: in.TrustServerCertificate})
+		TrustServerCertificate: in.TrustServerCertificate, InstanceKey: key})
+	if errors.Is(err, db.ErrInstanceRegistered) {
+		// Registered by a concurrent request since the check above.
+		if err := c.checkNotRegistered(ctx, key, 0, in); err != nil {
+			return db.Server{}, 0, err
+		}
+	}
 	if errors.Is(err, db.ErrDuplicate) {
 		return db.Server{}, 0, &engine.Error{Code: engine.CodeConflict, Message: fmt.Sprintf("a server named %q is already registered", in.Name),
 			Err: &FieldError{"name", "this name is taken"}}
@@ -160,9 +221,18 @@ func (c *Coordinator) UpdateServer(ctx context.Context, id int64, in ServerInput
 	if err != nil {
 		return s, 0, err
 	}
+	if err := in.matchInstance(info); err != nil {
+		return s, 0, err
+	}
+	key := instanceKey(info)
+	if err := c.checkNotRegistered(ctx, key, id, in); err != nil {
+		return s, 0, err
+	}
 	s.Host, s.Port, s.InstanceName, s.Username, s.Encrypt = in.Host, in.Port, in.InstanceName, in.Username, in.Encrypt
-	s.PasswordEnc, s.TrustServerCertificate = c.cfg.Secrets.Seal(in.Password), in.TrustServerCertificate
-	if err := c.cfg.DB.UpdateServerConnection(ctx, s); err != nil {
+	s.PasswordEnc, s.TrustServerCertificate, s.InstanceKey = c.cfg.Secrets.Seal(in.Password), in.TrustServerCertificate, key
+	if err := c.cfg.DB.UpdateServerConnection(ctx, s); errors.Is(err, db.ErrInstanceRegistered) {
+		return s, 0, c.checkNotRegistered(ctx, key, id, in)
+	} else if err != nil {
 		return s, 0, err
 	}
 	c.mu.Lock()
@@ -307,6 +377,9 @@ func (c *Coordinator) runRediscover(ctx context.Context, j db.Job, st *steps) er
 		c.serverDown(ctx, s, err)
 		return err
 	}
+	if err := c.checkIdentity(ctx, s, info); err != nil {
+		return err
+	}
 	c.recordSysadmin(ctx, s, info)
 	if !info.Sysadmin {
 		return engine.Errorf(engine.CodeNoSysadmin, "login %q is not a member of the sysadmin server role on %s", s.Username, s.Name)
@@ -353,6 +426,9 @@ func (c *Coordinator) connectSysadmin(ctx context.Context, s db.Server) (*mssql.
 		c.serverDown(ctx, s, err)
 		return nil, info, err
 	}
+	if err := c.checkIdentity(ctx, s, info); err != nil {
+		return nil, info, err
+	}
 	if !info.Sysadmin {
 		c.recordSysadmin(ctx, s, info)
 		return nil, info, engine.Errorf(engine.CodeNoSysadmin, "login %q is not a member of the sysadmin server role on %s", s.Username, s.Name)
@@ -363,6 +439,34 @@ func (c *Coordinator) connectSysadmin(ctx context.Context, s db.Server) (*mssql.
 		c.cfg.DB.ResolveAlerts(ctx, s.ID, 0)
 	}
 	return conn, info, nil
+}
+
+// checkIdentity makes sure the instance a server reaches is not one that
+// another registration holds (a catalog from before identities were
+// stored may have two), recording its identity the first time. Two
+// registrations backing up one database break each other's log chains.
+func (c *Coordinator) checkIdentity(ctx context.Context, s db.Server, info mssql.Instance) error {
+	key := instanceKey(info)
+	if key == "" || key == s.InstanceKey {
+		return nil
+	}
+	in := ServerInput{Host: s.Host, Port: s.Port}
+	err := c.checkNotRegistered(ctx, key, s.ID, in)
+	if err == nil {
+		if s.InstanceKey != "" {
+			c.log.Warn("the instance a server reaches now says it is another", "server", s.Name, "was", s.InstanceKey, "now", key)
+		}
+		err = c.cfg.DB.SetServerInstanceKey(ctx, s.ID, key)
+		if errors.Is(err, db.ErrInstanceRegistered) {
+			err = c.checkNotRegistered(ctx, key, s.ID, in)
+		}
+	}
+	if engine.CodeOf(err) == engine.CodeServerAlreadyRegistered {
+		msg := engine.MessageOf(err) + "; unregister one of the two"
+		c.cfg.DB.SetServerStatus(ctx, s.ID, db.StatusUnhealthy, string(engine.CodeServerAlreadyRegistered), msg)
+		c.raise(ctx, db.Alert{Code: string(engine.CodeServerAlreadyRegistered), Message: s.Name + ": " + msg, ServerID: &s.ID})
+	}
+	return err
 }
 
 // serverDown marks a server unreachable and raises an alert.

@@ -1,0 +1,120 @@
+package coordinator_test
+
+import (
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/sqlvault/sqlvault/db"
+	"github.com/sqlvault/sqlvault/engine"
+	"github.com/sqlvault/sqlvault/engine/coordinator"
+	"github.com/sqlvault/sqlvault/sqlsim"
+)
+
+// TestOneRegistrationPerInstance registers an instance, then tries it again
+// by host name instead of address and under another name: both are refused
+// naming the first registration, as is a wrong instance name and an edit
+// that points another registration at it. Another instance (another
+// machine) registers; of four registrations of a third one racing, one wins.
+func TestOneRegistrationPerInstance(t *testing.T) {
+	s := newStack(t)
+	first := s.register("sa", saPW)
+	for _, in := range []coordinator.ServerInput{
+		{Host: "localhost", Port: s.sim.Port(), Username: "sa", Password: saPW},
+		{Name: "SQL01-again", Host: "127.0.0.1", Port: s.sim.Port(), Username: "sa", Password: saPW},
+	} {
+		_, _, err := s.coord.RegisterServer(s.ctx, in)
+		if engine.CodeOf(err) != engine.CodeServerAlreadyRegistered || !strings.Contains(engine.MessageOf(err), `"SQL01"`) ||
+			coordinator.FieldOf(err) != "host" {
+			t.Fatalf("second registration by %s as %q: %v", in.Host, in.Name, err)
+		}
+	}
+	_, _, err := s.coord.RegisterServer(s.ctx, coordinator.ServerInput{Name: "Named", Host: "127.0.0.1", Port: s.sim.Port(),
+		InstanceName: "PROD", Username: "sa", Password: saPW})
+	if engine.CodeOf(err) != engine.CodeInvalidRequest || coordinator.FieldOf(err) != "instance_name" ||
+		!strings.Contains(engine.MessageOf(err), "MSSQLSERVER") {
+		t.Fatalf("a wrong instance name: %v", err)
+	}
+	if list, _ := s.db.ListServers(s.ctx); len(list) != 1 {
+		t.Fatalf("refused registrations left %d servers", len(list))
+	}
+
+	other := s.startSim("SQLOTHER")
+	second, job, err := s.coord.RegisterServer(s.ctx, coordinator.ServerInput{Name: "SQL02", Host: "127.0.0.1", Port: other.Port(),
+		InstanceName: "mssqlserver", Username: "sa", Password: saPW})
+	if err != nil {
+		t.Fatalf("another instance: %v", err)
+	}
+	s.mustComplete(job)
+	_, _, err = s.coord.UpdateServer(s.ctx, second.ID, coordinator.ServerInput{Host: "localhost", Port: s.sim.Port(), Username: "sa", Password: saPW})
+	if engine.CodeOf(err) != engine.CodeServerAlreadyRegistered || !strings.Contains(engine.MessageOf(err), `"SQL01"`) {
+		t.Fatalf("pointing SQL02 at SQL01's instance: %v", err)
+	}
+	if got, _ := s.db.ServerByID(s.ctx, second.ID); got.Port != other.Port() {
+		t.Fatalf("the refused edit changed SQL02: %+v", got)
+	}
+	if _, _, err := s.coord.UpdateServer(s.ctx, first.ID, coordinator.ServerInput{Host: "localhost", Port: s.sim.Port(), Username: "sa", Password: saPW}); err != nil {
+		t.Fatalf("SQL01 reached by another host name: %v", err)
+	}
+
+	race := s.startSim("SQLRACE")
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, errs[i] = s.coord.RegisterServer(s.ctx, coordinator.ServerInput{Name: "R" + string(rune('1'+i)), Host: "127.0.0.1",
+				Port: race.Port(), Username: "sa", Password: saPW})
+		}()
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case engine.CodeOf(err) != engine.CodeServerAlreadyRegistered:
+			t.Errorf("racing registration: %v", err)
+		}
+	}
+	if list, _ := s.db.ListServers(s.ctx); won != 1 || len(list) != 3 {
+		t.Fatalf("%d of 4 racing registrations won, %d servers", won, len(list))
+	}
+}
+
+// startSim starts another simulated instance on its own machine name.
+func (s *stack) startSim(machine string) *sqlsim.Instance {
+	s.t.Helper()
+	cfg := s.env.SimConfig(saPW)
+	cfg.MachineName = machine
+	return s.env.StartSim(cfg)
+}
+
+// TestRemoveServerRules unregisters a server only once it protects
+// nothing and keeps no data; then the instance can be registered again.
+func TestRemoveServerRules(t *testing.T) {
+	s := newStack(t)
+	s.exec("CREATE DATABASE Sales")
+	srv := s.register("sa", saPW)
+	it, full, err := s.coord.Protect(s.ctx, s.database(srv.ID, "Sales").ID, s.policy().ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mustComplete(full)
+	if err := s.coord.RemoveServer(s.ctx, srv.ID); engine.CodeOf(err) != engine.CodeConflict || !strings.Contains(engine.MessageOf(err), "stop its protection") {
+		t.Fatalf("remove while protecting: %v", err)
+	}
+	s.coord.StopProtection(s.ctx, it.ID, false)
+	if err := s.coord.RemoveServer(s.ctx, srv.ID); engine.CodeOf(err) != engine.CodeConflict || !strings.Contains(engine.MessageOf(err), "delete data") {
+		t.Fatalf("remove while keeping data: %v", err)
+	}
+	s.coord.StopProtection(s.ctx, it.ID, true)
+	if err := s.coord.RemoveServer(s.ctx, srv.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.ServerByID(s.ctx, srv.ID); err != db.ErrNotFound {
+		t.Fatalf("removed server: %v", err)
+	}
+	s.register("sa", saPW)
+}
