@@ -146,20 +146,6 @@ func TestPermissionScript(t *testing.T) {
 	}
 }
 
-func TestLinuxPermissionScript(t *testing.T) {
-	pem := "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
-	s := LinuxPermissionScript(ScriptOptions{Login: "bk'up]x", DeviceName: "vault.corp", DeviceCAPEM: []byte(pem), ServerName: "SQL02"})
-	for _, want := range []string{
-		`-Q 'ALTER SERVER ROLE [sysadmin] ADD MEMBER [bk'\''up]]x];'`,
-		pem + "SQLVAULT_CA",
-		"update-ca-certificates", "update-ca-trust", "exit 1",
-	} {
-		if !strings.Contains(s, want) {
-			t.Errorf("linux script lacks %s:\n%s", want, s)
-		}
-	}
-}
-
 func TestDSN(t *testing.T) {
 	d := Target{Host: "sql01", Port: 14330, User: "u", Password: "p@ss:w/rd", Encrypt: "strict"}.dsn("master")
 	for _, want := range []string{"sqlserver://u:p%40ss%3Aw%2Frd@sql01:14330", "encrypt=strict", "database=master", "app+name=sqlvault"} {
