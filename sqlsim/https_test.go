@@ -258,12 +258,37 @@ func TestURLRulesAndDeviceFailures(t *testing.T) {
 	if h.ep.Leased("sqlvault/midway.bak") {
 		t.Fatal("a failed backup left its lease")
 	}
+	// SQL Server cleans up the invalid blob: Delete Blob with the lease id.
+	if !sentDelete(h.ep, "sqlvault/midway.bak", 202) || len(h.ep.BlobNames()) != 0 {
+		t.Fatalf("a failed backup did not delete its blob: %v", h.ep.BlobNames())
+	}
+	// A device that refuses the delete: the lease is released instead.
+	h.ep.Fail(func(r blobtest.Request) int {
+		if r.Method == "DELETE" || (r.Comp == "block" && strings.HasSuffix(decoded(r.BlockID), "3")) {
+			return 403
+		}
+		return 0
+	})
+	wantFailure(t, h.db, b(h.container+"/kept.bak")+" WITH MAXTRANSFERSIZE = 65536", []int32{3201, 3013}, "(403)")
+	h.ep.Fail(nil)
+	if !sentDelete(h.ep, "sqlvault/kept.bak", 403) || h.ep.Leased("sqlvault/kept.bak") {
+		t.Fatal("after a refused delete the failed backup kept its lease")
+	}
 	if n := count(t, h.db, "SELECT COUNT(*) FROM msdb.dbo.backupset"); n != 0 {
 		t.Fatalf("msdb has %d backup sets after failures", n)
 	}
 	// RESTORE of a blob that does not exist.
 	wantFailure(t, h.db, "RESTORE HEADERONLY FROM URL = N'"+h.container+"/missing.bak'", []int32{3201, 3013}, "(404)")
 	exec(t, h.db, b(h.container+"/ok.bak"))
+}
+
+func sentDelete(ep *blobtest.Server, name string, status int) bool {
+	for _, r := range ep.Requests() {
+		if r.Method == "DELETE" && r.Blob == name && r.LeaseID != "" && r.Status == status {
+			return true
+		}
+	}
+	return false
 }
 
 func decoded(id string) string {

@@ -3,7 +3,8 @@
 // Signature the way SQL Server 2016+ does. Writing a blob: Put Blob (empty,
 // to create it), Lease Blob "Acquire" (infinite), Put Block for each
 // MAXTRANSFERSIZE of the stream carrying the lease id, Put Block List in the
-// byte form of the host's operating system, and Lease Blob "Release".
+// byte form of the host's operating system, and Lease Blob "Release"; a
+// failed backup deletes its blob (or, refused, releases the lease).
 // Reading (RESTORE and its HEADERONLY, FILELISTONLY and VERIFYONLY forms):
 // Lease Blob "Acquire" (infinite, with SQL Server's restore lease id), Get
 // Blob Properties, ranged Get Blob, and Lease Blob "Release" when the reader
@@ -259,19 +260,19 @@ func (w *Writer) Close() error {
 	}
 	w.done = true
 	if err := w.flush(); err != nil {
-		w.release()
+		w.discard()
 		return err
 	}
 	body, err := BlockListBody(w.ids, w.c.cfg.BlockList)
 	if err != nil {
-		w.release()
+		w.discard()
 		return err
 	}
 	// No Content-Type: no source says which one SQL Server sends.
 	resp, err := w.c.do(w.ctx, http.MethodPut, w.url, w.sas, url.Values{"comp": {"blocklist"}},
 		map[string]string{"x-ms-lease-id": w.lease}, body)
 	if err != nil {
-		w.release()
+		w.discard()
 		return fmt.Errorf("Put Block List: %w", err)
 	}
 	drain(resp)
@@ -301,12 +302,28 @@ func BlockListBody(ids []string, form BlockListForm) ([]byte, error) {
 	return nil, fmt.Errorf("unknown block list form %d", form)
 }
 
-// Abort releases the lease and leaves the blob uncommitted.
+// Abort gives up the blob: it is deleted, or, when the delete is refused,
+// left uncommitted with its lease released.
 func (w *Writer) Abort() error {
 	if w.done {
 		return nil
 	}
 	w.done = true
+	return w.discard()
+}
+
+// discard deletes the failed blob with the lease id, as SQL Server "attempts
+// to clean up any invalid blobs" when a backup fails ("Delete backup blob
+// files with active leases"); a refused delete falls back to releasing.
+func (w *Writer) discard() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	resp, err := w.c.do(ctx, http.MethodDelete, w.url, w.sas, nil, map[string]string{"x-ms-lease-id": w.lease}, nil)
+	if err == nil {
+		drain(resp)
+		return nil
+	}
+	w.c.cfg.Logger.Debug("Delete Blob of a failed backup refused; releasing the lease", "err", err)
 	return w.release()
 }
 

@@ -1,6 +1,6 @@
 // Package blobtest is a small HTTPS endpoint in the Azure Blob dialect for
 // tests: enough of Put Blob, Lease Blob, Put Block, Put Block List, Get Blob
-// Properties and Get Blob to take a simulated SQL Server's BACKUP ... TO URL
+// Properties, Get Blob and Delete Blob to take a simulated SQL Server's BACKUP ... TO URL
 // and serve its RESTORE ... FROM URL. It records every request so a test
 // can check the sequence, demands the Shared Access Signature it was given
 // on every request, and enforces leases as Azure does (412 without the
@@ -390,6 +390,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(200)
 		}
 		w.Write(b.data[from : to+1])
+	case r.Method == http.MethodDelete && rec.Comp == "":
+		if b == nil {
+			azErr(w, 404, "BlobNotFound", "The specified blob does not exist.")
+			return
+		}
+		if !leaseOK() {
+			return
+		}
+		delete(s.b, rec.Blob)
+		w.WriteHeader(202)
 	default:
 		azErr(w, 405, "UnsupportedHttpVerb", "The resource doesn't support the specified HTTP verb.")
 	}
