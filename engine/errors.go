@@ -36,6 +36,7 @@ const (
 	CodeDeviceCertificateNotTrust Code = "UserErrorDeviceCertificateNotTrusted"
 	CodeDeviceUnreachable         Code = "UserErrorDeviceUnreachable"
 	CodeSQLVersionUnsupported     Code = "UserErrorSQLVersionUnsupported"
+	CodeServerAlreadyRegistered   Code = "UserErrorServerAlreadyRegistered"
 
 	// Databases and backups.
 	CodeDatabaseNotFound     Code = "UserErrorDatabaseNotFound"
@@ -55,14 +56,15 @@ const (
 	CodeDatabaseAlreadyProtd Code = "UserErrorDatabaseAlreadyProtected"
 
 	// Restores.
-	CodeLogChainBroken        Code = "UserErrorLogChainBroken"
-	CodeTimeNotCovered        Code = "UserErrorPointInTimeNotCovered"
-	CodeRecoveryPointExpired  Code = "UserErrorRecoveryPointExpired"
-	CodeTargetDatabaseExists  Code = "UserErrorTargetDatabaseExists"
-	CodeOverwriteNotConfirmed Code = "UserErrorOverwriteNotConfirmed"
-	CodeRestoreFailed         Code = "UserErrorRestoreFailed"
-	CodeTailLogBackupFailed   Code = "UserErrorTailLogBackupFailed"
-	CodeRestoreLeftRestoring  Code = "UserErrorRestoreLeftRestoring"
+	CodeLogChainBroken           Code = "UserErrorLogChainBroken"
+	CodeTimeNotCovered           Code = "UserErrorPointInTimeNotCovered"
+	CodeRecoveryPointExpired     Code = "UserErrorRecoveryPointExpired"
+	CodeTargetDatabaseExists     Code = "UserErrorTargetDatabaseExists"
+	CodeOverwriteNotConfirmed    Code = "UserErrorOverwriteNotConfirmed"
+	CodeRestoreFailed            Code = "UserErrorRestoreFailed"
+	CodeRestoreBlockSizeMismatch Code = "UserErrorRestoreBlockSizeMismatch"
+	CodeTailLogBackupFailed      Code = "UserErrorTailLogBackupFailed"
+	CodeRestoreLeftRestoring     Code = "UserErrorRestoreLeftRestoring"
 
 	// Health.
 	CodeRPOBreached Code = "UserErrorRPOBreached"
@@ -88,6 +90,7 @@ var actions = map[Code]string{
 	CodeNoSysadmin:                "Download the permission script from the server's page and run it as administrator on the SQL Server host, then select Rediscover DBs.",
 	CodeDeviceCertificateNotTrust: "Import sqlvault's device CA certificate into the trusted root store of the SQL Server host (the permission script does this).",
 	CodeDeviceUnreachable:         "Make sure the SQL Server host resolves the device name to this server and that port 443 is open to it.",
+	CodeServerAlreadyRegistered:   "The instance is already registered as the server named in the message: use that registration (edit its connection if the host or address changed), or unregister it first.",
 	CodeSQLVersionUnsupported:     "Upgrade the instance to SQL Server 2016 (13.x) or later: sqlvault backs up with BACKUP TO URL into block blobs under a shared access signature credential, which earlier versions do not have (they write page blobs with a storage account key only).",
 
 	CodeDatabaseNotFound:     "Select Rediscover DBs on the server; the database may have been dropped or renamed.",
@@ -106,14 +109,15 @@ var actions = map[Code]string{
 	CodePolicyInvalid:        "Correct the policy field named in the message.",
 	CodeDatabaseAlreadyProtd: "The database is already protected; change its policy instead.",
 
-	CodeLogChainBroken:        "Run a full backup to start a new log chain; restore points across the break are not available.",
-	CodeTimeNotCovered:        "Pick a time inside one of the restorable log ranges shown on the timeline.",
-	CodeRecoveryPointExpired:  "Pick a later recovery point; the one needed has expired.",
-	CodeTargetDatabaseExists:  "Choose another database name, or confirm overwrite.",
-	CodeOverwriteNotConfirmed: "Set overwrite to confirm replacing the original database.",
-	CodeRestoreFailed:         "Check the job's error message and the SQL Server error log, then retry.",
-	CodeTailLogBackupFailed:   "Check the source database; the restore was not started so nothing was lost.",
-	CodeRestoreLeftRestoring:  "Run RESTORE DATABASE [name] WITH RECOVERY on the instance (the message names the statement) to bring the database online, or restore again to a point inside the log chain.",
+	CodeLogChainBroken:           "Run a full backup to start a new log chain; restore points across the break are not available.",
+	CodeTimeNotCovered:           "Pick a time inside one of the restorable log ranges shown on the timeline.",
+	CodeRecoveryPointExpired:     "Pick a later recovery point; the one needed has expired.",
+	CodeTargetDatabaseExists:     "Choose another database name, or confirm overwrite.",
+	CodeOverwriteNotConfirmed:    "Set overwrite to confirm replacing the original database.",
+	CodeRestoreFailed:            "Check the job's error message and the SQL Server error log, then retry.",
+	CodeRestoreBlockSizeMismatch: "The backup was not written with the BLOCKSIZE = 65536 that sqlvault's backups and restores use; restore it by hand with RESTORE ... WITH BLOCKSIZE = the value SQL Server suggests, or pick a recovery point sqlvault wrote.",
+	CodeTailLogBackupFailed:      "Check the source database; the restore was not started so nothing was lost.",
+	CodeRestoreLeftRestoring:     "Run RESTORE DATABASE [name] WITH RECOVERY on the instance (the message names the statement) to bring the database online, or restore again to a point inside the log chain.",
 
 	CodeRPOBreached: "Check the item's recent backup jobs and its server's health; run Backup now once the cause is fixed.",
 }

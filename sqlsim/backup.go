@@ -32,6 +32,11 @@ func terminate(verb string, cause *tds.Message) error {
 // credentialFor finds the credential SQL Server would use for a URL: the
 // one whose name is the longest prefix of the URL (the container URL).
 func (in *Instance) credentialFor(u string) (*Credential, bool) {
+	if !in.flav.knowsSAS() {
+		// SQL Server 2014 uses only the storage account key credential a
+		// WITH CREDENTIAL clause names, for page blobs (not simulated).
+		return nil, false
+	}
 	var best *Credential
 	for _, c := range in.st.Credentials {
 		name := strings.TrimSuffix(strings.ToLower(c.Name), "/")

@@ -2,6 +2,7 @@ package sqlsim
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -10,7 +11,7 @@ import (
 func (x *execCtx) sysVar(name string) (any, error) {
 	switch name {
 	case "VERSION":
-		return version + x.s.in.hostBanner(), nil
+		return x.s.in.versionBanner() + x.s.in.hostBanner(), nil
 	case "SERVERNAME":
 		return x.s.in.ServerName(), nil
 	case "SERVICENAME":
@@ -28,9 +29,9 @@ func (x *execCtx) serverProperty(prop string) any {
 	in := x.s.in
 	switch strings.ToLower(prop) {
 	case "productversion":
-		return "16.0.4145.4"
+		return in.flav.version
 	case "productmajorversion":
-		return "16"
+		return strconv.Itoa(in.flav.major)
 	case "productlevel":
 		return "RTM"
 	case "edition":

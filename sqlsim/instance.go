@@ -50,6 +50,13 @@ type Config struct {
 	TrustCAPEM   []byte
 	BlockListBOM bool
 
+	// The version and time zone played (flavour.go): ProductVersion as
+	// SERVERPROPERTY answers it (default DefaultProductVersion), TimeZone
+	// an IANA name (default UTC) whose wall clock GETDATE, msdb and STOPAT
+	// use.
+	ProductVersion string
+	TimeZone       string
+
 	// Fault is the initial setting of the fault knobs (SetFault changes it).
 	Fault Fault
 	// SyntheticDatabases are created at start unless a database of that
@@ -95,6 +102,8 @@ type Instance struct {
 	l    net.Listener
 	done chan struct{}
 
+	flav flavour
+
 	mu    sync.Mutex
 	st    *state
 	fault Fault
@@ -111,8 +120,6 @@ type state struct {
 	Backupsets  []*Backupset
 	NextSetID   int64
 }
-
-const version = "Microsoft SQL Server 2022 (RTM-CU15) (KB5041321) - 16.0.4145.4 (X64) \n\tJul 30 2024 12:00:00 \n\tCopyright (C) 2022 Microsoft Corporation\n\tDeveloper Edition (64-bit)" // + hostBanner
 
 // Start opens (or creates) the instance's state and listens.
 func Start(ctx context.Context, cfg Config) (*Instance, error) {
@@ -132,6 +139,10 @@ func Start(ctx context.Context, cfg Config) (*Instance, error) {
 		cfg.Addr = "127.0.0.1:0"
 	}
 	in := &Instance{cfg: cfg, done: make(chan struct{}), inUse: map[string]int{}, fault: cfg.Fault}
+	var err error
+	if in.flav, err = newFlavour(cfg); err != nil {
+		return nil, err
+	}
 	if err := in.load(); err != nil {
 		return nil, err
 	}

@@ -36,6 +36,8 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	sa := fs.String("sa-password", os.Getenv("SQLSIM_SA_PASSWORD"), "password of the sa login (env SQLSIM_SA_PASSWORD)")
 	trust := fs.String("trust-ca", "", "PEM file of CAs trusted for BACKUP/RESTORE URLs (windows: the host's trusted root store; linux: copied into DATA/security/ca-certificates)")
 	hostOS := fs.String("host-os", HostWindows, "operating system SQL Server plays: windows or linux")
+	version := fs.String("product-version", DefaultProductVersion, "SQL Server version played, e.g. 12.0.6024.0, 13.0.6300.2, 15.0.4355.3, 16.0.4145.4")
+	zone := fs.String("time-zone", "UTC", "IANA time zone of the simulated host (GETDATE, msdb times and STOPAT are its local time)")
 	hosts := fs.String("hosts", "", "NAME=IP[,NAME=IP]: names resolved as the hosts file would")
 	instance := fs.String("instance-name", "MSSQLSERVER", "instance name")
 	machine := fs.String("machine-name", "SQLSIM", "machine name")
@@ -55,7 +57,8 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	cfg := Config{Addr: *addr, DataDir: *data, SAPassword: *sa, InstanceName: *instance, MachineName: *machine,
 		AllowedDevicePort: *port, Logins: logins, Hosts: map[string]string{}, TLS: *tlsOn,
-		SyntheticDatabases: synth, Fault: Fault{CutAtPercent: *cutAt, DeviceDelay: *delay}}
+		SyntheticDatabases: synth, Fault: Fault{CutAtPercent: *cutAt, DeviceDelay: *delay},
+		ProductVersion: *version, TimeZone: *zone}
 	var err error
 	if cfg.HostOS, err = ParseHostOS(*hostOS); err != nil {
 		return err

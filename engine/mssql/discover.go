@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 
 	mssql "github.com/microsoft/go-mssqldb"
@@ -33,6 +34,15 @@ type Database struct {
 	CompatibilityLevel int
 	SizeBytes          int64
 	IsSystem           bool
+	// IsSnapshot: a database snapshot (source_database_id set), never
+	// backed up (BACKUP refuses snapshots).
+	IsSnapshot bool
+	IsReadOnly bool // is_read_only
+	// IsInStandby: restored WITH STANDBY, readable between log restores.
+	IsInStandby bool
+	// AGSecondary: a secondary replica of an availability group
+	// (replica_id set, is_primary_replica = 0 for the local replica).
+	AGSecondary bool
 }
 
 // Instance reads the instance's version, edition, names, default paths and
@@ -56,7 +66,45 @@ func (c *Conn) Instance(ctx context.Context) (Instance, error) {
 	if in.InstanceName == "" { // NULL for the default instance
 		in.InstanceName = "MSSQLSERVER"
 	}
-	return in, nil
+	return in, checkVersion(in)
+}
+
+// MinMajorVersion is SQL Server 2016 (13.x): the first version that writes
+// BACKUP TO URL into block blobs with a shared access signature credential
+// (learn.microsoft.com/sql/relational-databases/backup-restore/sql-server-backup-to-url).
+// Earlier ones write page blobs with a storage account key only, which the
+// device does not serve.
+const MinMajorVersion = 13
+
+// checkVersion refuses instances older than MinMajorVersion. A version that
+// does not parse is let through: every SQL Server answers ProductVersion
+// as major.minor.build.revision, and refusing on a surprise would lock out
+// a server that works.
+func checkVersion(in Instance) error {
+	major, _, ok := strings.Cut(in.Version, ".")
+	n, err := strconv.Atoi(major)
+	if !ok || err != nil || n >= MinMajorVersion {
+		return nil
+	}
+	return engine.Errorf(engine.CodeSQLVersionUnsupported,
+		"%s runs SQL Server %s (%s); sqlvault needs SQL Server 2016 (13.x) or later for backups to URL with block blobs and SAS credentials",
+		cmpOr(in.ServerName, in.MachineName), in.Version, productName(n))
+}
+
+// productName is the marketing name of a major version.
+func productName(major int) string {
+	names := map[int]string{9: "SQL Server 2005", 10: "SQL Server 2008", 11: "SQL Server 2012", 12: "SQL Server 2014"}
+	if s, ok := names[major]; ok {
+		return s
+	}
+	return "major version " + strconv.Itoa(major)
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // RequireSysadmin fails with UserErrorSQLNoSysadminMembership when the login
@@ -73,31 +121,43 @@ func (c *Conn) RequireSysadmin(ctx context.Context) (Instance, error) {
 	return in, nil
 }
 
-// Databases lists every database with state, recovery model, size and
-// compatibility level. Three plain queries joined here keep each one simple.
+// Databases lists every database with state, recovery model, size,
+// compatibility level and what limits its backups (snapshot, read-only,
+// standby, availability group secondary). Plain queries joined here keep
+// each one simple.
 func (c *Conn) Databases(ctx context.Context) ([]Database, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT name, database_id, state_desc, recovery_model_desc, compatibility_level
-		FROM sys.databases ORDER BY database_id`)
+	rows, err := c.db.QueryContext(ctx, `SELECT name, database_id, state_desc, recovery_model_desc, compatibility_level,
+		source_database_id, is_read_only, is_in_standby, replica_id FROM sys.databases ORDER BY database_id`)
 	if err != nil {
 		return nil, c.classify(err)
 	}
 	var out []Database
 	byID := map[int]int{}
+	inAG := false
 	for rows.Next() {
 		var d Database
 		var rm sql.NullString
-		if err := rows.Scan(&d.Name, &d.ID, &d.State, &rm, &d.CompatibilityLevel); err != nil {
+		var source sql.NullInt64
+		var replica mssql.NullUniqueIdentifier
+		if err := rows.Scan(&d.Name, &d.ID, &d.State, &rm, &d.CompatibilityLevel, &source, &d.IsReadOnly, &d.IsInStandby, &replica); err != nil {
 			rows.Close()
 			return nil, c.classify(err)
 		}
 		d.RecoveryModel = rm.String
 		d.IsSystem = d.ID <= 4
+		d.IsSnapshot = source.Valid
+		inAG = inAG || replica.Valid
 		byID[d.ID] = len(out)
 		out = append(out, d)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, c.classify(err)
+	}
+	if inAG {
+		if err := c.markSecondaries(ctx, out, byID); err != nil {
+			return nil, err
+		}
 	}
 	if err := c.eachRow(ctx, `SELECT database_id, database_guid FROM sys.database_recovery_status`, func(r *sql.Rows) error {
 		var id int
@@ -125,6 +185,22 @@ func (c *Conn) Databases(ctx context.Context) ([]Database, error) {
 		return nil
 	})
 	return out, err
+}
+
+// markSecondaries flags the databases whose local replica is a secondary
+// (learn.microsoft.com/sql/relational-databases/system-dynamic-management-views/sys-dm-hadr-database-replica-states-transact-sql).
+func (c *Conn) markSecondaries(ctx context.Context, dbs []Database, byID map[int]int) error {
+	return c.eachRow(ctx, `SELECT database_id, is_primary_replica FROM sys.dm_hadr_database_replica_states WHERE is_local = 1`, func(r *sql.Rows) error {
+		var id int
+		var primary sql.NullBool
+		if err := r.Scan(&id, &primary); err != nil {
+			return err
+		}
+		if i, ok := byID[id]; ok && primary.Valid && !primary.Bool {
+			dbs[i].AGSecondary = true
+		}
+		return nil
+	})
 }
 
 func (c *Conn) eachRow(ctx context.Context, q string, fn func(*sql.Rows) error, args ...any) error {

@@ -63,13 +63,13 @@ func TestRestoreStatementConvertsStopAtToInstanceTime(t *testing.T) {
 	stop := time.Date(2026, 3, 1, 22, 15, 7, 0, time.UTC)
 	r := RestoreRequest{Database: "Sales_copy", Log: true, URLs: []string{"https://d/c/l.trn"}, StopAt: &stop}
 	got := r.statement(-5 * time.Hour)
-	want := "RESTORE LOG [Sales_copy] FROM URL = N'https://d/c/l.trn' WITH STATS = 5, NORECOVERY, STOPAT = N'2026-03-01T17:15:07'"
+	want := "RESTORE LOG [Sales_copy] FROM URL = N'https://d/c/l.trn' WITH STATS = 5, BLOCKSIZE = 65536, NORECOVERY, STOPAT = N'2026-03-01T17:15:07'"
 	if got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 	r = RestoreRequest{Database: "S", URLs: []string{"u"}, Recovery: true, Replace: true,
 		Moves: []Move{{"S_Data", `D:\Data\S.mdf`}}}
-	if got := r.statement(0); got != `RESTORE DATABASE [S] FROM URL = N'u' WITH STATS = 5, RECOVERY, REPLACE, MOVE N'S_Data' TO N'D:\Data\S.mdf'` {
+	if got := r.statement(0); got != `RESTORE DATABASE [S] FROM URL = N'u' WITH STATS = 5, BLOCKSIZE = 65536, RECOVERY, REPLACE, MOVE N'S_Data' TO N'D:\Data\S.mdf'` {
 		t.Fatalf("got %s", got)
 	}
 }
