@@ -59,7 +59,8 @@ func (h *Handlers) Login(c echo.Context) error {
 	default:
 		ok, _ = auth.CheckPassword(u.PasswordHash, pw)
 	}
-	if !ok {
+	if !ok || u.Disabled { // a disabled user is answered as a wrong password
+		h.signInFailed(c, name, u, ok)
 		h.DB.RecordLoginFailure(ctx, name, addr)
 		h.Logger.Warn("sign-in failed", "user", name, "addr", addr)
 		return fail(http.StatusUnauthorized, "The user name or password is not right.")
@@ -73,6 +74,7 @@ func (h *Handlers) Login(c echo.Context) error {
 		Name: SessionCookie, Value: id, Path: "/", HttpOnly: true, Secure: h.Secure,
 		SameSite: http.SameSiteLaxMode, MaxAge: int(SessionTTL.Seconds()),
 	})
+	h.signedIn(c, u, id)
 	h.Logger.Info("signed in", "user", u.Username, "addr", addr)
 	return c.Redirect(http.StatusSeeOther, next)
 }

@@ -631,6 +631,17 @@ var apiRoles = map[string]db.Role{
 	"GET /api/v1/jobs/:id/files":                db.RoleOperator,
 	"GET /api/v1/jobs/:id/files/:n":             db.RoleOperator,
 	"GET /api/v1/alerts":                        db.RoleReader,
+	"GET /api/v1/users":                         db.RoleAdmin,
+	"POST /api/v1/users":                        db.RoleAdmin,
+	"GET /api/v1/users/:id":                     db.RoleAdmin,
+	"PUT /api/v1/users/:id":                     db.RoleAdmin,
+	"DELETE /api/v1/users/:id":                  db.RoleAdmin,
+	"GET /api/v1/users/:id/sessions":            db.RoleAdmin,
+	"DELETE /api/v1/sessions/:id":               db.RoleAdmin,
+	"GET /api/v1/tokens":                        db.RoleReader,
+	"POST /api/v1/tokens":                       db.RoleOperator,
+	"DELETE /api/v1/tokens/:id":                 db.RoleOperator,
+	"GET /api/v1/audit":                         db.RoleReader,
 }
 
 // TestAPIRolesOnEveryRoute checks every route apiRoutes registers: a

@@ -44,6 +44,11 @@ var pageRoles = map[string]db.Role{
 
 	"GET /restore": db.RoleReader, "POST /restore/plan": db.RoleReader, "POST /restore": db.RoleOperator,
 	"GET /alerts": db.RoleReader,
+
+	"GET /users": db.RoleAdmin, "POST /users": db.RoleAdmin, "GET /users/:id": db.RoleAdmin, "POST /users/:id": db.RoleAdmin,
+	"POST /users/:id/password": db.RoleAdmin, "POST /users/:id/delete": db.RoleAdmin, "POST /sessions/:id/end": db.RoleAdmin,
+	"GET /tokens": db.RoleReader, "POST /tokens": db.RoleOperator, "POST /tokens/:id/delete": db.RoleOperator,
+	"GET /account": db.RoleReader, "POST /account/password": db.RoleReader, "GET /audit": db.RoleReader,
 }
 
 // session is a signed-in browser with its CSRF token.
@@ -172,6 +177,30 @@ func TestEveryRouteIsAuthorized(t *testing.T) {
 	}
 	if checked < 3*60 {
 		t.Errorf("only %d route and role pairs checked", checked)
+	}
+	// Every write that passed authentication above is in the audit log,
+	// under its route, whether it was allowed or not.
+	audited := map[string]bool{}
+	for before := int64(0); ; {
+		es, err := ts.db.ListAudit(t.Context(), db.AuditFilter{BeforeID: before, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(es) == 0 {
+			break
+		}
+		for _, e := range es {
+			audited[e.Method+" "+e.Route] = true
+		}
+		before = es[len(es)-1].ID
+	}
+	for _, k := range keys {
+		if method, _, _ := strings.Cut(k, " "); method == "GET" || publicRoutes[k] || readOnlyPosts[k] || k == "POST /logout" {
+			continue
+		}
+		if !audited[k] {
+			t.Errorf("%s left no audit entry", k)
+		}
 	}
 }
 

@@ -22,13 +22,15 @@ func routes(e *echo.Echo, h *handlers.Handlers, a *authenticator, csrf echo.Midd
 	pub.GET("/login", h.LoginForm)
 	pub.POST("/login", h.Login)
 
-	p := e.Group("", csrf, a.portal)
+	// Every write past authentication is in the audit log (web/audit.go).
+	audit := auditLog(a.db, a.log)
+	p := e.Group("", csrf, a.portal, audit)
 	p.POST("/logout", h.Logout)
 	pageRoutes(p, h, r)
 
 	// Authentication first, so a request without credentials gets 401 rather
 	// than a CSRF refusal; CSRF then guards cookie sessions.
-	apiRoutes(e.Group("/api/v1", a.api, csrf), h, r)
+	apiRoutes(e.Group("/api/v1", a.api, csrf, audit), h, r)
 
 	// Anything else: the portal's 404 page, or a JSON 404 under /api.
 	e.RouteNotFound("/*", func(c echo.Context) error { return echo.ErrNotFound })

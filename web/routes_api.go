@@ -54,4 +54,21 @@ func apiRoutes(api *echo.Group, h *handlers.Handlers, r roles) {
 	api.GET("/jobs/:id/files/:n", h.JobFileAPI, r.operator)
 
 	api.GET("/alerts", h.ListAlertsAPI, r.reader)
+
+	// Users, their sessions and API tokens. Operators make tokens up to
+	// their own role and see and revoke those they made; admins all of them.
+	// A reader changes nothing, so its own password only in the portal.
+	api.GET("/users", h.ListUsersAPI, r.admin)
+	api.POST("/users", h.CreateUserAPI, r.admin)
+	api.GET("/users/:id", h.GetUserAPI, r.admin)
+	api.PUT("/users/:id", h.UpdateUserAPI, r.admin)
+	api.DELETE("/users/:id", h.DeleteUserAPI, r.admin)
+	api.GET("/users/:id/sessions", h.ListUserSessionsAPI, r.admin)
+	api.DELETE("/sessions/:id", h.EndSessionAPI, r.admin)
+	api.GET("/tokens", h.ListTokensAPI, r.reader)
+	api.POST("/tokens", h.CreateTokenAPI, r.operator)
+	api.DELETE("/tokens/:id", h.RevokeTokenAPI, r.operator)
+
+	// The audit log: read only, through every route.
+	api.GET("/audit", h.ListAuditAPI, r.reader)
 }

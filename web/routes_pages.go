@@ -46,4 +46,20 @@ func pageRoutes(p *echo.Group, h *handlers.Handlers, r roles) {
 	p.POST("/restore", h.StartRestore, r.operator)
 
 	p.GET("/alerts", h.Alerts, r.reader)
+
+	// Users and their sessions (admins); tokens up to one's own role
+	// (operators); one's own password (everyone); the audit log (read only).
+	p.GET("/users", h.Users, r.admin)
+	p.POST("/users", h.AddUser, r.admin)
+	p.GET("/users/:id", h.User, r.admin)
+	p.POST("/users/:id", h.UpdateUser, r.admin)
+	p.POST("/users/:id/password", h.ResetPassword, r.admin)
+	p.POST("/users/:id/delete", h.RemoveUser, r.admin)
+	p.POST("/sessions/:id/end", h.EndSession, r.admin)
+	p.GET("/tokens", h.Tokens, r.reader)
+	p.POST("/tokens", h.AddToken, r.operator)
+	p.POST("/tokens/:id/delete", h.RevokeToken, r.operator)
+	p.GET("/account", h.Account, r.reader)
+	p.POST("/account/password", h.ChangeOwnPassword, r.reader)
+	p.GET("/audit", h.Audit, r.reader)
 }
