@@ -1,5 +1,6 @@
 // Package auth holds the pieces of sign-in that are neither HTTP nor SQL:
-// password hashing with argon2id and the throttle for failed attempts.
+// password hashing with argon2id, the gate that bounds how many hashes run
+// at once, and the throttle for failed attempts.
 package auth
 
 import (
@@ -9,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -68,32 +68,4 @@ func RandomPassword() string {
 	b := make([]byte, 15)
 	rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// Throttle says how long a user name at an address must wait after
-// failures: the first FreeAttempts are free, then the wait doubles from one
-// second up to MaxWait.
-type Throttle struct {
-	FreeAttempts int
-	MaxWait      time.Duration
-}
-
-// DefaultThrottle allows 3 attempts, then waits 1 s, 2 s, 4 s ... up to 5 min.
-var DefaultThrottle = Throttle{FreeAttempts: 3, MaxWait: 5 * time.Minute}
-
-// Wait returns how much longer to refuse attempts after failures, the last
-// at time last, as seen at now. Zero means an attempt may proceed.
-func (t Throttle) Wait(failures int, last, now time.Time) time.Duration {
-	if failures < t.FreeAttempts {
-		return 0
-	}
-	d := time.Second
-	for i := t.FreeAttempts; i < failures && d < t.MaxWait; i++ {
-		d *= 2
-	}
-	d = min(d, t.MaxWait)
-	if left := last.Add(d).Sub(now); left > 0 {
-		return left
-	}
-	return 0
 }

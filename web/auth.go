@@ -77,6 +77,7 @@ func (a *authenticator) session(c echo.Context) bool {
 		return false
 	}
 	handlers.SetPrincipal(c, handlers.Principal{Name: s.User.Username, Role: s.User.Role, SessionID: ck.Value})
+	c.Set(csrfKey, s.CSRFToken) // this session's own CSRF token
 	return true
 }
 

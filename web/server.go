@@ -5,6 +5,7 @@ package web
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/sqlvault/sqlvault/auth"
 	"github.com/sqlvault/sqlvault/db"
 	"github.com/sqlvault/sqlvault/engine"
 	"github.com/sqlvault/sqlvault/handlers"
@@ -29,8 +31,16 @@ type Config struct {
 	Handlers *handlers.Handlers
 	DB       *db.DB
 	Logger   *slog.Logger
-	Secure   bool // served over TLS: cookies get the Secure flag
 	Registry *prometheus.Registry
+	// TLS, when set, serves the portal and API over HTTPS with it.
+	TLS *tls.Config
+	// TrustedProxies are the addresses whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed; everyone else's are ignored.
+	TrustedProxies []*net.IPNet
+	// Metrics says where /metrics is served: MetricsPublic (default),
+	// MetricsToken (an API token or session of any role) or MetricsElsewhere
+	// (not on this server: see MetricsHandler).
+	Metrics MetricsMode
 	// ReadHeaderTimeout bounds how long a client may take to send its
 	// request headers (slow-loris); default 10 s. Tests shorten it.
 	ReadHeaderTimeout time.Duration
@@ -38,9 +48,12 @@ type Config struct {
 
 // Server is the portal and API server.
 type Server struct {
-	echo *echo.Echo
-	http *http.Server
-	log  *slog.Logger
+	echo     *echo.Echo
+	http     *http.Server
+	log      *slog.Logger
+	handlers *handlers.Handlers
+	tls      *tls.Config
+	metrics  http.Handler
 }
 
 // New builds the server and its routes.
@@ -51,8 +64,12 @@ func New(cfg Config) *Server {
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	s := &Server{echo: e, log: cfg.Logger}
+	e.IPExtractor, e.SchemeExtractor = clientExtractors(cfg.TrustedProxies)
 	h := cfg.Handlers
+	if h.Hashing == nil {
+		h.Hashing = auth.DefaultGate()
+	}
+	s := &Server{echo: e, log: cfg.Logger, handlers: h, tls: cfg.TLS}
 	e.HTTPErrorHandler = s.errorHandler(h)
 
 	m := newMetrics(cfg.Registry)
@@ -62,29 +79,27 @@ func New(cfg Config) *Server {
 	e.Use(middleware.SecureWithConfig(middleware.SecureConfig{
 		XSSProtection: "0", ContentTypeNosniff: "nosniff", XFrameOptions: "DENY",
 		ReferrerPolicy: "same-origin",
+		// Sent only on https requests (direct TLS or a trusted proxy's
+		// X-Forwarded-Proto), never to a plain-HTTP client it would strand.
+		HSTSMaxAge: 365 * 24 * 3600, HSTSExcludeSubdomains: true,
 		ContentSecurityPolicy: "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; " +
 			"script-src 'self'; frame-ancestors 'none'",
 	}))
 	e.Use(middleware.BodyLimit("1M"))
 
 	e.GET("/healthz", s.healthz(cfg.DB))
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})))
 	e.GET("/static/*", staticHandler())
 
 	a := &authenticator{db: cfg.DB, log: cfg.Logger}
-	csrf := middleware.CSRFWithConfig(middleware.CSRFConfig{
-		TokenLookup:    "header:X-CSRF-Token,form:_csrf",
-		CookieName:     "sqlvault_csrf",
-		CookiePath:     "/",
-		CookieHTTPOnly: true,
-		CookieSecure:   cfg.Secure,
-		CookieSameSite: http.SameSiteStrictMode,
-		// API clients authenticate with a bearer token that a browser never
-		// attaches by itself, so they need no CSRF token.
-		Skipper: func(c echo.Context) bool { return bearer(c) != "" },
-	})
+	s.metrics = promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})
+	switch cfg.Metrics {
+	case MetricsPublic:
+		e.GET("/metrics", echo.WrapHandler(s.metrics))
+	case MetricsToken:
+		e.GET("/metrics", echo.WrapHandler(s.metrics), a.api, require(db.RoleReader))
+	}
 
-	routes(e, h, a, csrf)
+	routes(e, h, a, s.loginCSRF)
 
 	if cfg.ReadHeaderTimeout <= 0 {
 		cfg.ReadHeaderTimeout = 10 * time.Second
@@ -97,18 +112,52 @@ func New(cfg Config) *Server {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+		TLSConfig:         cfg.TLS,
 	}
 	return s
+}
+
+// MetricsMode is where /metrics is served.
+type MetricsMode int
+
+const (
+	MetricsPublic    MetricsMode = iota // on the main address, no sign-in (the default)
+	MetricsToken                        // on the main address, with an API token
+	MetricsElsewhere                    // not on the main address
+)
+
+// MetricsHandler serves the Prometheus metrics, for a listener of its own.
+func (s *Server) MetricsHandler() http.Handler { return s.metrics }
+
+// clientExtractors decide a request's client address and scheme. The
+// socket's are used unless the socket's peer is a trusted proxy; then
+// X-Forwarded-For's nearest untrusted hop and X-Forwarded-Proto count.
+// Loopback and private networks are trusted only if listed.
+func clientExtractors(proxies []*net.IPNet) (echo.IPExtractor, echo.SchemeExtractor) {
+	if len(proxies) == 0 {
+		return echo.ExtractIPDirect(), echo.ExtractSchemeDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range proxies {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...), echo.ExtractSchemeFromHeaders(opts...)
 }
 
 // Handler is the server's http.Handler, for tests.
 func (s *Server) Handler() http.Handler { return s.echo }
 
-// Serve serves on l until ctx ends, then shuts down gracefully, letting
+// Serve serves on l (over TLS if configured) until ctx ends, then shuts down gracefully, letting
 // requests in flight finish for up to 15 seconds.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	errc := make(chan error, 1)
-	go func() { errc <- s.http.Serve(l) }()
+	go func() {
+		if s.tls != nil {
+			errc <- s.http.ServeTLS(l, "", "") // the certificate is in TLSConfig
+		} else {
+			errc <- s.http.Serve(l)
+		}
+	}()
 	select {
 	case err := <-errc:
 		return err

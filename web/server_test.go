@@ -26,9 +26,12 @@ type testServer struct {
 	db    *db.DB
 	env   *enginetest.Env          // the vault and the device
 	coord *coordinator.Coordinator // running, with a fast queue poll
+	srv   *Server
 }
 
-func newTestServer(t *testing.T) *testServer {
+// newTestServer starts the server; opts may change its configuration
+// (trusted proxies, metrics, the hashing gate, a logger) before it starts.
+func newTestServer(t *testing.T, opts ...func(*Config)) *testServer {
 	t.Helper()
 	ctx := context.Background()
 	catalog, err := db.Open(ctx, t.TempDir())
@@ -49,10 +52,14 @@ func newTestServer(t *testing.T) *testServer {
 	env := enginetest.Start(t)
 	coord := env.Coordinator(catalog, func(c *coordinator.Config) { c.Logger = log })
 	h := &handlers.Handlers{DB: catalog, Coord: coord, Logger: log, Version: "test", Throttle: auth.DefaultThrottle}
-	srv := New(Config{Handlers: h, DB: catalog, Logger: log})
+	cfg := Config{Handlers: h, DB: catalog, Logger: log}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv := New(cfg)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &testServer{Server: ts, db: catalog, env: env, coord: coord}
+	return &testServer{Server: ts, db: catalog, env: env, coord: coord, srv: srv}
 }
 
 // browser is a client with a cookie jar that does not follow redirects.
