@@ -36,6 +36,7 @@ type BlobReader interface {
 	io.ReaderAt
 	Size() int64
 	ModTime() time.Time
+	ETag() string // one per committed blob, the same on every read
 	Close() error
 }
 
@@ -73,8 +74,11 @@ type Device struct {
 	port  string
 
 	mu        sync.Mutex
-	leases    map[string]string           // blob -> lease id
-	created   map[string]bool             // blobs made by Put Blob, not yet committed
+	leases    map[string]*lease           // blob -> its lease (Azure's state machine)
+	created   map[string]time.Time        // blobs made by Put Blob, not yet committed
+	sealed    map[string]bool             // blob -> committed (write-once); false: not in the store
+	blobLocks map[string]*blobLock        // serialise commits, Put Blob and Delete per blob
+	grants    map[string]*grant           // live grants by si
 	blocks    map[string]map[string]int64 // blob -> staged block id -> size
 	committed map[string][]listedBlock    // block lists committed since start
 	progress  func(blob string, bytes int64)
@@ -112,7 +116,7 @@ func New(cfg Config) (*Device, error) {
 	if err != nil {
 		return nil, fmt.Errorf("device certificate: %w", err)
 	}
-	d := &Device{cfg: cfg, certs: c, leases: map[string]string{}, created: map[string]bool{}, received: map[string]int64{},
+	d := &Device{cfg: cfg, certs: c, leases: map[string]*lease{}, created: map[string]time.Time{}, sealed: map[string]bool{}, received: map[string]int64{},
 		blocks: map[string]map[string]int64{}, committed: map[string][]listedBlock{}}
 	if cfg.PublicPort != 0 && cfg.PublicPort != 443 {
 		d.port = strconv.Itoa(cfg.PublicPort)
@@ -226,9 +230,13 @@ func (d *Device) Received(blob string) int64 {
 
 // ServeHTTP routes a request by method and comp, as Azure Blob does.
 func (d *Device) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("x-ms-request-id", strconv.FormatInt(d.cfg.Now().UnixNano(), 36))
-	w.Header().Set("x-ms-version", cmpOr(r.Header.Get("x-ms-version"), "2020-10-02"))
-	w.Header().Set("Server", "sqlvault-device")
+	h := w.Header()
+	h.Set("x-ms-request-id", newGUID())
+	if id := r.Header.Get("x-ms-client-request-id"); id != "" && len(id) <= 1024 {
+		h.Set("x-ms-client-request-id", id)
+	}
+	h.Set("x-ms-version", cmpOr(r.Header.Get("x-ms-version"), "2020-10-02"))
+	h.Set("Server", "sqlvault-device")
 	container, name, ok := splitPath(r.URL.Path)
 	if !ok {
 		writeError(w, http.StatusBadRequest, "InvalidUri", "the URL must name a container and a blob")
@@ -237,19 +245,16 @@ func (d *Device) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	blob := container + "/" + name
 	q := r.URL.Query()
 	comp := q.Get("comp")
-	need := "r"
-	switch r.Method {
-	case http.MethodPut:
-		need = "w"
-	case http.MethodDelete:
-		need = "d"
-	}
-	if err := d.checkSAS(q, container, need); err != nil {
-		writeError(w, http.StatusForbidden, "AuthenticationFailed", err.Error())
+	action := strings.ToLower(r.Header.Get("x-ms-lease-action"))
+	if err := d.checkSAS(q, container, accessOf(r.Method, comp, action)); err != nil {
+		writeError(w, http.StatusForbidden, err.code, err.msg)
 		return
 	}
 	log := d.cfg.Logger.With("method", r.Method, "blob", blob, "comp", comp)
 	log.Debug("device request")
+	if refuseUnsupported(w, r, comp) {
+		return
+	}
 	switch {
 	case r.Method == http.MethodPut && comp == "block":
 		d.putBlock(w, r, blob, q.Get("blockid"))
@@ -258,7 +263,7 @@ func (d *Device) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodGet && comp == "blocklist":
 		d.getBlockList(w, r, blob)
 	case r.Method == http.MethodPut && comp == "lease":
-		d.lease(w, r, blob)
+		d.lease(w, r, blob, action)
 	case r.Method == http.MethodPut && comp == "":
 		d.putBlob(w, r, blob)
 	case r.Method == http.MethodHead && comp == "":
@@ -268,8 +273,23 @@ func (d *Device) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodDelete && comp == "":
 		d.deleteBlob(w, r, blob)
 	default:
-		writeError(w, http.StatusBadRequest, "UnsupportedHttpVerb", fmt.Sprintf("%s with comp=%q is not supported by this device", r.Method, comp))
+		writeError(w, http.StatusBadRequest, "InvalidQueryParameterValue", fmt.Sprintf("%s with comp=%q is not supported by this device", r.Method, comp))
 	}
+}
+
+// accessOf is what a request does, for the grant check.
+func accessOf(method, comp, leaseAction string) access {
+	switch {
+	case method == http.MethodGet || method == http.MethodHead:
+		return accessRead
+	case method == http.MethodDelete:
+		return accessDelete
+	case method == http.MethodPut && comp == "lease" && leaseAction == "break":
+		return accessLeaseBreak
+	case method == http.MethodPut && comp == "lease":
+		return accessLease
+	}
+	return accessWrite
 }
 
 // splitPath splits /container/blob, refusing empty, "." and ".." segments

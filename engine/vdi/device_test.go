@@ -54,15 +54,22 @@ func startDevice(t *testing.T) *testDevice {
 	td.addr = l.Addr().String()
 	go d.Serve(l)
 	t.Cleanup(func() { d.Shutdown(context.Background()) })
+	td.client = clientFor(t, d, td.addr)
+	return td
+}
+
+// clientFor is a client that trusts d's CA and dials addr for any name.
+func clientFor(t *testing.T, d *Device, addr string) *http.Client {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(d.CACertPEM())
-	td.client = &http.Client{Transport: &http.Transport{
+	tr := &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: pool},
 		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, network, td.addr)
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
 		},
-	}}
-	return td
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
 }
 
 func (td *testDevice) url(container, name, sas string) string {
@@ -105,11 +112,11 @@ func TestAzureSDKConformance(t *testing.T) {
 	if !bytes.Equal(got, data[1<<20:1<<20+5000]) {
 		t.Fatal("ranged download differs")
 	}
-	if _, err := c.Delete(ctx, nil); err != nil {
-		t.Fatalf("Delete: %v", err)
+	if _, err := c.Delete(ctx, nil); err == nil || !strings.Contains(err.Error(), "BlobImmutableDueToPolicy") {
+		t.Fatalf("Delete of a committed blob: %v, want BlobImmutableDueToPolicy", err)
 	}
-	if _, err := c.GetProperties(ctx, nil); err == nil {
-		t.Fatal("blob still there after delete")
+	if again, err := c.GetProperties(ctx, nil); err != nil || *again.ETag != *props.ETag {
+		t.Fatalf("after the refused delete: %v, ETag %v then %v", err, props.ETag, again.ETag)
 	}
 }
 
@@ -215,7 +222,7 @@ func TestLeaseActionsBlockListAndTraversal(t *testing.T) {
 	r := td.do(t, "PUT", u+"&comp=lease", nil, "x-ms-lease-action", "Acquire", "x-ms-lease-duration", "60",
 		"x-ms-proposed-lease-id", "11111111-1111-1111-1111-111111111111")
 	expect(t, r, 201, "Acquire")
-	expect(t, td.do(t, "PUT", u+"&comp=lease", nil, "x-ms-lease-action", "Acquire"), 409, "second Acquire")
+	expect(t, td.do(t, "PUT", u+"&comp=lease", nil, "x-ms-lease-action", "Acquire", "x-ms-lease-duration", "-1"), 409, "second Acquire")
 	expect(t, td.do(t, "PUT", u+"&comp=lease", nil, "x-ms-lease-action", "Renew", "x-ms-lease-id", "11111111-1111-1111-1111-111111111111"), 200, "Renew")
 	expect(t, td.do(t, "PUT", u+"&comp=lease", nil, "x-ms-lease-action", "Change", "x-ms-lease-id", "11111111-1111-1111-1111-111111111111",
 		"x-ms-proposed-lease-id", "22222222-2222-2222-2222-222222222222"), 200, "Change")
@@ -233,8 +240,8 @@ func TestLeaseActionsBlockListAndTraversal(t *testing.T) {
 	if r.StatusCode != 200 || !strings.Contains(string(body), "<CommittedBlocks><Block><Name>"+id+"</Name>") {
 		t.Fatalf("Get Block List after commit = %d %s", r.StatusCode, body)
 	}
-	expect(t, td.do(t, "PUT", u+"&comp=lease", nil, "x-ms-lease-action", "Break"), 202, "Break")
-	expect(t, td.do(t, "DELETE", u, nil), 202, "Delete after Break")
+	expect(t, td.do(t, "PUT", u+"&comp=lease", nil, "x-ms-lease-action", "Break"), 409, "Break of a committed blob's lease")
+	expect(t, td.do(t, "DELETE", u, nil, "x-ms-lease-id", "22222222-2222-2222-2222-222222222222"), 409, "Delete of a committed blob")
 	expect(t, td.do(t, "GET", td.url("c", "nothing.bak", sas)+"&comp=blocklist", nil), 404, "Get Block List of a missing blob")
 
 	for _, p := range []string{"c/../other/x.bak", "c/a/%2e%2e/%2e%2e/x.bak", "c//x.bak", "c/a\\..\\x.bak"} {

@@ -25,42 +25,46 @@ func FuzzParseRange(f *testing.F) {
 	})
 }
 
-// FuzzCheckSAS: a query string only authorizes what the device signed. A
-// token issued read-only for one container never authorizes a write nor
-// another container, whatever is appended to or changed in it; an expired
-// one nothing; and no query at all panics the check.
+// FuzzCheckSAS: a query string only authorizes what the device granted. A
+// restore token for one container never authorizes a write, a delete or a
+// lease break, nor another container, whatever is appended to or changed
+// in it; an expired or revoked one nothing; and no query panics the check.
 func FuzzCheckSAS(f *testing.F) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	clock := now
 	d := &Device{cfg: Config{Key: bytes.Repeat([]byte{7}, 32), Now: func() time.Time { return clock }}}
 	read := d.IssueSAS("job-1", "r", time.Hour)
-	f.Add(read, "job-1", "r")
-	f.Add(read, "job-1", "w")
-	f.Add(read, "job-2", "r")
-	f.Add(read+"&sp=rw", "job-1", "w")
-	f.Add(strings.Replace(read, "sp=r", "sp=rw", 1), "job-1", "w")
-	f.Add(d.IssueSAS("job-1", "rw", -time.Minute), "job-1", "r")
-	f.Add("sig=&sp=&se=", "", "")
-	f.Add("sv=2020-10-02&sr=c&sp=r&se=not-a-time&sig=AAAA", "job-1", "r")
-	f.Add("%zz&sig=%", "job-1", "r")
-	f.Fuzz(func(t *testing.T, query, container, perm string) {
+	revoked := d.NewGrant("job-1", GrantBackup, time.Hour)
+	revoked.Revoke()
+	for a := accessRead; a <= accessLeaseBreak; a++ {
+		f.Add(read, "job-1", uint8(a))
+		f.Add(read, "job-2", uint8(a))
+		f.Add(revoked.SAS, "job-1", uint8(a))
+	}
+	f.Add(read+"&sp=rwdl", "job-1", uint8(accessWrite))
+	f.Add(strings.Replace(read, "sp=rl", "sp=rwdl", 1), "job-1", uint8(accessWrite))
+	f.Add(d.IssueSAS("job-1", "rw", -time.Minute), "job-1", uint8(accessRead))
+	f.Add("sig=&sp=&se=", "", uint8(0))
+	f.Add("sv=2020-10-02&sr=c&sp=r&se=not-a-time&sig=AAAA", "job-1", uint8(0))
+	f.Add("%zz&sig=%", "job-1", uint8(0))
+	f.Fuzz(func(t *testing.T, query, container string, a uint8) {
 		q, err := url.ParseQuery(query)
 		if err != nil {
 			return
 		}
-		ok := d.checkSAS(q, container, perm) == nil
-		if !ok {
+		if d.checkSAS(q, container, access(a)) != nil {
 			return
 		}
 		// Authorized: the signature must be the device's for exactly these
-		// values, unexpired, and the permission among those signed.
-		sp, se := q.Get("sp"), q.Get("se")
+		// values, unexpired, naming a live grant on this container.
+		si, sp, se := q.Get("si"), q.Get("sp"), q.Get("se")
 		exp, err := time.Parse(time.RFC3339, se)
-		if q.Get("sig") != d.sign(container, sp, se) || err != nil || !now.Before(exp) || !strings.Contains(sp, perm) {
-			t.Fatalf("checkSAS(%q, %q, %q) authorized a token the device did not sign for it", query, container, perm)
+		g := d.grants[si]
+		if q.Get("sig") != d.sign(container, si, sp, se) || err != nil || !now.Before(exp) || g == nil || g.container != container {
+			t.Fatalf("checkSAS(%q, %q, %d) authorized a token the device did not grant for it", query, container, a)
 		}
-		if container == "job-1" && sp == "r" && perm != "" && strings.ContainsAny(perm, "wdc") {
-			t.Fatalf("a read token authorized %q", perm)
+		if g.kind == GrantRestore && access(a) != accessRead && access(a) != accessLease {
+			t.Fatalf("a restore token authorized access %d", a)
 		}
 	})
 }

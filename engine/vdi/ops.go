@@ -1,7 +1,6 @@
 package vdi
 
 import (
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/xml"
@@ -31,25 +30,33 @@ func xmlEscape(s string) string {
 	return b.String()
 }
 
-// checkLease enforces Azure's rule: a leased blob is written only with its
-// lease id.
-func (d *Device) checkLease(w http.ResponseWriter, r *http.Request, blob string) bool {
-	d.mu.Lock()
-	lease, leased := d.leases[blob]
-	d.mu.Unlock()
+// checkLease enforces Azure's lease rules on a blob operation: an active
+// lease (Leased or Breaking) is written only with its id; reads need no
+// id, but one given must be the active lease's; an id naming a lease that
+// expired or was broken is LeaseLost.
+func (d *Device) checkLease(w http.ResponseWriter, r *http.Request, blob string, write bool) bool {
 	got := r.Header.Get("x-ms-lease-id")
-	switch {
-	case leased && got == "":
-		writeError(w, http.StatusPreconditionFailed, "LeaseIdMissing", "There is currently a lease on the blob and no lease ID was specified in the request.")
-		return false
-	case leased && got != lease:
-		writeError(w, http.StatusPreconditionFailed, "LeaseIdMismatchWithBlobOperation", "The lease ID specified did not match the lease ID for the blob.")
-		return false
-	case !leased && got != "":
-		writeError(w, http.StatusPreconditionFailed, "LeaseNotPresentWithBlobOperation", "There is currently no lease on the blob.")
+	d.mu.Lock()
+	l := d.leases[blob]
+	st := l.state(d.cfg.Now())
+	d.mu.Unlock()
+	fail := func(code, msg string) bool {
+		writeError(w, http.StatusPreconditionFailed, code, msg)
 		return false
 	}
-	return true
+	switch {
+	case got == "" && st.holds() && write:
+		return fail("LeaseIdMissing", "There is currently a lease on the blob and no lease ID was specified in the request.")
+	case got == "":
+		return true
+	case st.holds() && sameLeaseID(got, l.id):
+		return true
+	case st.holds():
+		return fail("LeaseIdMismatchWithBlobOperation", "The lease ID specified did not match the lease ID for the blob.")
+	case l != nil && sameLeaseID(got, l.id):
+		return fail("LeaseLost", "A lease ID was specified, but the lease for the blob has expired or was broken.")
+	}
+	return fail("LeaseNotPresentWithBlobOperation", "There is currently no lease on the blob.")
 }
 
 // validBlockID checks a block id as Azure does: base64, at most 64 bytes
@@ -96,16 +103,26 @@ func readBlock(r *http.Request, limit int64) ([]byte, func(), error) {
 	return buf, release, nil
 }
 
+// maxUncommitted is Azure's limit of uncommitted blocks per blob.
+const maxUncommitted = 100_000
+
 func (d *Device) putBlock(w http.ResponseWriter, r *http.Request, blob, blockID string) {
 	if !validBlockID(blockID) {
 		writeError(w, http.StatusBadRequest, "InvalidQueryParameterValue", "the block id is not valid base64 of at most 64 bytes")
 		return
 	}
-	if !d.checkLease(w, r, blob) {
+	if d.refuseCommitted(w, r, blob) || !d.checkLease(w, r, blob, true) {
 		return
 	}
 	if r.ContentLength > d.cfg.MaxBlockSize {
 		writeError(w, http.StatusRequestEntityTooLarge, "RequestBodyTooLarge", fmt.Sprintf("a block may hold at most %d bytes", d.cfg.MaxBlockSize))
+		return
+	}
+	d.mu.Lock()
+	full := len(d.blocks[blob]) >= maxUncommitted
+	d.mu.Unlock()
+	if full {
+		writeError(w, http.StatusConflict, "BlockCountExceedsLimit", "The uncommitted block count cannot exceed the maximum limit of 100,000 blocks.")
 		return
 	}
 	data, release, err := readBlock(r, d.cfg.MaxBlockSize)
@@ -116,6 +133,9 @@ func (d *Device) putBlock(w http.ResponseWriter, r *http.Request, blob, blockID 
 		} else {
 			writeError(w, http.StatusBadRequest, "InvalidInput", "reading the block failed: "+err.Error())
 		}
+		return
+	}
+	if !checkMD5(w, r, data) {
 		return
 	}
 	if err := d.cfg.Store.PutBlock(r.Context(), blob, blockID, data); err != nil {
@@ -135,8 +155,35 @@ func (d *Device) putBlock(w http.ResponseWriter, r *http.Request, blob, blockID 
 	w.WriteHeader(http.StatusCreated)
 }
 
+// createdETag is the ETag of the empty blob Put Blob made at t.
+func createdETag(blob string, t time.Time) string {
+	return etagOf("created", blob, t.UTC().Format(time.RFC3339Nano))
+}
+
+// uncommittedETag is the ETag of an uncommitted name: the empty blob Put
+// Blob created, or "" when there is none.
+func (d *Device) uncommittedETag(blob string) string {
+	d.mu.Lock()
+	t, ok := d.created[blob]
+	d.mu.Unlock()
+	if !ok {
+		return ""
+	}
+	return createdETag(blob, t)
+}
+
+// committedHeaders sets the ETag and Last-Modified of a just committed blob.
+func (d *Device) committedHeaders(w http.ResponseWriter, r *http.Request, blob string) {
+	if br, err := d.cfg.Store.OpenBlob(r.Context(), blob); err == nil {
+		w.Header().Set("ETag", br.ETag())
+		w.Header().Set("Last-Modified", br.ModTime().UTC().Format(http.TimeFormat))
+		br.Close()
+	}
+}
+
 func (d *Device) putBlockList(w http.ResponseWriter, r *http.Request, blob string) {
-	if !d.checkLease(w, r, blob) {
+	defer d.lockBlob(blob)()
+	if d.refuseCommitted(w, r, blob) || !writeConditions(w, r, d.uncommittedETag(blob)) || !d.checkLease(w, r, blob, true) {
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBlockListBody+1))
@@ -146,6 +193,9 @@ func (d *Device) putBlockList(w http.ResponseWriter, r *http.Request, blob strin
 	}
 	if len(body) > maxBlockListBody {
 		writeError(w, http.StatusRequestEntityTooLarge, "RequestBodyTooLarge", "the block list body is larger than the device accepts")
+		return
+	}
+	if !checkMD5(w, r, body) {
 		return
 	}
 	ids, err := ParseBlockList(body)
@@ -163,8 +213,8 @@ func (d *Device) putBlockList(w http.ResponseWriter, r *http.Request, blob strin
 		writeError(w, http.StatusBadRequest, "InvalidBlockList", err.Error())
 		return
 	}
+	d.markCommitted(blob)
 	d.mu.Lock()
-	delete(d.created, blob)
 	staged := d.blocks[blob]
 	delete(d.blocks, blob)
 	var committed []listedBlock
@@ -174,19 +224,16 @@ func (d *Device) putBlockList(w http.ResponseWriter, r *http.Request, blob strin
 	d.committed[blob] = committed
 	d.mu.Unlock()
 	d.cfg.Logger.Info("blob committed", "blob", blob, "blocks", len(ids), "bytes", d.Received(blob))
-	w.Header().Set("ETag", etag(d.cfg.Now()))
-	w.Header().Set("Last-Modified", d.cfg.Now().UTC().Format(http.TimeFormat))
+	d.committedHeaders(w, r, blob)
 	w.WriteHeader(http.StatusCreated)
 }
 
 // putBlob handles Put Blob. SQL Server sends an empty one to create the
-// blob before taking its lease; a non-empty body is stored as one block.
+// blob before taking its lease; a non-empty body is stored as one block
+// and committed.
 func (d *Device) putBlob(w http.ResponseWriter, r *http.Request, blob string) {
-	if t := r.Header.Get("x-ms-blob-type"); t != "" && !strings.EqualFold(t, "BlockBlob") {
-		writeError(w, http.StatusBadRequest, "InvalidHeaderValue", "only block blobs are supported, not "+t)
-		return
-	}
-	if !d.checkLease(w, r, blob) {
+	defer d.lockBlob(blob)()
+	if d.refuseCommitted(w, r, blob) || !writeConditions(w, r, d.uncommittedETag(blob)) || !d.checkLease(w, r, blob, true) {
 		return
 	}
 	data, err := io.ReadAll(io.LimitReader(r.Body, d.cfg.MaxBlockSize+1))
@@ -194,124 +241,139 @@ func (d *Device) putBlob(w http.ResponseWriter, r *http.Request, blob string) {
 		writeError(w, http.StatusRequestEntityTooLarge, "RequestBodyTooLarge", "Put Blob body too large; use blocks")
 		return
 	}
-	if len(data) > 0 {
-		id := base64.StdEncoding.EncodeToString([]byte("putblob"))
-		if err := d.cfg.Store.PutBlock(r.Context(), blob, id, data); err == nil {
-			err = d.cfg.Store.CommitBlob(r.Context(), blob, []string{id})
-		}
-		if err != nil {
-			d.noteStoreError(blob, err)
-			writeError(w, http.StatusInternalServerError, "InternalError", err.Error())
-			return
-		}
-	} else {
-		d.mu.Lock()
-		d.created[blob] = true
-		d.mu.Unlock()
+	if !checkMD5(w, r, data) {
+		return
 	}
-	w.Header().Set("ETag", etag(d.cfg.Now()))
+	if len(data) == 0 {
+		now := d.cfg.Now()
+		d.mu.Lock()
+		d.created[blob] = now
+		d.mu.Unlock()
+		w.Header().Set("ETag", createdETag(blob, now))
+		w.Header().Set("Last-Modified", now.UTC().Format(http.TimeFormat))
+		w.WriteHeader(http.StatusCreated)
+		return
+	}
+	id := base64.StdEncoding.EncodeToString([]byte("putblob"))
+	if err := d.cfg.Store.PutBlock(r.Context(), blob, id, data); err == nil {
+		err = d.cfg.Store.CommitBlob(r.Context(), blob, []string{id})
+	}
+	if err != nil {
+		d.noteStoreError(blob, err)
+		writeError(w, http.StatusInternalServerError, "InternalError", err.Error())
+		return
+	}
+	d.markCommitted(blob)
+	d.mu.Lock()
+	d.committed[blob] = []listedBlock{{Name: id, Size: int64(len(data))}}
+	d.mu.Unlock()
+	d.committedHeaders(w, r, blob)
 	w.WriteHeader(http.StatusCreated)
 }
 
-// lease handles Lease Blob; actions are case-insensitive because SQL Server
-// spells them "Acquire" and "Release".
-func (d *Device) lease(w http.ResponseWriter, r *http.Request, blob string) {
-	action := strings.ToLower(r.Header.Get("x-ms-lease-action"))
+// lease handles Lease Blob (lease.go has the state machine); actions are
+// case-insensitive because SQL Server spells them "Acquire" and "Release".
+// A committed blob may be leased, as RESTORE does, but its lease is never
+// broken through the device: breaking it would only serve to fail a
+// restore that holds it.
+func (d *Device) lease(w http.ResponseWriter, r *http.Request, blob, action string) {
+	committed, err := d.isCommitted(r.Context(), blob)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "InternalError", err.Error())
+		return
+	}
+	if !committed && d.uncommittedETag(blob) == "" {
+		writeError(w, http.StatusNotFound, "BlobNotFound", "The specified blob does not exist.")
+		return
+	}
+	if committed && action == "break" {
+		writeError(w, http.StatusConflict, "BlobImmutableDueToPolicy", "This operation is not permitted as the blob is immutable due to a policy: the lease of a committed backup is not broken.")
+		return
+	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	cur, leased := d.leases[blob]
-	switch action {
-	case "acquire":
-		if leased {
-			writeError(w, http.StatusConflict, "LeaseAlreadyPresent", "There is already a lease present.")
-			return
+	next, rep := leaseAction(d.leases[blob], action, r.Header, d.cfg.Now())
+	if rep.code == "" {
+		if next == nil {
+			delete(d.leases, blob)
+		} else {
+			d.leases[blob] = next
 		}
-		id := r.Header.Get("x-ms-proposed-lease-id")
-		if id == "" {
-			id = newLeaseID()
-		}
-		d.leases[blob] = id
-		w.Header().Set("x-ms-lease-id", id)
-		w.WriteHeader(http.StatusCreated)
-	case "renew":
-		if !leased || r.Header.Get("x-ms-lease-id") != cur {
-			writeError(w, http.StatusConflict, "LeaseIdMismatchWithLeaseOperation", "The lease ID specified did not match the lease ID for the blob.")
-			return
-		}
-		w.Header().Set("x-ms-lease-id", cur)
-		w.WriteHeader(http.StatusOK)
-	case "release":
-		if !leased || r.Header.Get("x-ms-lease-id") != cur {
-			writeError(w, http.StatusConflict, "LeaseIdMismatchWithLeaseOperation", "The lease ID specified did not match the lease ID for the blob.")
-			return
-		}
-		delete(d.leases, blob)
-		w.WriteHeader(http.StatusOK)
-	case "change":
-		next := r.Header.Get("x-ms-proposed-lease-id")
-		if !leased || r.Header.Get("x-ms-lease-id") != cur || next == "" {
-			writeError(w, http.StatusConflict, "LeaseIdMismatchWithLeaseOperation", "The lease ID specified did not match the lease ID for the blob.")
-			return
-		}
-		d.leases[blob] = next
-		w.Header().Set("x-ms-lease-id", next)
-		w.WriteHeader(http.StatusOK)
-	case "break":
-		delete(d.leases, blob)
-		w.Header().Set("x-ms-lease-time", "0")
-		w.WriteHeader(http.StatusAccepted)
-	default:
-		writeError(w, http.StatusBadRequest, "InvalidHeaderValue", fmt.Sprintf("lease action %q is not valid", action))
+	}
+	d.mu.Unlock()
+	if rep.code != "" {
+		writeError(w, rep.status, rep.code, rep.msg)
+		return
+	}
+	if rep.id != "" {
+		w.Header().Set("x-ms-lease-id", rep.id)
+	}
+	if rep.leaseTime != "" {
+		w.Header().Set("x-ms-lease-time", rep.leaseTime)
+	}
+	w.WriteHeader(rep.status)
+}
+
+// leaseHeaders describes the blob's lease as Get Blob Properties does.
+func (d *Device) leaseHeaders(h http.Header, blob string) {
+	d.mu.Lock()
+	l := d.leases[blob]
+	st := l.state(d.cfg.Now())
+	d.mu.Unlock()
+	h.Set("x-ms-lease-state", leaseStateNames[st])
+	if st.holds() {
+		h.Set("x-ms-lease-status", "locked")
+	} else {
+		h.Set("x-ms-lease-status", "unlocked")
+	}
+	if st == leaseLeased && l.infinite {
+		h.Set("x-ms-lease-duration", "infinite")
+	} else if st == leaseLeased {
+		h.Set("x-ms-lease-duration", "fixed")
 	}
 }
 
-func newLeaseID() string {
-	b := make([]byte, 16)
-	rand.Read(b)
-	h := hex.EncodeToString(b)
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+// openCurrent opens the blob readers see: the committed one, or the empty
+// blob Put Blob created; ErrBlobNotFound when there is neither.
+func (d *Device) openCurrent(r *http.Request, blob string) (BlobReader, error) {
+	br, err := d.cfg.Store.OpenBlob(r.Context(), blob)
+	if !errors.Is(err, ErrBlobNotFound) {
+		return br, err
+	}
+	d.mu.Lock()
+	t, created := d.created[blob]
+	d.mu.Unlock()
+	if !created {
+		return nil, ErrBlobNotFound
+	}
+	return emptyBlob{etag: createdETag(blob, t), mod: t}, nil
 }
 
-func etag(t time.Time) string { return fmt.Sprintf(`"0x%X"`, t.UnixNano()) }
-
 func (d *Device) getBlob(w http.ResponseWriter, r *http.Request, blob string, head bool) {
-	br, err := d.cfg.Store.OpenBlob(r.Context(), blob)
+	br, err := d.openCurrent(r, blob)
 	if errors.Is(err, ErrBlobNotFound) {
-		d.mu.Lock()
-		created := d.created[blob]
-		d.mu.Unlock()
-		if !created {
-			if head {
-				w.Header().Set("x-ms-error-code", "BlobNotFound")
-				w.WriteHeader(http.StatusNotFound)
-				return
-			}
-			writeError(w, http.StatusNotFound, "BlobNotFound", "The specified blob does not exist.")
+		if head {
+			w.Header().Set("x-ms-error-code", "BlobNotFound")
+			w.WriteHeader(http.StatusNotFound)
 			return
 		}
-		br = emptyBlob{}
+		writeError(w, http.StatusNotFound, "BlobNotFound", "The specified blob does not exist.")
+		return
 	} else if err != nil {
 		writeError(w, http.StatusInternalServerError, "InternalError", err.Error())
 		return
 	}
 	defer br.Close()
+	if !d.checkLease(w, r, blob, false) || !readConditions(w, r, br.ETag(), br.ModTime()) {
+		return
+	}
 	size := br.Size()
 	h := w.Header()
 	h.Set("x-ms-blob-type", "BlockBlob")
 	h.Set("Accept-Ranges", "bytes")
 	h.Set("Content-Type", "application/octet-stream")
-	h.Set("ETag", etag(br.ModTime()))
+	h.Set("ETag", br.ETag())
 	h.Set("Last-Modified", br.ModTime().UTC().Format(http.TimeFormat))
-	d.mu.Lock()
-	_, leased := d.leases[blob]
-	d.mu.Unlock()
-	if leased {
-		h.Set("x-ms-lease-status", "locked")
-		h.Set("x-ms-lease-state", "leased")
-	} else {
-		h.Set("x-ms-lease-status", "unlocked")
-		h.Set("x-ms-lease-state", "available")
-	}
+	d.leaseHeaders(h, blob)
 	start, end := int64(0), size-1
 	status := http.StatusOK
 	if rg := cmpOr(r.Header.Get("x-ms-range"), r.Header.Get("Range")); rg != "" && !head {
@@ -359,8 +421,22 @@ func parseRange(s string, size int64) (int64, int64, bool) {
 	return start, end, true
 }
 
+// deleteBlob deletes an uncommitted blob (a failed backup's, as SQL
+// Server cleans up); a committed one is refused by the write-once rule.
 func (d *Device) deleteBlob(w http.ResponseWriter, r *http.Request, blob string) {
-	if !d.checkLease(w, r, blob) {
+	defer d.lockBlob(blob)()
+	if d.refuseCommitted(w, r, blob) {
+		return
+	}
+	d.mu.Lock()
+	_, created := d.created[blob]
+	exists := created || d.blocks[blob] != nil
+	d.mu.Unlock()
+	if !exists {
+		writeError(w, http.StatusNotFound, "BlobNotFound", "The specified blob does not exist.")
+		return
+	}
+	if !writeConditions(w, r, d.uncommittedETag(blob)) || !d.checkLease(w, r, blob, true) {
 		return
 	}
 	if err := d.cfg.Store.DeleteBlob(r.Context(), blob); err != nil {
@@ -370,17 +446,22 @@ func (d *Device) deleteBlob(w http.ResponseWriter, r *http.Request, blob string)
 	d.mu.Lock()
 	delete(d.created, blob)
 	delete(d.blocks, blob)
-	delete(d.committed, blob)
+	delete(d.leases, blob)
 	d.mu.Unlock()
 	d.cfg.Store.AbortBlob(blob)
 	w.WriteHeader(http.StatusAccepted)
 }
 
-type emptyBlob struct{}
+// emptyBlob is what Put Blob created before any block list is committed.
+type emptyBlob struct {
+	etag string
+	mod  time.Time
+}
 
 func (emptyBlob) ReadAt([]byte, int64) (int, error) { return 0, io.EOF }
 func (emptyBlob) Size() int64                       { return 0 }
-func (emptyBlob) ModTime() time.Time                { return time.Now() }
+func (b emptyBlob) ModTime() time.Time              { return b.mod }
+func (b emptyBlob) ETag() string                    { return b.etag }
 func (emptyBlob) Close() error                      { return nil }
 
 type listedBlock struct {

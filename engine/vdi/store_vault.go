@@ -2,7 +2,9 @@ package vdi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/sqlvault/sqlvault/engine/vault"
@@ -40,3 +42,12 @@ func (s VaultStore) AbortBlob(blob string) { s.V.AbortBlob(blob) }
 type vaultReader struct{ *vault.Reader }
 
 func (r vaultReader) ModTime() time.Time { return r.Manifest().Created }
+
+// ETag is derived from what the commit wrote (name, size, chunk list,
+// commit time), not from the labels the coordinator adds afterwards, so
+// it is the same on every read of the blob.
+func (r vaultReader) ETag() string {
+	m := r.Manifest()
+	chunks, _ := json.Marshal(m.Chunks)
+	return etagOf(m.Blob, strconv.FormatInt(m.Size, 10), string(chunks), m.Created.UTC().Format(time.RFC3339Nano))
+}
