@@ -3,7 +3,8 @@
 //	sqlvault serve   run the server (the default command)
 //	sqlvault demo    the server plus simulated SQL Server instances
 //	sqlvault sqlsim  one simulated SQL Server instance
-//	sqlvault token   create API tokens
+//	sqlvault token   create, list and revoke API tokens
+//	sqlvault user    add, reset, disable and remove portal users
 //	sqlvault restore export a restore chain as .bak files with its T-SQL
 //	sqlvault vault   list, verify or rebuild the catalog from the vault
 //	sqlvault bench   measure the vault's throughput
@@ -35,7 +36,8 @@ func commands() map[string]command {
 		"serve":   {runServe, "run the backup server"},
 		"demo":    {runDemo, "run the server with simulated SQL Server instances and sample databases"},
 		"sqlsim":  {runSQLSim, "run one simulated SQL Server instance"},
-		"token":   {runToken, "create an API token: token create --data DIR --name NAME [--role ROLE]"},
+		"token":   {runToken, "API tokens: token create|list|revoke --data DIR ..."},
+		"user":    {runUser, "portal users: user add|passwd|disable|enable|rm|list --data DIR --name NAME"},
 		"bench":   {runBench, "measure the vault's throughput per stage and end to end"},
 		"restore": {runRestore, "export a restore chain as .bak files: restore --as-files DIR --item ID ..."},
 		"vault":   {runVault, "the vault on its own: vault list|verify|rebuild-catalog --data DIR"},
