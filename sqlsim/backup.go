@@ -156,7 +156,7 @@ func (x *execCtx) prepareBackup(name string, isLog bool, o backupOpts, urls []st
 	now := in.cfg.Now().UTC()
 	m := backupMeta{Database: d.Name, DatabaseGUID: d.GUID, CopyOnly: o.copyOnly, Compressed: o.compression, Recovery: d.Recovery,
 		Files: filesOf(d), Start: now, Name: o.name, Description: o.description, Server: in.ServerName(), Created: d.Created,
-		DatabaseBackup: d.DiffBase}
+		DatabaseBackup: d.DiffBase, BlockSize: urlBlockSize(o)}
 	switch {
 	case isLog:
 		if d.Recovery == "SIMPLE" {

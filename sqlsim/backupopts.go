@@ -12,6 +12,7 @@ type backupOpts struct {
 	norecovery, recovery, replace, noTruncate     bool
 	stats                                         int
 	maxTransfer                                   int
+	blockSize                                     int // 0: not given
 	name, description                             string
 	moves                                         map[string]string // logical -> physical
 	stopAt                                        *time.Time
@@ -112,7 +113,13 @@ func (x *execCtx) parseOpts(p *parser) (backupOpts, error) {
 			if o.maxTransfer < 65536 || o.maxTransfer > 4<<20 || o.maxTransfer%65536 != 0 {
 				return o, sqlErr(3268, 16, "The MAXTRANSFERSIZE value must be a multiple of 65536 between 65536 and 4194304.")
 			}
-		case "BLOCKSIZE", "BUFFERCOUNT", "FILE", "MEDIANAME", "MEDIADESCRIPTION", "CREDENTIAL", "EXPIREDATE", "RETAINDAYS":
+		case "BLOCKSIZE":
+			v, err := value()
+			if err != nil {
+				return o, err
+			}
+			fmt.Sscan(v, &o.blockSize)
+		case "BUFFERCOUNT", "FILE", "MEDIANAME", "MEDIADESCRIPTION", "CREDENTIAL", "EXPIREDATE", "RETAINDAYS":
 			if _, err := value(); err != nil {
 				return o, err
 			}

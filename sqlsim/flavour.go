@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sqlvault/sqlvault/sqlsim/tds"
 )
 
 // The version and time zone sqlsim plays (Config.ProductVersion,
@@ -192,4 +194,32 @@ func zoneByID(id string) (*time.Location, error) {
 		}
 	}
 	return nil, sqlErr(9820, 16, fmt.Sprintf("The time zone parameter '%s' provided to AT TIME ZONE clause is invalid.", id))
+}
+
+// urlBlockSize is the block size a BACKUP TO URL writes with: the
+// BLOCKSIZE given, else 65536, the value SQL Server proposes for URL
+// backups in error 3284.
+func urlBlockSize(o backupOpts) int {
+	if o.blockSize > 0 {
+		return o.blockSize
+	}
+	return 65536
+}
+
+// blockSizeMismatch is error 3284, which RESTORE DATABASE|LOG of a
+// compressed URL backup raises when it is not given the block size the
+// backup was written with (MS "SQL Server back up to URL best practices and
+// troubleshooting"; without BLOCKSIZE a restore reads 512-byte blocks, the
+// RESTORE page's default for disk devices). Uncompressed backups and
+// streams written before sqlsim recorded block sizes are not checked.
+func blockSizeMismatch(url string, m backupMeta, o backupOpts) *tds.Message {
+	if isDisk(url) || !m.Compressed || m.BlockSize == 0 {
+		return nil
+	}
+	if o.blockSize == m.BlockSize {
+		return nil
+	}
+	return &tds.Message{Number: 3284, Class: 16, State: 5, Text: fmt.Sprintf(
+		"Filemark on device '%s' is not aligned. Reissue the Restore statement with the same block size used to create the backupset: '%d' looks like a possible value.",
+		url, m.BlockSize)}
 }

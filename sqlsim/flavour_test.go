@@ -54,3 +54,40 @@ func TestFlavourRefusesWhatItCannotPlay(t *testing.T) {
 		}
 	}
 }
+
+// TestRestoreBlockSize: RESTORE of a compressed URL backup without the
+// block size it was written with fails with 3284 (state 5) and the text of
+// Microsoft's troubleshooting page, then 3013; with BLOCKSIZE = 65536 it
+// succeeds. Uncompressed backups and HEADERONLY/FILELISTONLY/VERIFYONLY
+// are not refused.
+func TestRestoreBlockSize(t *testing.T) {
+	s, db := setupBackups(t)
+	insertAt(t, s, db, 1, s.clock.Now())
+	exec(t, db, "BACKUP DATABASE Sales TO URL = N'"+container+"/c.bak' WITH COMPRESSION, BLOCKSIZE = 65536")
+	exec(t, db, "BACKUP DATABASE Sales TO URL = N'"+container+"/u.bak' WITH NO_COMPRESSION")
+	move := func(name string) string {
+		return "MOVE N'Sales' TO N'/d/" + name + ".mdf', MOVE N'Sales_log' TO N'/d/" + name + ".ldf'"
+	}
+	_, err := db.Exec("RESTORE DATABASE C1 FROM URL = N'" + container + "/c.bak' WITH " + move("c1"))
+	want := "Filemark on device '" + container + "/c.bak' is not aligned. Reissue the Restore statement with the same block size used to create the backupset: '65536' looks like a possible value."
+	var found bool
+	for _, e := range mssqlErr(err).All {
+		found = found || (e.Number == 3284 && e.State == 5 && e.Class == 16 && e.Message == want)
+	}
+	if !found || !hasNumber(err, 3013) {
+		t.Fatalf("compressed restore without BLOCKSIZE: %v, want 3284 state 5 %q and 3013", err, want)
+	}
+	if _, err := db.Exec("RESTORE DATABASE C1 FROM URL = N'" + container + "/c.bak' WITH BLOCKSIZE = 512, " + move("c1")); !hasNumber(err, 3284) {
+		t.Fatalf("compressed restore with BLOCKSIZE = 512: %v, want 3284", err)
+	}
+	exec(t, db, "RESTORE DATABASE C1 FROM URL = N'"+container+"/c.bak' WITH BLOCKSIZE = 65536, "+move("c1"))
+	exec(t, db, "RESTORE DATABASE U1 FROM URL = N'"+container+"/u.bak' WITH "+move("u1"))
+	for _, q := range []string{"HEADERONLY", "FILELISTONLY", "VERIFYONLY"} {
+		if _, err := db.Exec("RESTORE " + q + " FROM URL = N'" + container + "/c.bak'"); err != nil {
+			t.Errorf("RESTORE %s of the compressed backup: %v", q, err)
+		}
+	}
+	if n := count(t, db, "SELECT COUNT(*) FROM C1.dbo.orders"); n != 1 {
+		t.Fatalf("C1 has %d rows, want 1", n)
+	}
+}

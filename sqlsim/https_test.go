@@ -187,7 +187,7 @@ func TestStripedBackupOverHTTPS(t *testing.T) {
 	if len(leases) != 3 {
 		t.Fatalf("leases %v, want one per stripe", leases)
 	}
-	exec(t, h.db, "RESTORE DATABASE Sales2 FROM "+u("s1.bak")+", "+u("s2.bak")+", "+u("s3.bak")+" WITH MOVE N'Sales' TO N'/d/s2.mdf', MOVE N'Sales_log' TO N'/d/s2.ldf'")
+	exec(t, h.db, "RESTORE DATABASE Sales2 FROM "+u("s1.bak")+", "+u("s2.bak")+", "+u("s3.bak")+" WITH BLOCKSIZE = 65536, MOVE N'Sales' TO N'/d/s2.mdf', MOVE N'Sales_log' TO N'/d/s2.ldf'")
 	if n := count(t, h.db, "SELECT COUNT(*) FROM Sales2.dbo.orders"); n != 2 {
 		t.Fatalf("Sales2 has %d rows", n)
 	}

@@ -211,6 +211,9 @@ func (x *execCtx) restoreFrom(verb, name string, isLog bool, urls []string, o ba
 	if isLog != (m.Type == "L") {
 		return terminate(verb, sqlErr(3241, 16, "The media family on device is incorrectly formed: the backup set is of another kind than the RESTORE statement."))
 	}
+	if msg := blockSizeMismatch(urls[0], m, o); msg != nil {
+		return terminate(verb, msg)
+	}
 	in.mu.Lock()
 	err = x.checkRestore(name, m, o)
 	in.mu.Unlock()

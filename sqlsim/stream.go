@@ -31,6 +31,7 @@ type backupMeta struct {
 	Type           string // D, I, L
 	CopyOnly       bool
 	Compressed     bool
+	BlockSize      int   // the BLOCKSIZE the stream's filemarks are aligned to
 	FirstN, LastN  int64 // LSN counters
 	CheckpointN    int64
 	DatabaseBackup int64 // counter of the base full's checkpoint
