@@ -266,3 +266,24 @@ func (w *signalWriter) Write(p []byte) (int, error) {
 	w.once.Do(func() { close(w.ready) })
 	return len(p), nil
 }
+
+// TestRestoreCorrectnessOverHTTPSAsLinux runs the point-in-time scenario
+// with sqlsim playing SQL Server on Linux: UTF-8 block lists declaring
+// utf-16, the CA from its own store, the restore lease on every read.
+func TestRestoreCorrectnessOverHTTPSAsLinux(t *testing.T) {
+	h := startHTTPSSim(t, blobtest.Options{}, func(c *Config) { c.HostOS = HostLinux })
+	pointInTimeScenario(t, h.sim, h.db, h.container)
+	for _, r := range h.ep.Requests() {
+		if r.Comp == "blocklist" && bytes.IndexByte(r.ListBody, 0) >= 0 {
+			t.Fatalf("a Linux block list holds NUL bytes (UTF-16): % x", r.ListBody[:16])
+		}
+		if r.LeaseAction == "Acquire" && r.Method == "PUT" && r.ProposedID != "" && r.ProposedID != "BAC2BAC2BAC2BAC2BAC2BAC2BAC2BAC2" {
+			t.Fatalf("restore proposed lease %s", r.ProposedID)
+		}
+	}
+	for _, name := range h.ep.BlobNames() {
+		if h.ep.Leased(name) {
+			t.Fatalf("%s is still leased after the scenario", name)
+		}
+	}
+}
