@@ -79,7 +79,8 @@ func (h *Handlers) Login(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !ok {
+	if !ok || u.Disabled { // a disabled user is answered as a wrong password
+		h.signInFailed(c, name, u, ok)
 		if err := h.DB.RecordFailure(ctx, h.Throttle.Window, pair, byAddr, byUser); err != nil {
 			return err
 		}
@@ -95,6 +96,7 @@ func (h *Handlers) Login(c echo.Context) error {
 		Name: SessionCookie, Value: id, Path: "/", HttpOnly: true, Secure: h.SecureRequest(c),
 		SameSite: http.SameSiteLaxMode, MaxAge: int(SessionTTL.Seconds()),
 	})
+	h.signedIn(c, u, id)
 	h.Logger.Info("signed in", "user", u.Username, "addr", addr)
 	return c.Redirect(http.StatusSeeOther, next)
 }

@@ -80,7 +80,7 @@ type APIError struct {
 // statusOf maps an error code to the HTTP status the API answers with.
 func statusOf(code engine.Code) int {
 	switch code {
-	case engine.CodeInvalidRequest, engine.CodePolicyInvalid,
+	case engine.CodeInvalidRequest, engine.CodePolicyInvalid, engine.CodeWeakPassword,
 		// Registering: the connection test failed on what the user entered.
 		engine.CodeInstanceUnreachable, engine.CodeSQLLoginFailed, engine.CodeTLSFailed, engine.CodeNotSQLServer,
 		// The planner's refusals and restore or backup requests that cannot be met.
@@ -89,11 +89,11 @@ func statusOf(code engine.Code) int {
 		return http.StatusUnprocessableEntity
 	case engine.CodeUnauthorized:
 		return http.StatusUnauthorized
-	case engine.CodeForbidden:
+	case engine.CodeForbidden, engine.CodeRoleTooHigh:
 		return http.StatusForbidden
 	case engine.CodeNotFound, engine.CodeDatabaseNotFound:
 		return http.StatusNotFound
-	case engine.CodeConflict, engine.CodePolicyInUse, engine.CodeAlreadyInProgress,
+	case engine.CodeConflict, engine.CodeLastAdmin, engine.CodePolicyInUse, engine.CodeAlreadyInProgress,
 		engine.CodeDatabaseAlreadyProtd, engine.CodeTargetDatabaseExists, engine.CodeProtectionStopped,
 		engine.CodeServerAlreadyRegistered:
 		return http.StatusConflict
@@ -111,6 +111,8 @@ var fieldOfCode = map[engine.Code]string{
 	engine.CodeOverwriteNotConfirmed: "target.overwrite",
 	engine.CodeTargetDatabaseExists:  "target.database_name",
 	engine.CodeTimeNotCovered:        "point_in_time",
+	engine.CodeWeakPassword:          "password",
+	engine.CodeRoleTooHigh:           "role",
 }
 
 // apiErr answers an API request with the JSON error for err, naming the

@@ -25,11 +25,13 @@ func routes(e *echo.Echo, h *handlers.Handlers, a *authenticator, loginCSRF echo
 	// Authentication first, so a request without credentials is sent to sign
 	// in (or gets 401) rather than a CSRF refusal; then the session's own
 	// CSRF token guards every write of a cookie session, pages and API alike.
-	p := e.Group("", a.portal, sessionCSRF)
+	// Every write past authentication is in the audit log (web/audit.go).
+	audit := auditLog(a.db, a.log)
+	p := e.Group("", a.portal, sessionCSRF, audit)
 	p.POST("/logout", h.Logout)
 	pageRoutes(p, h, r)
 
-	apiRoutes(e.Group("/api/v1", a.api, sessionCSRF), h, r)
+	apiRoutes(e.Group("/api/v1", a.api, sessionCSRF, audit), h, r)
 
 	// Anything else: the portal's 404 page, or a JSON 404 under /api.
 	e.RouteNotFound("/*", func(c echo.Context) error { return echo.ErrNotFound })
