@@ -118,6 +118,7 @@ type Item struct {
 	ServerID      int64      `json:"server_id"`
 	ServerName    string     `json:"server_name"`
 	RecoveryModel string     `json:"recovery_model"`
+	IsReadOnly    bool       `json:"is_read_only"` // its database, as last discovered
 	PolicyID      *int64     `json:"policy_id"`
 	PolicyName    string     `json:"policy_name"`
 	State         string     `json:"state"`
@@ -158,7 +159,7 @@ func (d *DB) SetItemNote(ctx context.Context, id int64, note string) error {
 }
 
 const (
-	itemColumns = `SELECT i.id, i.database_id, d.name, d.server_id, s.name, d.recovery_model, i.policy_id,
+	itemColumns = `SELECT i.id, i.database_id, d.name, d.server_id, s.name, d.recovery_model, d.is_read_only, i.policy_id,
 	coalesce(p.name, ''), i.state, i.note, i.created_at, `
 	// Each a seek on recovery_points_item_kind or recovery_points_item.
 	itemPointTimes = `(SELECT max(end_time) FROM recovery_points r WHERE r.item_id = i.id AND r.kind IN ('full', 'copy_only_full')),
@@ -244,7 +245,7 @@ func scanItems(rows *sql.Rows) ([]Item, error) {
 		var it Item
 		var pol, full, diff, lg, latest sql.NullInt64
 		var created int64
-		if err := rows.Scan(&it.ID, &it.DatabaseID, &it.DatabaseName, &it.ServerID, &it.ServerName, &it.RecoveryModel,
+		if err := rows.Scan(&it.ID, &it.DatabaseID, &it.DatabaseName, &it.ServerID, &it.ServerName, &it.RecoveryModel, &it.IsReadOnly,
 			&pol, &it.PolicyName, &it.State, &it.Note, &created, &full, &diff, &lg, &latest); err != nil {
 			return nil, err
 		}

@@ -191,6 +191,9 @@ type Database struct {
 	CompatibilityLevel int       `json:"compatibility_level"`
 	SizeBytes          int64     `json:"size_bytes"`
 	IsSystem           bool      `json:"is_system"`
+	IsReadOnly         bool      `json:"is_read_only"`
+	IsInStandby        bool      `json:"is_in_standby"`
+	IsAGSecondary      bool      `json:"is_ag_secondary"`
 	Gone               bool      `json:"gone"`
 	Note               string    `json:"note,omitempty"`
 	ItemID             *int64    `json:"item_id"`
@@ -316,8 +319,10 @@ func knownDatabases(ctx context.Context, tx *sql.Tx, serverID int64) (map[string
 
 func insertDiscovered(ctx context.Context, tx *sql.Tx, serverID int64, f Database, now int64) (int64, error) {
 	res, err := tx.ExecContext(ctx, `INSERT INTO databases (server_id, name, database_guid, state, recovery_model,
-		compatibility_level, size_bytes, is_system, gone, note, discovered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, '', ?)`,
-		serverID, f.Name, f.GUID, f.State, f.RecoveryModel, f.CompatibilityLevel, f.SizeBytes, f.IsSystem, now)
+		compatibility_level, size_bytes, is_system, gone, note, discovered_at, is_read_only, is_in_standby, is_ag_secondary)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, '', ?, ?, ?, ?)`,
+		serverID, f.Name, f.GUID, f.State, f.RecoveryModel, f.CompatibilityLevel, f.SizeBytes, f.IsSystem, now,
+		f.IsReadOnly, f.IsInStandby, f.IsAGSecondary)
 	if err != nil {
 		return 0, err
 	}
@@ -327,8 +332,10 @@ func insertDiscovered(ctx context.Context, tx *sql.Tx, serverID int64, f Databas
 func updateDiscovered(ctx context.Context, tx *sql.Tx, id int64, f Database, note string, now int64) error {
 	_, err := tx.ExecContext(ctx, `UPDATE databases SET database_guid = CASE WHEN ? != '' THEN ? ELSE database_guid END,
 		state = ?, recovery_model = ?, compatibility_level = ?, size_bytes = ?, is_system = ?, gone = 0,
-		note = CASE WHEN ? != '' THEN ? WHEN gone = 1 THEN '' ELSE note END, discovered_at = ? WHERE id = ?`,
-		f.GUID, f.GUID, f.State, f.RecoveryModel, f.CompatibilityLevel, f.SizeBytes, f.IsSystem, note, note, now, id)
+		note = CASE WHEN ? != '' THEN ? WHEN gone = 1 THEN '' ELSE note END, discovered_at = ?,
+		is_read_only = ?, is_in_standby = ?, is_ag_secondary = ? WHERE id = ?`,
+		f.GUID, f.GUID, f.State, f.RecoveryModel, f.CompatibilityLevel, f.SizeBytes, f.IsSystem, note, note, now,
+		f.IsReadOnly, f.IsInStandby, f.IsAGSecondary, id)
 	return err
 }
 
@@ -347,7 +354,8 @@ func markReplaced(ctx context.Context, tx *sql.Tx, id, now int64) error {
 }
 
 const databaseQuery = `SELECT d.id, d.server_id, s.name, d.name, d.database_guid, d.state, d.recovery_model,
-	d.compatibility_level, d.size_bytes, d.is_system, d.gone, d.note, i.id, d.discovered_at
+	d.compatibility_level, d.size_bytes, d.is_system, d.gone, d.note, i.id, d.discovered_at,
+	d.is_read_only, d.is_in_standby, d.is_ag_secondary
 	FROM databases d JOIN servers s ON s.id = d.server_id LEFT JOIN items i ON i.database_id = d.id`
 
 // ListDatabases returns the databases of a server (or of all, serverID 0).
@@ -387,7 +395,8 @@ func scanDatabases(rows *sql.Rows) ([]Database, error) {
 		var item sql.NullInt64
 		var disc int64
 		if err := rows.Scan(&x.ID, &x.ServerID, &x.ServerName, &x.Name, &x.GUID, &x.State, &x.RecoveryModel,
-			&x.CompatibilityLevel, &x.SizeBytes, &x.IsSystem, &x.Gone, &x.Note, &item, &disc); err != nil {
+			&x.CompatibilityLevel, &x.SizeBytes, &x.IsSystem, &x.Gone, &x.Note, &item, &disc,
+			&x.IsReadOnly, &x.IsInStandby, &x.IsAGSecondary); err != nil {
 			return nil, err
 		}
 		if item.Valid {

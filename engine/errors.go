@@ -41,6 +41,9 @@ const (
 	// Databases and backups.
 	CodeDatabaseNotFound     Code = "UserErrorDatabaseNotFound"
 	CodeDatabaseNotOnline    Code = "UserErrorDatabaseNotOnline"
+	CodeDatabaseInStandby    Code = "UserErrorDatabaseInStandby"
+	CodeAGSecondary          Code = "UserErrorAvailabilityGroupSecondary"
+	CodeReadOnlyBackupType   Code = "UserErrorBackupTypeNotAllowedReadOnly"
 	CodeLogBackupSimple      Code = "UserErrorLogBackupNotAllowedInSimpleRecovery"
 	CodeMissingFullBackup    Code = "UserErrorMissingFullBackup"
 	CodeBackupFailed         Code = "UserErrorBackupFailed"
@@ -95,6 +98,9 @@ var actions = map[Code]string{
 
 	CodeDatabaseNotFound:     "Select Rediscover DBs on the server; the database may have been dropped or renamed.",
 	CodeDatabaseNotOnline:    "Bring the database online, then retry the backup.",
+	CodeDatabaseInStandby:    "Finish the database's restore sequence with RESTORE DATABASE [name] WITH RECOVERY, then select Rediscover DBs: a database in standby cannot be backed up.",
+	CodeAGSecondary:          "Protect the database on its availability group's primary replica: sqlvault does not back up secondary replicas yet.",
+	CodeReadOnlyBackupType:   "Run full or copy-only full backups of a read-only database, or set it READ_WRITE (ALTER DATABASE ... SET READ_WRITE) and rediscover for differential and log backups.",
 	CodeLogBackupSimple:      "Switch the database to the FULL recovery model, or rely on full and differential backups only.",
 	CodeMissingFullBackup:    "Run a full backup first; a differential or log backup needs one.",
 	CodeBackupFailed:         "Check the job's error message and the SQL Server error log, then retry.",

@@ -62,17 +62,21 @@ func (in *Instance) SetDatabaseState(name, state string) error {
 	return in.save()
 }
 
-// markAGSecondaries flags the databases Config.AGSecondaries names;
-// callers hold in.mu.
+// markAGSecondaries flags the databases Config.AGSecondaries names, at
+// start (newDatabase flags those created later); callers hold in.mu.
 func (in *Instance) markAGSecondaries() {
 	for _, d := range in.st.Databases {
-		d.AGSecondary = false
-		for _, n := range in.cfg.AGSecondaries {
-			if strings.EqualFold(n, d.Name) {
-				d.AGSecondary = true
-			}
+		d.AGSecondary = in.isAGSecondary(d.Name)
+	}
+}
+
+func (in *Instance) isAGSecondary(name string) bool {
+	for _, n := range in.cfg.AGSecondaries {
+		if strings.EqualFold(n, name) {
+			return true
 		}
 	}
+	return false
 }
 
 // agReplicaID is the local replica's id in sys.databases.replica_id and

@@ -108,7 +108,7 @@ func (x *execCtx) newDatabase(name string) *Database {
 	id := in.st.NextDBID
 	in.st.NextDBID++
 	return &Database{Name: name, ID: id, GUID: newGUID(), Created: in.cfg.Now().UTC(), State: "ONLINE", Recovery: "FULL",
-		Compat: 160, Tables: map[string]*Table{}, Files: defaultFiles(name), Pages: 1024}
+		Compat: 160, Tables: map[string]*Table{}, Files: defaultFiles(name), Pages: 1024, AGSecondary: in.isAGSecondary(name)}
 }
 
 func (x *execCtx) alterDatabase(p *parser, name string) error {

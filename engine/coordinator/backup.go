@@ -161,14 +161,8 @@ func pointOf(set mssql.BackupSet, kind string, blobs []string, size, stored int6
 // checkBackupKind refuses what SQL Server would refuse, or what could never
 // be restored from this vault, before anything is sent.
 func checkBackupKind(kind string, d db.Database, points []db.Point) error {
-	if d.Gone {
-		return engine.Errorf(engine.CodeDatabaseNotFound, "database %s no longer exists on its instance", d.Name)
-	}
-	if !strings.EqualFold(d.State, "ONLINE") {
-		return engine.Errorf(engine.CodeDatabaseNotOnline, "database %s is %s", d.Name, d.State)
-	}
-	if kind == mssql.KindLog && strings.EqualFold(d.RecoveryModel, "SIMPLE") {
-		return engine.Errorf(engine.CodeLogBackupSimple, "%s uses the SIMPLE recovery model, which allows no log backups", d.Name)
+	if err := ProtectabilityOf(d).refusal(d.Name, kind); err != nil {
+		return err
 	}
 	if kind == mssql.KindDifferential || kind == mssql.KindLog {
 		for _, p := range points {

@@ -132,17 +132,18 @@ func (c *Coordinator) Protect(ctx context.Context, databaseID, policyID int64) (
 	if err != nil {
 		return db.Item{}, 0, err
 	}
-	switch {
-	case d.Gone:
-		return db.Item{}, 0, engine.Errorf(engine.CodeDatabaseNotFound, "database %s was dropped from its instance", d.Name)
-	case d.Name == "tempdb":
-		return db.Item{}, 0, engine.Errorf(engine.CodeInvalidRequest, "tempdb cannot be backed up")
-	case d.ItemID != nil:
+	if err := ProtectabilityOf(d).refusal(d.Name, ""); err != nil {
+		return db.Item{}, 0, err
+	}
+	if d.ItemID != nil {
 		return db.Item{}, 0, engine.Errorf(engine.CodeDatabaseAlreadyProtd, "database %s is already protected", d.Name)
 	}
 	note := ""
 	if strings.EqualFold(d.RecoveryModel, "SIMPLE") {
 		note = simpleNote
+	}
+	if d.IsReadOnly {
+		note = protectNote(d)
 	}
 	it, err := c.cfg.DB.CreateItem(ctx, d.ID, p.ID, note)
 	if errors.Is(err, db.ErrDuplicate) {
@@ -175,6 +176,13 @@ func (c *Coordinator) BackupNow(ctx context.Context, itemID int64, kind string, 
 	}
 	if kind == mssql.KindLog && strings.EqualFold(it.RecoveryModel, "SIMPLE") {
 		return 0, engine.Errorf(engine.CodeLogBackupSimple, "%s uses the SIMPLE recovery model, which allows no log backups", it.DatabaseName)
+	}
+	d, err := c.cfg.DB.DatabaseByID(ctx, it.DatabaseID)
+	if err != nil {
+		return 0, err
+	}
+	if err := ProtectabilityOf(d).refusal(d.Name, kind); err != nil {
+		return 0, err
 	}
 	return c.enqueueBackup(ctx, it, kind, retainDays, "on demand")
 }

@@ -109,6 +109,7 @@ func (c *Coordinator) dueKinds(ctx context.Context, p policy.Policy, it db.Item,
 	switch {
 	case due(p, it, last, policy.Full, now):
 		out = append(out, mssql.KindFull)
+	case it.IsReadOnly: // full backups only (ProtectabilityOf)
 	case due(p, it, last, policy.Differential, now):
 		if it.LastFull == nil {
 			out = append(out, mssql.KindFull)
@@ -122,7 +123,7 @@ func (c *Coordinator) dueKinds(ctx context.Context, p policy.Policy, it db.Item,
 	return out
 }
 
-func logsAllowed(it db.Item) bool { return !strings.EqualFold(it.RecoveryModel, "SIMPLE") }
+func logsAllowed(it db.Item) bool { return !strings.EqualFold(it.RecoveryModel, "SIMPLE") && !it.IsReadOnly }
 
 // due reports whether a slot of kind fell after the item's last job of
 // that kind (last, by kind; or its protection began) and at or before now.

@@ -391,17 +391,21 @@ func (c *Coordinator) runRediscover(ctx context.Context, j db.Job, st *steps) er
 		return err
 	}
 	c.cfg.DB.JobProgress(ctx, j.ID, 60, 0)
-	rows := make([]db.Database, len(found))
-	for i, d := range found {
-		rows[i] = db.Database{Name: d.Name, GUID: d.GUID, State: d.State, RecoveryModel: d.RecoveryModel,
-			CompatibilityLevel: d.CompatibilityLevel, SizeBytes: d.SizeBytes, IsSystem: d.IsSystem}
+	rows := make([]db.Database, 0, len(found))
+	for _, d := range found {
+		if d.IsSnapshot {
+			continue // a database snapshot is never backed up: not offered at all
+		}
+		rows = append(rows, db.Database{Name: d.Name, GUID: d.GUID, State: d.State, RecoveryModel: d.RecoveryModel,
+			CompatibilityLevel: d.CompatibilityLevel, SizeBytes: d.SizeBytes, IsSystem: d.IsSystem,
+			IsReadOnly: d.IsReadOnly, IsInStandby: d.IsInStandby, IsAGSecondary: d.AGSecondary})
 	}
 	res, err := c.cfg.DB.SaveDiscovery(ctx, s.ID, db.InstanceInfo{Version: info.Version, Edition: info.Edition,
 		DefaultDataPath: info.DefaultDataPath, DefaultLogPath: info.DefaultLogPath}, rows)
 	if err != nil {
 		return err
 	}
-	st.detail(fmt.Sprintf("%d databases: %d new, %d gone, %d changed", len(found), len(res.New), len(res.Gone), len(res.Changed)))
+	st.detail(fmt.Sprintf("%d databases: %d new, %d gone, %d changed", len(rows), len(res.New), len(res.Gone), len(res.Changed)))
 	if err := c.noteRecoveryModels(ctx, s.ID); err != nil {
 		return err
 	}
@@ -487,6 +491,9 @@ func (c *Coordinator) noteRecoveryModels(ctx context.Context, serverID int64) er
 		note := ""
 		if strings.EqualFold(it.RecoveryModel, "SIMPLE") {
 			note = simpleNote
+		}
+		if it.IsReadOnly {
+			note = protectNote(db.Database{Name: it.DatabaseName, IsReadOnly: true})
 		}
 		if note != it.Note {
 			c.cfg.DB.SetItemNote(ctx, it.ID, note)
