@@ -13,6 +13,7 @@ import (
 	"github.com/sqlvault/sqlvault/engine"
 	"github.com/sqlvault/sqlvault/engine/mssql"
 	"github.com/sqlvault/sqlvault/engine/policy"
+	"github.com/sqlvault/sqlvault/engine/vdi"
 )
 
 // stripeBytes is how much of a database one blob holds before the backup is
@@ -100,7 +101,10 @@ func (c *Coordinator) runBackup(ctx context.Context, j db.Job, st *steps) error 
 	blobs := blobNames(j.ID, it.DatabaseName, j.Kind, c.cfg.Now(), stripesFor(dbase.SizeBytes))
 	st.begin("Grant device access", fmt.Sprintf("%d stripe(s)", len(blobs)))
 	containerURL := c.cfg.Device.ContainerURL(jobContainer(j.ID))
-	sas := c.cfg.Device.IssueSAS(jobContainer(j.ID), "rw", 24*time.Hour)
+	// The SAS lives as long as this job: renewed while it runs, revoked
+	// when it returns, whatever SQL Server keeps in its credential.
+	sas, revoke := c.cfg.Device.Hold(ctx, jobContainer(j.ID), vdi.GrantBackup)
+	defer revoke()
 	if err := conn.EnsureCredential(ctx, containerURL, sas); err != nil {
 		return err
 	}

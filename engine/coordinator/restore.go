@@ -13,6 +13,7 @@ import (
 	"github.com/sqlvault/sqlvault/engine"
 	"github.com/sqlvault/sqlvault/engine/mssql"
 	"github.com/sqlvault/sqlvault/engine/restore"
+	"github.com/sqlvault/sqlvault/engine/vdi"
 )
 
 // Restore target modes.
@@ -304,7 +305,9 @@ func (c *Coordinator) tailLog(ctx context.Context, j db.Job, st *steps, conn *ms
 	}
 	blobs := blobNames(j.ID, it.DatabaseName+"_tail", mssql.KindLog, c.cfg.Now(), 1)
 	containerURL := c.cfg.Device.ContainerURL(jobContainer(j.ID))
-	if err := conn.EnsureCredential(ctx, containerURL, c.cfg.Device.IssueSAS(jobContainer(j.ID), "rw", 6*time.Hour)); err != nil {
+	sas, revoke := c.cfg.Device.Hold(ctx, jobContainer(j.ID), vdi.GrantBackup)
+	defer revoke()
+	if err := conn.EnsureCredential(ctx, containerURL, sas); err != nil {
 		return err
 	}
 	defer conn.DropCredential(context.Background(), containerURL)
@@ -336,11 +339,18 @@ func keepsLogChain(model string) bool {
 	return strings.EqualFold(model, "FULL") || strings.EqualFold(model, "BULK_LOGGED")
 }
 
-// grantRead gives the instance read-only credentials for the containers of
-// the chain's backups; drop removes them when the restore ends.
+// grantRead gives the instance restore credentials (read and RESTORE's
+// lease, no write) for the containers of the chain's backups, after
+// clearing any lease left on them (a crashed restore's, or one a hostile
+// host took to block restores); drop revokes the grants and removes the
+// credentials when the restore ends.
 func (c *Coordinator) grantRead(ctx context.Context, conn *mssql.Conn, points []db.Point) (drop func(), err error) {
 	var granted []string
+	var revokes []func()
 	drop = func() {
+		for _, revoke := range revokes {
+			revoke()
+		}
 		for _, u := range granted {
 			conn.DropCredential(context.Background(), u)
 		}
@@ -353,7 +363,10 @@ func (c *Coordinator) grantRead(ctx context.Context, conn *mssql.Conn, points []
 		}
 		seen[container] = true
 		u := c.cfg.Device.ContainerURL(container)
-		if err := conn.EnsureCredential(ctx, u, c.cfg.Device.IssueSAS(container, "r", 6*time.Hour)); err != nil {
+		c.cfg.Device.ClearLeases(container)
+		sas, revoke := c.cfg.Device.Hold(ctx, container, vdi.GrantRestore)
+		revokes = append(revokes, revoke)
+		if err := conn.EnsureCredential(ctx, u, sas); err != nil {
 			return drop, err
 		}
 		granted = append(granted, u)
