@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-const restoreLeaseID = "BAC2BAC2BAC2BAC2BAC2BAC2BAC2BAC2" // MS "Delete backup blob files with active leases"
+const restoreLeaseID = RestoreLeaseID
 
 // expectCode asserts a status and Azure's x-ms-error-code.
 func expectCode(t *testing.T, r *http.Response, status int, code, what string) {
@@ -161,6 +161,8 @@ func TestRestoreLease(t *testing.T) {
 	expectCode(t, acquire(restoreLeaseID), 409, "LeaseAlreadyPresent", "RESTORE's Acquire over it")
 	td.ClearLeases("job-9")
 	expect(t, acquire(restoreLeaseID), 201, "RESTORE's Acquire after ClearLeases")
+	td.ClearLeases("job-9") // another restore starting keeps this one's lease
+	expect(t, td.do(t, "GET", u, nil, "x-ms-lease-id", restoreLeaseID), 200, "GET with the restore lease after another ClearLeases")
 	if got, _ := td.read(t, u); !bytes.Equal(got, data) {
 		t.Fatal("the blob changed")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 )
 
@@ -93,14 +94,20 @@ func (d *Device) markCommitted(blob string) {
 	d.mu.Unlock()
 }
 
-// ClearLeases drops every lease on the container's blobs: the coordinator
-// calls it before a restore reads a container, so a lease left by a
-// crashed restore or taken by a hostile host cannot block the restore.
+// RestoreLeaseID is the lease id every RESTORE proposes (MS "Delete
+// backup blob files with active leases").
+const RestoreLeaseID = "BAC2BAC2BAC2BAC2BAC2BAC2BAC2BAC2"
+
+// ClearLeases drops the leases on the container's blobs that RESTORE
+// could not take over: the coordinator calls it before a restore reads a
+// container, so a lease a hostile host took (or any other id) cannot block
+// it. Leases with RestoreLeaseID stay: the next RESTORE re-acquires them
+// with that id, and another restore running now may hold one.
 func (d *Device) ClearLeases(container string) {
 	prefix := container + "/"
 	d.mu.Lock()
-	for b := range d.leases {
-		if len(b) > len(prefix) && b[:len(prefix)] == prefix {
+	for b, l := range d.leases {
+		if strings.HasPrefix(b, prefix) && !sameLeaseID(l.id, RestoreLeaseID) {
 			delete(d.leases, b)
 		}
 	}
