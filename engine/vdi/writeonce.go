@@ -63,9 +63,11 @@ func (d *Device) isCommitted(ctx context.Context, blob string) (bool, error) {
 		br.Close()
 	}
 	d.mu.Lock()
-	d.sealed[blob] = err == nil
-	d.mu.Unlock()
-	return err == nil, nil
+	defer d.mu.Unlock()
+	if _, known := d.sealed[blob]; !known { // a commit meanwhile has the last word
+		d.sealed[blob] = err == nil
+	}
+	return d.sealed[blob], nil
 }
 
 // refuseCommitted answers a write or delete of a committed blob with
