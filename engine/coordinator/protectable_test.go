@@ -108,6 +108,24 @@ func TestProtectabilityByState(t *testing.T) {
 	if pr := coordinator.ProtectabilityOf(s.database(srv.ID, "Sales")); len(pr.Kinds) != 4 || pr.Reason != "" {
 		t.Errorf("Sales: %+v", pr)
 	}
+
+	// Auto-protection takes the new databases it can protect and leaves
+	// the others as discovered.
+	if err := s.coord.SetAutoProtect(s.ctx, srv.ID, &pol.ID); err != nil {
+		t.Fatal(err)
+	}
+	s.exec("CREATE DATABASE Later; CREATE DATABASE LaterOff; ALTER DATABASE LaterOff SET OFFLINE")
+	job, err = s.coord.Rediscover(s.ctx, srv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mustComplete(job)
+	if d := s.database(srv.ID, "Later"); d.ItemID == nil {
+		t.Errorf("Later was not auto-protected: %+v", d)
+	}
+	if d := s.database(srv.ID, "LaterOff"); d.ItemID != nil {
+		t.Errorf("offline LaterOff was auto-protected: %+v", d)
+	}
 }
 
 // connect opens sa's connection to the stack's instance.

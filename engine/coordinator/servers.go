@@ -510,7 +510,9 @@ func (c *Coordinator) autoProtect(ctx context.Context, s db.Server, names []stri
 		return err
 	}
 	for _, d := range dbs {
-		if d.IsSystem || d.ItemID != nil || d.Gone || !contains(names, d.Name) || d.Name == "tempdb" {
+		// A database that cannot be protected shows why in its list; no
+		// warning each time it is discovered.
+		if d.IsSystem || d.ItemID != nil || !contains(names, d.Name) || !ProtectabilityOf(d).Protectable() {
 			continue
 		}
 		if _, _, err := c.Protect(ctx, d.ID, *s.AutoProtectPolicyID); err != nil {
