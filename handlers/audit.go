@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -15,6 +16,18 @@ const auditNoteKey = "sqlvault.audit.note"
 // request created), since the route and ids alone do not say it.
 func NoteAudit(c echo.Context, format string, args ...any) {
 	c.Set(auditNoteKey, fmt.Sprintf(format, args...))
+}
+
+const auditTargetKey = "sqlvault.audit.target"
+
+// AuditTarget names the object a request made when neither its path nor
+// a Location header says it (a portal form that answers in place).
+func AuditTarget(c echo.Context, id int64) { c.Set(auditTargetKey, strconv.FormatInt(id, 10)) }
+
+// AuditTargetOf is the id AuditTarget left, if any.
+func AuditTargetOf(c echo.Context) string {
+	s, _ := c.Get(auditTargetKey).(string)
+	return s
 }
 
 // AuditNote is the summary NoteAudit left, if any.

@@ -216,6 +216,7 @@ func (h *Handlers) AddToken(c echo.Context) error {
 		return h.renderTokens(c, formStatus(err), d)
 	}
 	NoteAudit(c, "token %s, role %s", t.Name, t.Role)
+	AuditTarget(c, t.ID)
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return h.renderTokens(c, http.StatusOK, templates.TokensData{Secret: secret, Created: t.Name, Form: templates.NewTokenForm{Role: "reader"}})
 }

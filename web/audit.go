@@ -35,6 +35,7 @@ var actionNames = map[string]string{
 	"POST /api/v1/tokens":                  "token.create",
 	"DELETE /api/v1/tokens/:id":            "token.revoke",
 	"POST /tokens/:id/delete":              "token.revoke",
+	"DELETE /api/v1/sessions/:id":          "session.end",
 	"PUT /api/v1/servers/:id/auto-protect": "server.auto_protect",
 }
 
@@ -74,6 +75,9 @@ func auditEntry(c echo.Context, err error) db.AuditEntry {
 	}
 	e := db.AuditEntry{Actor: p.Name, Addr: c.RealIP(), Action: action, Method: c.Request().Method, Route: route,
 		TargetType: target, TargetID: c.Param("id"), Status: status, Detail: handlers.AuditNote(c)}
+	if e.TargetID == "" {
+		e.TargetID = handlers.AuditTargetOf(c)
+	}
 	if e.TargetID == "" && status < 400 {
 		e.TargetID = createdID(c.Response().Header().Get(echo.HeaderLocation), target)
 	}
