@@ -146,7 +146,7 @@ func (x *execCtx) parseOpts(p *parser) (backupOpts, error) {
 			if err != nil {
 				return o, err
 			}
-			t = t.UTC()
+			t = x.s.in.flav.fromLocal(wallClock(t)) // STOPAT is the host's local time
 			o.stopAt = &t
 		default:
 			return o, sqlErr(155, 15, fmt.Sprintf("'%s' is not a recognized BACKUP option.", kw))

@@ -408,12 +408,22 @@ func castTo(v any, typ string) (any, error) {
 		}
 		return fmt.Sprint(v), nil
 	case "datetime", "datetime2", "date", "smalldatetime", "datetimeoffset":
+		var t time.Time
 		switch v := v.(type) {
 		case time.Time:
-			return v, nil
+			t = v
 		case string:
-			return parseTime(v)
+			var err error
+			if t, err = parseTime(v); err != nil {
+				return nil, err
+			}
+		default:
+			return v, nil
 		}
+		if base == "datetimeoffset" {
+			return offsetValue(t), nil // without an offset: +00:00
+		}
+		return wallClock(t), nil // an offset is dropped, the wall clock kept
 	case "uniqueidentifier":
 		switch v := v.(type) {
 		case [16]byte:

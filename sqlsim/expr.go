@@ -157,7 +157,16 @@ func (p *parser) unary() (expr, error) {
 		e, err := p.unary()
 		return binExpr{"-", litExpr{int64(0)}, e}, err
 	}
-	return p.primary()
+	e, err := p.primary()
+	for err == nil && p.is("AT") && strings.EqualFold(p.peekAt(1).text, "TIME") && strings.EqualFold(p.peekAt(2).text, "ZONE") {
+		p.next()
+		p.next()
+		p.next()
+		var zone expr
+		zone, err = p.primary()
+		e = funcExpr{name: "AT TIME ZONE", args: []expr{e, zone}}
+	}
+	return e, err
 }
 
 func (p *parser) primary() (expr, error) {

@@ -223,3 +223,31 @@ func blockSizeMismatch(url string, m backupMeta, o backupOpts) *tds.Message {
 		"Filemark on device '%s' is not aligned. Reissue the Restore statement with the same block size used to create the backupset: '%d' looks like a possible value.",
 		url, m.BlockSize)}
 }
+
+// datePart is DATEPART for the parts sqlsim needs
+// (learn.microsoft.com/sql/t-sql/functions/datepart-transact-sql):
+// TZOFFSET is a datetimeoffset's offset in minutes (0 without one).
+func datePart(part string, v any) (any, error) {
+	t, ok := v.(time.Time)
+	if v == nil || !ok {
+		return nil, nil
+	}
+	switch strings.ToUpper(part) {
+	case "TZOFFSET", "TZ":
+		_, off := t.Zone()
+		return int64(off / 60), nil
+	case "YEAR", "YY", "YYYY":
+		return int64(t.Year()), nil
+	case "MONTH", "MM", "M":
+		return int64(t.Month()), nil
+	case "DAY", "DD", "D":
+		return int64(t.Day()), nil
+	case "HOUR", "HH":
+		return int64(t.Hour()), nil
+	case "MINUTE", "MI", "N":
+		return int64(t.Minute()), nil
+	case "SECOND", "SS", "S":
+		return int64(t.Second()), nil
+	}
+	return nil, sqlErr(155, 15, fmt.Sprintf("'%s' is not a recognized datepart option.", part))
+}

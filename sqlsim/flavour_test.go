@@ -1,8 +1,10 @@
 package sqlsim
 
 import (
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestProductVersions: each version sqlsim plays answers SERVERPROPERTY
@@ -89,5 +91,60 @@ func TestRestoreBlockSize(t *testing.T) {
 	}
 	if n := count(t, db, "SELECT COUNT(*) FROM C1.dbo.orders"); n != 1 {
 		t.Fatalf("C1 has %d rows, want 1", n)
+	}
+}
+
+// TestTimeZone: in Europe/Berlin across the spring change (2026-03-29
+// 01:00 UTC), GETDATE is local and GETUTCDATE UTC, SYSDATETIMEOFFSET and
+// AT TIME ZONE carry the offset in force, msdb's dates are local with
+// time_zone in 15-minute intervals of the backup's start, and STOPAT is
+// read as local time.
+func TestTimeZone(t *testing.T) {
+	s := startSimWith(t, "", func(cfg *Config) { cfg.TimeZone = "Europe/Berlin" })
+	db := s.db(t, "sa", "Sa-Passw0rd!")
+	setupSales(t, db, container, "sv=2020-10-02&sig=x")
+	change := time.Date(2026, 3, 29, 1, 0, 0, 0, time.UTC)
+
+	s.clock.Set(change.Add(-10 * time.Minute))
+	var local, utc time.Time
+	var offset, zoneOffset int
+	var zone string
+	if err := db.QueryRow(`SELECT GETDATE(), GETUTCDATE(), DATEPART(TZOFFSET, SYSDATETIMEOFFSET()), CURRENT_TIMEZONE_ID(),
+		DATEPART(TZOFFSET, CAST('2026-03-29T01:00:00Z' AS datetimeoffset(0)) AT TIME ZONE CURRENT_TIMEZONE_ID())`).
+		Scan(&local, &utc, &offset, &zone, &zoneOffset); err != nil {
+		t.Fatal(err)
+	}
+	if local.Hour() != 1 || local.Minute() != 50 || utc.Hour() != 0 || offset != 60 || zone != "W. Europe Standard Time" || zoneOffset != 120 {
+		t.Fatalf("GETDATE %v, GETUTCDATE %v, SYSDATETIMEOFFSET offset %d, zone %q, offset at the change %d", local, utc, offset, zone, zoneOffset)
+	}
+
+	backupAt(t, s, db, change.Add(-5*time.Minute), "BACKUP DATABASE Sales TO URL = N'"+container+"/f.bak'")
+	insertAt(t, s, db, 1, change.Add(-2*time.Second))
+	insertAt(t, s, db, 2, change.Add(-time.Second))
+	insertAt(t, s, db, 3, change)
+	insertAt(t, s, db, 4, change.Add(time.Second))
+	backupAt(t, s, db, change.Add(10*time.Minute), "BACKUP LOG Sales TO URL = N'"+container+"/l.trn'")
+
+	rows, err := db.Query(`SELECT bs.backup_start_date, bs.time_zone FROM msdb.dbo.backupset bs ORDER BY bs.backup_set_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var start time.Time
+		var tz int
+		rows.Scan(&start, &tz)
+		got = append(got, start.Format("15:04")+" "+strconv.Itoa(tz))
+	}
+	rows.Close()
+	if strings.Join(got, ", ") != "01:55 4, 03:10 8" {
+		t.Fatalf("backupset local start and time_zone = %v, want 01:55 4 (CET), 03:10 8 (CEST)", got)
+	}
+
+	// Local 01:59:59 is 00:59:59 UTC: rows 1 and 2, not those after the change.
+	exec(t, db, "RESTORE DATABASE P FROM URL = N'"+container+"/f.bak' WITH NORECOVERY, MOVE N'Sales' TO N'/d/p.mdf', MOVE N'Sales_log' TO N'/d/p.ldf'")
+	exec(t, db, "RESTORE LOG P FROM URL = N'"+container+"/l.trn' WITH RECOVERY, STOPAT = N'2026-03-29T01:59:59'")
+	if n := count(t, db, "SELECT COUNT(*) FROM P.dbo.orders"); n != 2 {
+		t.Fatalf("rows at local 01:59:59 = %d, want 2", n)
 	}
 }

@@ -68,6 +68,7 @@ func (x *execCtx) call(f funcExpr, row *rowCtx) (any, error) {
 		args[i] = v
 	}
 	now := x.s.in.cfg.Now().UTC()
+	flav := x.s.in.flav
 	argc := func(n int) error {
 		if len(args) != n {
 			return sqlErr(174, 15, fmt.Sprintf("The %s function requires %d argument(s).", strings.ToLower(f.name), n))
@@ -102,11 +103,27 @@ func (x *execCtx) call(f funcExpr, row *rowCtx) (any, error) {
 			return int64(1), nil
 		}
 		return int64(0), nil
-	case "GETDATE", "GETUTCDATE", "SYSDATETIME", "SYSUTCDATETIME", "CURRENT_TIMESTAMP":
-		// The simulated host's clock runs on UTC.
+	case "GETDATE", "SYSDATETIME", "CURRENT_TIMESTAMP":
+		return flav.local(now), nil // the host's wall clock
+	case "GETUTCDATE", "SYSUTCDATETIME":
 		return now, nil
 	case "SYSDATETIMEOFFSET":
-		return now, nil
+		return offsetValue(now.In(flav.loc)), nil
+	case "CURRENT_TIMEZONE_ID":
+		if flav.major < 16 { // SQL Server 2022 and later
+			break
+		}
+		return flav.zoneID, argc(0)
+	case "AT TIME ZONE":
+		if flav.major < 13 { // SQL Server 2016 and later
+			return nil, sqlErr(102, 15, "Incorrect syntax near 'AT'.")
+		}
+		return atTimeZone(args[0], args[1])
+	case "DATEPART":
+		if err := argc(2); err != nil {
+			return nil, err
+		}
+		return datePart(fmt.Sprint(args[0]), args[1])
 	case "DATEDIFF":
 		if err := argc(3); err != nil {
 			return nil, err

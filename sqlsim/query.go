@@ -403,6 +403,9 @@ func typeOf(name string, rows [][]any, i int) tds.Column {
 			c.Type, c.Precision, c.Scale = tds.TypeNumeric, 25, 0
 		case time.Time:
 			c.Type, c.Scale = tds.TypeDateTime2, 7
+			if isOffsetValue(r[i].(time.Time)) {
+				c.Type = tds.TypeDateTimeOffset
+			}
 		case [16]byte:
 			c.Type = tds.TypeUniqueIdentifier
 		case []byte:

@@ -158,7 +158,7 @@ func (x *execCtx) headerOnly(m backupMeta) error {
 	}
 	x.w.Row(m.Name, m.Description, backupTypes[m.Type], m.Compressed, int64(1), int64(9), m.Server, m.Database, m.Created,
 		tds.DecimalFromInt64(m.Pages*pageSize, 0), lsnDecimal(lsnOf(m.FirstN)), lsnDecimal(lsnOf(m.LastN)),
-		lsnDecimal(lsnIfSet(m.CheckpointN)), lsnDecimal(lsnIfSet(m.DatabaseBackup)), m.Start, finish, m.Recovery, m.CopyOnly,
+		lsnDecimal(lsnIfSet(m.CheckpointN)), lsnDecimal(lsnIfSet(m.DatabaseBackup)), x.s.in.flav.local(m.Start), x.s.in.flav.local(finish), m.Recovery, m.CopyOnly,
 		lsnDecimal(lsnIfSet(m.DiffBase)), m.DatabaseGUID)
 	return x.w.Done(1, true)
 }

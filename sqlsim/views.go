@@ -277,13 +277,17 @@ func (x *execCtx) msdbBackupset() *rowset {
 		col("database_backup_lsn", tds.TypeNumeric), col("differential_base_lsn", tds.TypeNumeric),
 		col("backup_start_date", tds.TypeDateTime), col("backup_finish_date", tds.TypeDateTime),
 		col("backup_size", tds.TypeNumeric), col("compressed_backup_size", tds.TypeNumeric),
-		col("database_guid", tds.TypeUniqueIdentifier), col("recovery_model", tds.TypeNVarChar)}}
+		col("database_guid", tds.TypeUniqueIdentifier), col("recovery_model", tds.TypeNVarChar), col("time_zone", tds.TypeSmallInt)}}
 	rs.cols[16].Precision, rs.cols[17].Precision = 20, 20
+	flav := x.s.in.flav
 	for _, b := range x.s.in.st.Backupsets {
+		// Dates are the host's local time; time_zone is the offset in
+		// 15-minute intervals in force when the backup started.
 		rs.rows = append(rs.rows, []any{b.ID, b.MediaSetID, b.Name, b.Description, b.Database, x.s.in.ServerName(), x.s.in.cfg.MachineName,
 			b.Type, b.CopyOnly, lsnDecimal(b.FirstLSN), lsnDecimal(b.LastLSN), lsnDecimal(b.CheckpointLSN),
-			lsnDecimal(b.DatabaseBackupLSN), lsnDecimal(b.DifferentialBaseLSN), b.Start, b.Finish,
-			tds.DecimalFromInt64(b.Size, 0), tds.DecimalFromInt64(b.CompressedSize, 0), b.DatabaseGUID, b.Recovery})
+			lsnDecimal(b.DatabaseBackupLSN), lsnDecimal(b.DifferentialBaseLSN), flav.local(b.Start), flav.local(b.Finish),
+			tds.DecimalFromInt64(b.Size, 0), tds.DecimalFromInt64(b.CompressedSize, 0), b.DatabaseGUID, b.Recovery,
+			flav.timeZoneColumn(b.Start)})
 	}
 	return rs
 }

@@ -265,22 +265,23 @@ func has(ns []int32, n int32) bool {
 }
 
 // LastBackupSet reads the newest backup set of the database written to url.
-// backupset's dates are in the instance's local time; they are converted to
-// UTC with the instance's current offset.
+// backupset's dates are in the instance's local time; each set is converted
+// to UTC with its own time_zone column, the offset in force when it started
+// (MS "backupset (Transact-SQL)"), not the instance's offset now.
 func (c *Conn) LastBackupSet(ctx context.Context, database, url string) (BackupSet, error) {
 	var b BackupSet
 	var diffBase, dbBackup, ckpt sql.NullString
 	var copyOnly sql.NullBool
-	var compressed sql.NullInt64
+	var compressed, zone sql.NullInt64
 	var guid mssql.NullUniqueIdentifier
 	err := c.db.QueryRowContext(ctx, `SELECT TOP (1) bs.backup_set_id, bs.type, bs.is_copy_only, bs.first_lsn, bs.last_lsn,
 		bs.checkpoint_lsn, bs.database_backup_lsn, bs.differential_base_lsn, bs.backup_start_date, bs.backup_finish_date,
-		bs.backup_size, bs.compressed_backup_size, bs.database_guid
+		bs.backup_size, bs.compressed_backup_size, bs.database_guid, bs.time_zone
 		FROM msdb.dbo.backupset bs JOIN msdb.dbo.backupmediafamily mf ON mf.media_set_id = bs.media_set_id
 		WHERE bs.database_name = @p1 AND mf.physical_device_name = @p2
 		ORDER BY bs.backup_set_id DESC`, database, url).
 		Scan(&b.ID, &b.Type, &copyOnly, &b.FirstLSN, &b.LastLSN, &ckpt, &dbBackup, &diffBase, &b.Start, &b.Finish,
-			&b.Size, &compressed, &guid)
+			&b.Size, &compressed, &guid, &zone)
 	if errors.Is(err, sql.ErrNoRows) {
 		return b, engine.Errorf(engine.CodeBackupFailed, "SQL Server reported success but msdb has no backup of %s to %s", database, url)
 	}
@@ -292,9 +293,19 @@ func (c *Conn) LastBackupSet(ctx context.Context, database, url string) (BackupS
 	if guid.Valid {
 		b.DatabaseGUID = strings.ToLower(guid.UUID.String())
 	}
-	off := c.utcOffset(ctx)
+	off := c.setOffset(ctx, zone)
 	b.Start, b.Finish = toUTC(b.Start, off), toUTC(b.Finish, off)
 	return b, nil
+}
+
+// setOffset reads a backup set's time_zone column: local time minus UTC in
+// 15-minute intervals, -48 to +48, 127 when unknown. An unknown (or NULL)
+// zone falls back to the instance's offset now.
+func (c *Conn) setOffset(ctx context.Context, zone sql.NullInt64) time.Duration {
+	if zone.Valid && zone.Int64 >= -48 && zone.Int64 <= 48 {
+		return time.Duration(zone.Int64) * 15 * time.Minute
+	}
+	return c.utcOffset(ctx)
 }
 
 // utcOffset is the instance's offset from UTC; zero if it cannot be read.
