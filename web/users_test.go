@@ -233,8 +233,11 @@ func TestOwnPasswordChange(t *testing.T) {
 func TestAuditRecordsSignInsAndChanges(t *testing.T) {
 	ts := newTestServer(t)
 	admin := ts.client(t, db.RoleAdmin)
-	signIn(t, ts, browser(t), "olga", "olga-pw")
+	olga := signedIn(t, ts, "olga")
 	signIn(t, ts, browser(t), "olga", "not her password")
+	if r, err := olga.c.PostForm(ts.URL+"/logout", url.Values{"_csrf": {olga.csrf}}); err != nil || r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign out: %v", err)
+	}
 	pol := admin.want(admin.do("POST", "/api/v1/policies", goodPolicy("Audited")), 201)
 
 	get := func(q url.Values) []map[string]any {
@@ -258,8 +261,11 @@ func TestAuditRecordsSignInsAndChanges(t *testing.T) {
 		created[0]["target_id"] != fmt.Sprint(pol.num("id")) || created[0]["outcome"] != "success" || num(created[0], "status") != 201 {
 		t.Fatalf("policy creation entries = %v", created)
 	}
-	if byOlga := get(url.Values{"actor": {"OLGA"}}); len(byOlga) != 2 {
-		t.Fatalf("entries by olga = %v, want the two sign-ins", byOlga)
+	if out := get(url.Values{"action": {"auth.sign_out"}}); len(out) != 1 || out[0]["actor"] != "olga" || out[0]["outcome"] != "success" {
+		t.Fatalf("sign-out entries = %v", out)
+	}
+	if byOlga := get(url.Values{"actor": {"OLGA"}}); len(byOlga) != 3 {
+		t.Fatalf("entries by olga = %v, want two sign-ins and a sign-out", byOlga)
 	}
 	if later := get(url.Values{"since": {time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}}); len(later) != 0 {
 		t.Fatalf("entries since an hour from now = %v", later)
@@ -277,8 +283,8 @@ func TestAuditRecordsSignInsAndChanges(t *testing.T) {
 			break
 		}
 	}
-	if seen != 3 {
-		t.Fatalf("paged through %d entries, want 3", seen)
+	if seen != 4 {
+		t.Fatalf("paged through %d entries, want 4", seen)
 	}
 	// A refused write is recorded as denied.
 	reader := ts.client(t, db.RoleReader)
