@@ -38,6 +38,7 @@ type serveOptions struct {
 	webhook          string
 	codec            string        // chunk compression of a new vault
 	limits           policy.Limits // policy bounds; demo relaxes them
+	web              webOptions    // TLS, trusted proxies, metrics (cmd_serve_web.go)
 }
 
 func (o *serveOptions) register(fs *flag.FlagSet, defAddr string) {
@@ -56,6 +57,7 @@ func (o *serveOptions) register(fs *flag.FlagSet, defAddr string) {
 	fs.IntVar(&o.perServer, "jobs-per-server", 4, "jobs run at once on one SQL Server instance")
 	fs.IntVar(&o.jobs, "jobs", 8, "jobs run at once in all, over every instance")
 	fs.StringVar(&o.webhook, "alert-webhook", envOr("SQLVAULT_ALERT_WEBHOOK", ""), "URL that receives every new alert as a JSON POST (env SQLVAULT_ALERT_WEBHOOK)")
+	o.web.register(fs)
 }
 
 func runServe(ctx context.Context, args []string, stdout io.Writer) error {
@@ -76,6 +78,7 @@ type app struct {
 	coord   *coordinator.Coordinator
 	device  net.Listener
 	portal  net.Listener
+	metrics net.Listener // --metrics-addr, if given
 	srv     *web.Server
 	log     *slog.Logger
 	closers []func()
@@ -106,6 +109,10 @@ func startApp(ctx context.Context, o serveOptions, log *slog.Logger, stdout io.W
 	if err := ensureAdmin(ctx, a.catalog, stdout); err != nil {
 		return nil, err
 	}
+	portalTLS, err := o.portalTLS()
+	if err != nil {
+		return nil, err
+	}
 	if a.eng, err = openEngine(ctx, o, a.catalog, log); err != nil {
 		return nil, err
 	}
@@ -126,11 +133,21 @@ func startApp(ctx context.Context, o serveOptions, log *slog.Logger, stdout io.W
 	a.closers = append(a.closers, a.coord.Stop)
 
 	h := &handlers.Handlers{DB: a.catalog, Coord: a.coord, Logger: log, Version: version, Throttle: auth.DefaultThrottle}
-	a.srv = web.New(web.Config{Handlers: h, DB: a.catalog, Logger: log, Registry: reg})
+	wcfg := web.Config{Handlers: h, DB: a.catalog, Logger: log, Registry: reg}
+	o.web.apply(&wcfg, portalTLS)
+	a.srv = web.New(wcfg)
 	if a.portal, err = net.Listen("tcp", o.addr); err != nil {
 		return nil, fmt.Errorf("portal address: %w", err)
 	}
-	log.Info("sqlvault serving", "portal", "http://"+a.portal.Addr().String(),
+	if err := a.startMetrics(o.web.metricsAddr); err != nil {
+		a.portal.Close()
+		return nil, err
+	}
+	scheme := "http://"
+	if portalTLS != nil {
+		scheme = "https://"
+	}
+	log.Info("sqlvault serving", "portal", scheme+a.portal.Addr().String(), "metrics", o.web.metricsAddr,
 		"device", a.eng.device.ContainerURL(""), "device_listens", a.device.Addr().String(), "data", o.data, "version", version)
 	return a, nil
 }

@@ -34,7 +34,7 @@ func runVault(ctx context.Context, args []string, stdout io.Writer) error {
 	default:
 		return fmt.Errorf("unknown vault command %q: list, verify or rebuild-catalog", sub)
 	}
-	pass, err := vaultPassphrase(o)
+	pass, err := vaultPassphrase(ctx, o)
 	if err != nil {
 		return err
 	}

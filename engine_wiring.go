@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -35,7 +36,7 @@ func openEngine(ctx context.Context, o serveOptions, catalog *db.DB, log *slog.L
 	if err != nil {
 		return nil, err
 	}
-	pass, err := vaultPassphrase(o)
+	pass, err := vaultPassphrase(ctx, o)
 	if err != nil {
 		return nil, err
 	}
@@ -65,8 +66,10 @@ func openEngineSecrets(o serveOptions) (*secret.Box, error) {
 
 // vaultPassphrase comes from SQLVAULT_VAULT_PASSPHRASE, the key file, or
 // a key file generated on first start (kept apart from the catalog, whose
-// contents alone never decrypt the vault).
-func vaultPassphrase(o serveOptions) ([]byte, error) {
+// contents alone never decrypt the vault). A key file is generated only
+// when there is no vault yet: beside an existing vault a missing key is
+// lost or misplaced, and a new one would never open the vault.
+func vaultPassphrase(ctx context.Context, o serveOptions) ([]byte, error) {
 	if p := os.Getenv("SQLVAULT_VAULT_PASSPHRASE"); p != "" {
 		return []byte(p), nil
 	}
@@ -74,27 +77,54 @@ func vaultPassphrase(o serveOptions) ([]byte, error) {
 	if path == "" {
 		path = filepath.Join(o.data, "vault.key")
 	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		if err := refuseKeylessVault(ctx, o, path); err != nil {
+			return nil, err
+		}
+	}
 	return loadOrCreateKey(path)
 }
 
-func openVault(ctx context.Context, o serveOptions, pass []byte, log *slog.Logger) (*vault.Vault, error) {
-	var b vault.Backend
+// refuseKeylessVault fails when the vault exists although its key file
+// at path does not, naming both and the ways out.
+func refuseKeylessVault(ctx context.Context, o serveOptions, path string) error {
+	b, loc, err := vaultBackend(ctx, o)
+	if err != nil {
+		return err
+	}
+	if c, ok := b.(io.Closer); ok {
+		defer c.Close()
+	}
+	exists, err := vault.Exists(ctx, b)
+	if err != nil || !exists {
+		return err
+	}
+	return fmt.Errorf("the vault at %s exists but its key file %s is missing: copy the vault key back from where you keep it "+
+		"to %s (or point --vault-key-file at it, or set SQLVAULT_VAULT_PASSPHRASE); no new key is made, since it could not open this vault "+
+		"(docs/security.md, \"The vault key\")", loc, path, path)
+}
+
+// vaultBackend opens the vault's storage: a directory, or a bucket URL.
+func vaultBackend(ctx context.Context, o serveOptions) (vault.Backend, string, error) {
 	loc := o.vaultURL
 	if loc == "" {
 		loc = filepath.Join(o.data, "vault")
 	}
 	if strings.Contains(loc, "://") && !strings.HasPrefix(loc, "file://") {
-		bb, err := vault.NewBucketBackend(ctx, loc)
+		b, err := vault.NewBucketBackend(ctx, loc)
 		if err != nil {
-			return nil, fmt.Errorf("vault %s: %w", loc, err)
+			return nil, loc, fmt.Errorf("vault %s: %w", loc, err)
 		}
-		b = bb
-	} else {
-		db, err := vault.NewDirBackend(strings.TrimPrefix(loc, "file://"))
-		if err != nil {
-			return nil, err
-		}
-		b = db
+		return b, loc, nil
+	}
+	b, err := vault.NewDirBackend(strings.TrimPrefix(loc, "file://"))
+	return b, loc, err
+}
+
+func openVault(ctx context.Context, o serveOptions, pass []byte, log *slog.Logger) (*vault.Vault, error) {
+	b, loc, err := vaultBackend(ctx, o)
+	if err != nil {
+		return nil, err
 	}
 	opts := vault.Options{Logger: log, Hook: crashHook(), Codec: o.codec}
 	v, err := vault.Open(ctx, b, pass, opts)

@@ -35,6 +35,15 @@ var ErrWrongKey = errors.New("the passphrase does not open this vault")
 // ErrNoVault is returned when the backend holds no vault yet.
 var ErrNoVault = errors.New("no vault here: run with a new passphrase to create one")
 
+// Exists reports whether the backend holds a vault (its config object).
+func Exists(ctx context.Context, b Backend) (bool, error) {
+	_, err := b.Get(ctx, configName)
+	if errors.Is(err, ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // Init creates a vault in the backend: a random master key, wrapped by a key
 // derived from the passphrase with argon2id, compressing with zstd.
 func Init(ctx context.Context, b Backend, passphrase []byte) error {
