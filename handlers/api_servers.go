@@ -247,10 +247,7 @@ func (h *Handlers) ListDatabasesAPI(c echo.Context) error {
 	if err != nil {
 		return apiErr(c, err)
 	}
-	if dbs == nil {
-		dbs = []db.Database{}
-	}
-	return c.JSON(http.StatusOK, map[string]any{"databases": dbs})
+	return c.JSON(http.StatusOK, map[string]any{"databases": coordinator.DatabaseViews(dbs)})
 }
 
 // UpdateServerAPI changes how sqlvault reaches and logs in to a server

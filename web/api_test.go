@@ -272,6 +272,9 @@ func TestAPIBackupAndRestoreEndToEnd(t *testing.T) {
 		num(sales, "server_id") != serverID || num(sales, "size_bytes") == 0 {
 		t.Fatalf("Sales = %v", sales)
 	}
+	if pr, _ := sales["protection"].(map[string]any); pr == nil || len(pr["allowed_backups"].([]any)) != 4 || pr["reason"] != nil {
+		t.Errorf("Sales' protection = %v", sales["protection"])
+	}
 	reader.want(reader.do("GET", "/api/v1/databases?server_id=999", nil), 404, "UserErrorNotFound")
 	reader.want(reader.do("GET", "/api/v1/databases?server_id=x", nil), 422, "UserErrorInvalidRequest", "server_id")
 

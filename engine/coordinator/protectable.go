@@ -14,9 +14,9 @@ import (
 // SQL Server (and a restorable chain) permit now, and why the others are
 // refused.
 type Protectability struct {
-	Kinds  []string    // the backup kinds allowed; none: it cannot be protected
-	Reason string      // why some or all kinds are refused; "" when all are allowed
-	Code   engine.Code // the code a refused protection or backup carries
+	Kinds  []string    `json:"allowed_backups"`  // none: it cannot be protected
+	Reason string      `json:"reason,omitempty"` // why some or all kinds are refused
+	Code   engine.Code `json:"code,omitempty"`   // the code a refused protection or backup carries
 }
 
 // Protectable reports whether the database can be protected at all.
@@ -45,7 +45,9 @@ var stateReasons = map[string]string{
 // ProtectabilityOf judges a database from what discovery read of it.
 // Database snapshots never reach the catalog (discovery leaves them out).
 func ProtectabilityOf(d db.Database) Protectability {
-	none := func(code engine.Code, reason string) Protectability { return Protectability{Reason: reason, Code: code} }
+	none := func(code engine.Code, reason string) Protectability {
+		return Protectability{Reason: reason, Code: code}
+	}
 	switch {
 	case d.Gone:
 		return none(engine.CodeDatabaseNotFound, "dropped from the instance; its backups are kept")
@@ -74,6 +76,25 @@ func ProtectabilityOf(d db.Database) Protectability {
 			Reason: "SIMPLE recovery model: no log backups"}
 	}
 	return Protectability{Kinds: allKinds}
+}
+
+// DatabaseView is a discovered database with what it allows, as the API
+// lists it.
+type DatabaseView struct {
+	db.Database
+	Protection Protectability `json:"protection"`
+}
+
+// DatabaseViews judges each database of a list.
+func DatabaseViews(dbs []db.Database) []DatabaseView {
+	out := make([]DatabaseView, len(dbs))
+	for i, d := range dbs {
+		out[i] = DatabaseView{Database: d, Protection: ProtectabilityOf(d)}
+		if out[i].Protection.Kinds == nil {
+			out[i].Protection.Kinds = []string{}
+		}
+	}
+	return out
 }
 
 // refusal is the error for a protection (kind "") or a backup of kind the
