@@ -89,7 +89,7 @@ func (x *execCtx) backup(p *parser) error {
 	if err != nil {
 		return terminate(verbOf(isLog, "BACKUP"), err.(*tds.Message))
 	}
-	if m := refuseDisk(urls); m != nil {
+	if m := refuseMixed(urls); m != nil {
 		return terminate(verbOf(isLog, "BACKUP"), m)
 	}
 	o, err := x.parseOpts(p)
@@ -144,6 +144,9 @@ func (x *execCtx) prepareBackup(name string, isLog bool, o backupOpts, urls []st
 	}
 	j := &backupJob{verb: verb, db: d, isLog: isLog, urls: urls, seed: seedOf(d.GUID)}
 	for _, u := range urls {
+		if isDisk(u) {
+			continue // a file on the host: no URL, no credential
+		}
 		if err := blob.CheckURL(u, in.cfg.AllowedDevicePort); err != nil {
 			return nil, terminate(verb, sqlErr(3201, 16, fmt.Sprintf("Cannot open backup device '%s'. Operating system error 87(The parameter is incorrect: %s).", u, err)))
 		}
@@ -235,6 +238,15 @@ func (x *execCtx) runBackup(j *backupJob, o backupOpts) error {
 		}
 	}
 	for i, u := range j.urls {
+		if isDisk(u) {
+			w, m := createDisk(u)
+			if m != nil {
+				abort()
+				return terminate(j.verb, m)
+			}
+			ws = append(ws, w)
+			continue
+		}
 		w, err := in.cfg.Blobs.Create(ctx, u, j.secrets[i], o.maxTransfer)
 		if err != nil {
 			abort()
@@ -297,7 +309,8 @@ func (x *execCtx) commitBackup(j *backupJob, o backupOpts, written int64) {
 	bs := &Backupset{ID: in.st.NextSetID, MediaSetID: in.st.NextSetID, Database: d.Name, DatabaseGUID: d.GUID, Type: m.Type,
 		CopyOnly: o.copyOnly, FirstLSN: lsnOf(m.FirstN), LastLSN: lsnOf(m.LastN), CheckpointLSN: lsnIfSet(m.CheckpointN),
 		DatabaseBackupLSN: lsnIfSet(m.DatabaseBackup), Start: m.Start, Finish: now, Size: int64(len(j.pages)) * pageSize,
-		CompressedSize: written, Name: o.name, Description: o.description, Recovery: d.Recovery, URLs: j.urls}
+		CompressedSize: written, Name: o.name, Description: o.description, Recovery: d.Recovery, URLs: j.urls,
+		UserName: x.s.login.Name}
 	if m.Type == "I" {
 		bs.DifferentialBaseLSN = lsnOf(m.DiffBase)
 	}

@@ -247,5 +247,6 @@ type Backupset struct {
 	Size, CompressedSize int64
 	Name, Description    string
 	Recovery             string
-	URLs                 []string
+	URLs                 []string // devices; a DISK file carries diskPrefix
+	UserName             string   // the login that ran the BACKUP
 }

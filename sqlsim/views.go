@@ -277,7 +277,8 @@ func (x *execCtx) msdbBackupset() *rowset {
 		col("database_backup_lsn", tds.TypeNumeric), col("differential_base_lsn", tds.TypeNumeric),
 		col("backup_start_date", tds.TypeDateTime), col("backup_finish_date", tds.TypeDateTime),
 		col("backup_size", tds.TypeNumeric), col("compressed_backup_size", tds.TypeNumeric),
-		col("database_guid", tds.TypeUniqueIdentifier), col("recovery_model", tds.TypeNVarChar), col("time_zone", tds.TypeSmallInt)}}
+		col("database_guid", tds.TypeUniqueIdentifier), col("recovery_model", tds.TypeNVarChar), col("time_zone", tds.TypeSmallInt),
+		col("user_name", tds.TypeNVarChar)}}
 	rs.cols[16].Precision, rs.cols[17].Precision = 20, 20
 	flav := x.s.in.flav
 	for _, b := range x.s.in.st.Backupsets {
@@ -287,19 +288,24 @@ func (x *execCtx) msdbBackupset() *rowset {
 			b.Type, b.CopyOnly, lsnDecimal(b.FirstLSN), lsnDecimal(b.LastLSN), lsnDecimal(b.CheckpointLSN),
 			lsnDecimal(b.DatabaseBackupLSN), lsnDecimal(b.DifferentialBaseLSN), flav.local(b.Start), flav.local(b.Finish),
 			tds.DecimalFromInt64(b.Size, 0), tds.DecimalFromInt64(b.CompressedSize, 0), b.DatabaseGUID, b.Recovery,
-			flav.timeZoneColumn(b.Start)})
+			flav.timeZoneColumn(b.Start), b.UserName})
 	}
 	return rs
 }
 
-// msdbMediaFamily follows msdb.dbo.backupmediafamily: one row per URL.
+// msdbMediaFamily follows msdb.dbo.backupmediafamily: one row per device,
+// device_type 2 for a disk file and 9 for Azure Storage (a URL).
 func (x *execCtx) msdbMediaFamily() *rowset {
 	rs := &rowset{cols: []tds.Column{col("media_set_id", tds.TypeInt), col("family_sequence_number", tds.TypeTinyInt),
 		col("physical_device_name", tds.TypeNVarChar), col("device_type", tds.TypeTinyInt)}}
 	rs.cols[2].Length = 260
 	for _, b := range x.s.in.st.Backupsets {
 		for i, u := range b.URLs {
-			rs.rows = append(rs.rows, []any{b.MediaSetID, int64(i + 1), u, int64(9)}) // 9: URL
+			name, typ := u, int64(9)
+			if isDisk(u) {
+				name, typ = diskPath(u), 2
+			}
+			rs.rows = append(rs.rows, []any{b.MediaSetID, int64(i + 1), name, typ})
 		}
 	}
 	return rs
