@@ -50,7 +50,7 @@ func TestProductVersions(t *testing.T) {
 
 func TestFlavourRefusesWhatItCannotPlay(t *testing.T) {
 	for _, cfg := range []Config{{ProductVersion: "11.0.7001.0"}, {ProductVersion: "16.0"}, {ProductVersion: "16.0.x.4"},
-		{TimeZone: "Mars/Olympus"}, {TimeZone: "Europe/Vaduz"}} {
+		{TimeZone: "Mars/Olympus"}, {TimeZone: "Europe/Vaduz"}, {ProductVersion: "13.0.6300.2", HostOS: HostLinux}} {
 		if _, err := newFlavour(cfg); err == nil {
 			t.Errorf("%+v accepted", cfg)
 		}
