@@ -2,8 +2,11 @@ package db
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -28,6 +31,7 @@ type Job struct {
 	ServerID         *int64     `json:"server_id,omitempty"`
 	ItemID           *int64     `json:"item_id,omitempty"`
 	Params           string     `json:"-"`
+	Container        string     `json:"-"` // device container of its blobs; "" for jobs older than migration 7
 	ProgressPercent  int        `json:"progress_percent"`
 	BytesTransferred int64      `json:"bytes_transferred"`
 	Steps            []JobStep  `json:"steps"`
@@ -62,27 +66,57 @@ type NewJob struct {
 
 const jobColumns = `j.id, j.operation, j.kind, j.status, j.server_id, j.item_id, j.params, j.progress_percent,
 	j.bytes_transferred, j.steps, j.error_code, j.error_message, j.attempt, j.created_at, j.started_at, j.ended_at,
-	coalesce(s.name, ''), coalesce(d.name, '')`
+	coalesce(s.name, ''), coalesce(d.name, ''), j.container`
 
 const jobJoins = ` FROM jobs j
 	LEFT JOIN items i ON i.id = j.item_id
 	LEFT JOIN databases d ON d.id = i.database_id
 	LEFT JOIN servers s ON s.id = coalesce(j.server_id, d.server_id)`
 
-// CreateJob queues a job.
+// ErrAlreadyQueued is returned by CreateJob for a backup of an item and
+// kind that is already queued or running (the catalog's
+// jobs_one_active_backup index); the Job returned carries that job's id.
+var ErrAlreadyQueued = errors.New("a backup of this item and kind is already queued or running")
+
+// CreateJob queues a job and names its device container. A second active
+// backup of one item and kind is refused by the catalog itself, however
+// many callers race, with ErrAlreadyQueued and the active job's id.
 func (d *DB) CreateJob(ctx context.Context, n NewJob) (Job, error) {
 	params, err := json.Marshal(n.Params)
 	if err != nil || n.Params == nil {
 		params = []byte("{}")
 	}
-	res, err := d.write.ExecContext(ctx,
-		`INSERT INTO jobs (operation, kind, server_id, item_id, params, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		n.Operation, n.Kind, nullID(n.ServerID), nullID(n.ItemID), string(params), d.nowMS())
+	var id int64
+	err = d.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`INSERT INTO jobs (operation, kind, server_id, item_id, params, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			n.Operation, n.Kind, nullID(n.ServerID), nullID(n.ItemID), string(params), d.nowMS())
+		if err != nil {
+			return err
+		}
+		id, _ = res.LastInsertId()
+		_, err = tx.ExecContext(ctx, `UPDATE jobs SET container = ? WHERE id = ?`, containerName(id), id)
+		return err
+	})
+	if isUnique(err) && n.Operation == "backup" {
+		var active sql.NullInt64
+		d.write.QueryRowContext(ctx, `SELECT min(id) FROM jobs WHERE status IN ('queued', 'in_progress')
+			AND operation = 'backup' AND kind = ? AND item_id = ?`, n.Kind, n.ItemID).Scan(&active)
+		return Job{ID: active.Int64}, fmt.Errorf("queue %s backup of item %d: job %d: %w", n.Kind, n.ItemID, active.Int64, ErrAlreadyQueued)
+	}
 	if err != nil {
 		return Job{}, fmt.Errorf("queue %s job: %w", n.Operation, err)
 	}
-	id, _ := res.LastInsertId()
 	return d.JobByID(ctx, id)
+}
+
+// containerName is the device container of a job's blobs: its id for
+// people, and a random part, because ids start again in a catalog rebuilt
+// from the vault and a container must never hold two jobs' blobs.
+func containerName(id int64) string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return fmt.Sprintf("job-%d-%s", id, hex.EncodeToString(b))
 }
 
 // JobByID returns one job.
@@ -172,7 +206,7 @@ func scanJobs(rows *sql.Rows) ([]Job, error) {
 		var created int64
 		if err := rows.Scan(&j.ID, &j.Operation, &j.Kind, &j.Status, &serverID, &itemID, &j.Params,
 			&j.ProgressPercent, &j.BytesTransferred, &steps, &j.ErrorCode, &j.ErrorMessage, &j.Attempt,
-			&created, &started, &ended, &j.ServerName, &j.DatabaseName); err != nil {
+			&created, &started, &ended, &j.ServerName, &j.DatabaseName, &j.Container); err != nil {
 			return nil, err
 		}
 		if serverID.Valid {

@@ -215,6 +215,8 @@ type Replacement struct {
 	OldDatabaseID int64
 	OldItemID     int64
 	NewDatabaseID int64
+	// OldItemProtected: the old item was under a policy (now stopped).
+	OldItemProtected bool
 }
 
 // knownDatabase is a database row as SaveDiscovery compares it.
@@ -223,6 +225,7 @@ type knownDatabase struct {
 	guid, recoveryModel string
 	gone                bool
 	itemID              sql.NullInt64
+	itemState           sql.NullString
 }
 
 // SaveDiscovery records what discovery found on a server in one
@@ -265,7 +268,8 @@ func (d *DB) SaveDiscovery(ctx context.Context, serverID int64, info InstanceInf
 				if err != nil {
 					return err
 				}
-				r.Replaced = append(r.Replaced, Replacement{Name: f.Name, OldDatabaseID: prev.id, OldItemID: prev.itemID.Int64, NewDatabaseID: id})
+				r.Replaced = append(r.Replaced, Replacement{Name: f.Name, OldDatabaseID: prev.id, OldItemID: prev.itemID.Int64,
+					NewDatabaseID: id, OldItemProtected: prev.itemState.String == ItemProtected})
 			case existed:
 				// Recreated with nothing kept of the old one: same row.
 				seen[prev.id] = true
@@ -299,7 +303,7 @@ func (d *DB) SaveDiscovery(ctx context.Context, serverID int64, info InstanceInf
 // knownDatabases maps each name on the server to its live row, or to its
 // newest gone one when none is live.
 func knownDatabases(ctx context.Context, tx *sql.Tx, serverID int64) (map[string]knownDatabase, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT d.id, d.name, d.database_guid, d.recovery_model, d.gone, i.id
+	rows, err := tx.QueryContext(ctx, `SELECT d.id, d.name, d.database_guid, d.recovery_model, d.gone, i.id, i.state
 		FROM databases d LEFT JOIN items i ON i.database_id = d.id WHERE d.server_id = ? ORDER BY d.gone DESC, d.id`, serverID)
 	if err != nil {
 		return nil, err
@@ -309,7 +313,7 @@ func knownDatabases(ctx context.Context, tx *sql.Tx, serverID int64) (map[string
 	for rows.Next() {
 		var k knownDatabase
 		var name string
-		if err := rows.Scan(&k.id, &name, &k.guid, &k.recoveryModel, &k.gone, &k.itemID); err != nil {
+		if err := rows.Scan(&k.id, &name, &k.guid, &k.recoveryModel, &k.gone, &k.itemID, &k.itemState); err != nil {
 			return nil, err
 		}
 		out[name] = k // live rows come last and win

@@ -57,6 +57,7 @@ const (
 	CodePolicyInUse          Code = "UserErrorPolicyInUse"
 	CodePolicyInvalid        Code = "UserErrorInvalidPolicy"
 	CodeDatabaseAlreadyProtd Code = "UserErrorDatabaseAlreadyProtected"
+	CodeDatabaseReplaced     Code = "UserErrorDatabaseReplaced"
 
 	// Restores.
 	CodeLogChainBroken           Code = "UserErrorLogChainBroken"
@@ -113,7 +114,8 @@ var actions = map[Code]string{
 	CodeProtectionStopped:    "Resume protection with a policy to start backups again.",
 	CodePolicyInUse:          "Move the items to another policy or stop their protection first.",
 	CodePolicyInvalid:        "Correct the policy field named in the message.",
-	CodeDatabaseAlreadyProtd: "The database is already protected; change its policy instead.",
+	CodeDatabaseAlreadyProtd: "The database is already protected by the item named in the message; change that item's policy instead.",
+	CodeDatabaseReplaced:     "If the database was recreated on purpose, nothing to do: the old item keeps its points, restorable, and a new item protects the new database. If not, find out who dropped it; restore it from the old item.",
 
 	CodeLogChainBroken:           "Run a full backup to start a new log chain; restore points across the break are not available.",
 	CodeTimeNotCovered:           "Pick a time inside one of the restorable log ranges shown on the timeline.",

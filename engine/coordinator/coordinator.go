@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -184,7 +185,7 @@ func (c *Coordinator) recoverInterrupted(ctx context.Context) error {
 		if j.ItemID != nil {
 			retry.ItemID = *j.ItemID
 		}
-		if _, err := c.cfg.DB.CreateRetryJob(ctx, retry, j.Attempt+1); err != nil {
+		if _, err := c.cfg.DB.CreateRetryJob(ctx, retry, j.Attempt+1); err != nil && !errors.Is(err, db.ErrAlreadyQueued) {
 			return err
 		}
 		c.log.Warn("job interrupted by restart; retrying", "job", j.ID, "operation", j.Operation)
@@ -192,18 +193,16 @@ func (c *Coordinator) recoverInterrupted(ctx context.Context) error {
 	return nil
 }
 
-// enqueue queues a job unless the same operation and kind is already
-// queued or running for the item.
+// enqueue queues a job. A backup of an item and kind already queued or
+// running is not queued again: the catalog refuses it (so callers racing,
+// like two cron entries of one minute, catch-up and Backup now, cannot
+// both win) and the existing job's id comes back with
+// UserErrorOperationAlreadyInProgress.
 func (c *Coordinator) enqueue(ctx context.Context, n db.NewJob) (int64, error) {
-	if n.ItemID != 0 && n.Operation == "backup" {
-		if id, err := c.cfg.DB.ActiveJob(ctx, n.Operation, n.Kind, n.ItemID); err != nil || id != 0 {
-			if id != 0 && n.Operation == "backup" {
-				return id, engine.Errorf(engine.CodeAlreadyInProgress, "a %s backup of this item is already queued or running (job %d)", n.Kind, id)
-			}
-			return id, err
-		}
-	}
 	j, err := c.cfg.DB.CreateJob(ctx, n)
+	if errors.Is(err, db.ErrAlreadyQueued) {
+		return j.ID, engine.Errorf(engine.CodeAlreadyInProgress, "a %s backup of this item is already queued or running (job %d)", n.Kind, j.ID)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -238,8 +237,10 @@ func (c *Coordinator) startEligible(ctx context.Context) {
 		c.log.Error("list queued jobs", "err", err)
 		return
 	}
+	waiting := map[int64]bool{} // queued jobs not started in this pass
 	for _, j := range queued {
-		if !c.admit(j) {
+		if after := waitsFor(j); (after != 0 && (waiting[after] || c.isRunning(after))) || !c.admit(j) {
+			waiting[j.ID] = true
 			continue
 		}
 		if err := c.cfg.DB.StartJob(ctx, j.ID); err != nil {
@@ -263,6 +264,24 @@ func (c *Coordinator) startEligible(ctx context.Context) {
 			c.poke()
 		}()
 	}
+}
+
+// waitsFor is the job a backup was queued to follow (a log due at the
+// slot of a full runs after that full), or 0.
+func waitsFor(j db.Job) int64 {
+	if j.Operation != "backup" || !strings.Contains(j.Params, `"after"`) {
+		return 0
+	}
+	var p backupParams
+	json.Unmarshal([]byte(j.Params), &p)
+	return p.After
+}
+
+func (c *Coordinator) isRunning(id int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.running[id]
+	return ok
 }
 
 // admit reserves a slot for the job under the limits: global, per

@@ -1,6 +1,7 @@
 package coordinator_test
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -117,4 +118,95 @@ func TestRemoveServerRules(t *testing.T) {
 		t.Fatalf("removed server: %v", err)
 	}
 	s.register("sa", saPW)
+}
+
+// TestOneItemPerDatabase protects a database twice (and another from
+// three requests at once): one item each, the refusals naming it. Then
+// the database is dropped and recreated: at rediscovery the old item is
+// stopped with its points, an alert says the database was replaced, and
+// a new item protects the new database with a full of its own.
+func TestOneItemPerDatabase(t *testing.T) {
+	s := newStack(t)
+	s.exec("CREATE DATABASE Sales")
+	s.exec("USE Sales; CREATE TABLE t (id int); INSERT INTO t VALUES (1)")
+	s.exec("CREATE DATABASE HR")
+	srv := s.register("sa", saPW)
+	pol := s.policy()
+	old := s.database(srv.ID, "Sales")
+	it, full, err := s.coord.Protect(s.ctx, old.ID, pol.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mustComplete(full)
+	_, _, err = s.coord.Protect(s.ctx, old.ID, pol.ID)
+	if engine.CodeOf(err) != engine.CodeDatabaseAlreadyProtd || !strings.Contains(engine.MessageOf(err), fmt.Sprintf("item %d", it.ID)) {
+		t.Fatalf("protect twice: %v", err)
+	}
+	hr := s.database(srv.ID, "HR")
+	var wg sync.WaitGroup
+	items, errs := make([]db.Item, 3), make([]error, 3)
+	for i := range items {
+		wg.Add(1)
+		go func() { defer wg.Done(); items[i], _, errs[i] = s.coord.Protect(s.ctx, hr.ID, pol.ID) }()
+	}
+	wg.Wait()
+	var winner int64
+	for i, err := range errs {
+		if err == nil {
+			if winner != 0 {
+				t.Fatalf("two items for HR: %d and %d", winner, items[i].ID)
+			}
+			winner = items[i].ID
+		}
+	}
+	for _, err := range errs {
+		if err != nil && (engine.CodeOf(err) != engine.CodeDatabaseAlreadyProtd || !strings.Contains(engine.MessageOf(err), fmt.Sprintf("item %d", winner))) {
+			t.Fatalf("racing protect: %v (winner %d)", err, winner)
+		}
+	}
+
+	s.exec("DROP DATABASE Sales")
+	s.exec("CREATE DATABASE Sales")
+	s.exec("USE Sales; CREATE TABLE t (id int); INSERT INTO t VALUES (2)")
+	job, err := s.coord.Rediscover(s.ctx, srv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mustComplete(job)
+	var renewed db.Database
+	dbs, _ := s.db.ListDatabases(s.ctx, srv.ID)
+	for _, d := range dbs {
+		if d.Name == "Sales" && !d.Gone {
+			renewed = d
+		}
+	}
+	if renewed.ID == old.ID || renewed.GUID == old.GUID || renewed.GUID == "" || renewed.ItemID == nil || *renewed.ItemID == it.ID {
+		t.Fatalf("recreated database = %+v (was %+v)", renewed, old)
+	}
+	if got, _ := s.db.ItemByID(s.ctx, it.ID); got.State != db.ItemStopped || !strings.Contains(got.Note, "replaced") {
+		t.Fatalf("old item = %+v", got)
+	}
+	if pts, _ := s.db.ListPoints(s.ctx, it.ID); len(pts) != 1 || pts[0].DatabaseGUID != old.GUID {
+		t.Fatalf("old item's points = %+v", pts)
+	}
+	alerts, _ := s.db.ListAlerts(s.ctx, 50)
+	found := false
+	for _, a := range alerts {
+		found = found || (a.Code == string(engine.CodeDatabaseReplaced) && a.ResolvedAt == nil &&
+			strings.Contains(a.Message, fmt.Sprintf("item %d", it.ID)) && strings.Contains(a.Message, fmt.Sprintf("item %d", *renewed.ItemID)))
+	}
+	if !found {
+		t.Fatalf("no open replaced-database alert naming both items: %+v", alerts)
+	}
+	jobs, _ := s.db.ListJobs(s.ctx, db.JobFilter{ItemID: *renewed.ItemID, Operation: "backup"})
+	if len(jobs) != 1 || jobs[0].Kind != "full" {
+		t.Fatalf("new item's jobs = %+v", jobs)
+	}
+	s.mustComplete(jobs[0].ID)
+	if pts, _ := s.db.ListPoints(s.ctx, *renewed.ItemID); len(pts) != 1 || pts[0].DatabaseGUID != renewed.GUID {
+		t.Fatalf("new item's points = %+v", pts)
+	}
+	if _, err := s.coord.ResumeProtection(s.ctx, it.ID, 0); engine.CodeOf(err) != engine.CodeDatabaseNotFound {
+		t.Fatalf("resume the replaced item: %v", err)
+	}
 }

@@ -136,7 +136,7 @@ func (c *Coordinator) Protect(ctx context.Context, databaseID, policyID int64) (
 		return db.Item{}, 0, err
 	}
 	if d.ItemID != nil {
-		return db.Item{}, 0, engine.Errorf(engine.CodeDatabaseAlreadyProtd, "database %s is already protected", d.Name)
+		return db.Item{}, 0, alreadyProtected(d, *d.ItemID)
 	}
 	note := ""
 	if strings.EqualFold(d.RecoveryModel, "SIMPLE") {
@@ -147,6 +147,10 @@ func (c *Coordinator) Protect(ctx context.Context, databaseID, policyID int64) (
 	}
 	it, err := c.cfg.DB.CreateItem(ctx, d.ID, p.ID, note)
 	if errors.Is(err, db.ErrDuplicate) {
+		// Protected by a concurrent request since it was read.
+		if again, err := c.cfg.DB.DatabaseByID(ctx, d.ID); err == nil && again.ItemID != nil {
+			return db.Item{}, 0, alreadyProtected(d, *again.ItemID)
+		}
 		return db.Item{}, 0, engine.Errorf(engine.CodeDatabaseAlreadyProtd, "database %s is already protected", d.Name)
 	}
 	if err != nil {
@@ -154,6 +158,12 @@ func (c *Coordinator) Protect(ctx context.Context, databaseID, policyID int64) (
 	}
 	jobID, err := c.enqueueBackup(ctx, it, mssql.KindFull, 0, "protection configured")
 	return it, jobID, err
+}
+
+// alreadyProtected refuses a second item for a database, naming the item
+// that protects it.
+func alreadyProtected(d db.Database, itemID int64) error {
+	return engine.Errorf(engine.CodeDatabaseAlreadyProtd, "database %s on %s is already protected by backup item %d", d.Name, d.ServerName, itemID)
 }
 
 // BackupNow queues an on-demand backup; retainDays sets how long its point
@@ -190,6 +200,7 @@ func (c *Coordinator) BackupNow(ctx context.Context, itemID int64, kind string, 
 type backupParams struct {
 	RetainDays int    `json:"retain_days,omitempty"`
 	Reason     string `json:"reason,omitempty"`
+	After      int64  `json:"after,omitempty"` // a job this one starts only once it has ended
 }
 
 func (c *Coordinator) enqueueBackup(ctx context.Context, it db.Item, kind string, retainDays int, reason string) (int64, error) {
@@ -232,6 +243,9 @@ func (c *Coordinator) ResumeProtection(ctx context.Context, itemID, policyID int
 	}
 	if policyID == 0 && it.PolicyID != nil {
 		policyID = *it.PolicyID
+	}
+	if d, err := c.cfg.DB.DatabaseByID(ctx, it.DatabaseID); err == nil && d.Gone {
+		return 0, engine.Errorf(engine.CodeDatabaseNotFound, "%s (%s) is no longer on %s: its points stay restorable, but it cannot be backed up", d.Name, strings.ToLower(d.State), d.ServerName)
 	}
 	if _, err := c.Policy(ctx, policyID); err != nil {
 		return 0, err

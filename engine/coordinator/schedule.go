@@ -87,10 +87,26 @@ func (c *Coordinator) RunDue(ctx context.Context, policyID int64) {
 	}
 	now := c.cfg.Now()
 	for _, it := range items {
-		for _, kind := range c.dueKinds(ctx, p, it, now) {
-			if _, err := c.enqueueBackup(ctx, it, kind, 0, "scheduled"); err != nil && !isAlreadyQueued(err) {
-				c.log.Warn("scheduled backup", "item", it.ID, "kind", kind, "err", err)
-			}
+		c.queueDue(ctx, it, c.dueKinds(ctx, p, it, now))
+	}
+}
+
+// queueDue queues an item's due backups in order: a full or differential
+// first, and a log due at the same slot to run after it (whichever firing
+// queued that full), so the log starts from the new base.
+func (c *Coordinator) queueDue(ctx context.Context, it db.Item, kinds []string) {
+	var base int64
+	for _, kind := range kinds {
+		params := backupParams{Reason: "scheduled"}
+		if kind == mssql.KindLog {
+			params.After = base
+		}
+		id, err := c.enqueue(ctx, db.NewJob{Operation: "backup", Kind: kind, ItemID: it.ID, ServerID: it.ServerID, Params: params})
+		if err != nil && !isAlreadyQueued(err) {
+			c.log.Warn("scheduled backup", "item", it.ID, "kind", kind, "err", err)
+		}
+		if kind != mssql.KindLog {
+			base = id
 		}
 	}
 }
@@ -123,7 +139,9 @@ func (c *Coordinator) dueKinds(ctx context.Context, p policy.Policy, it db.Item,
 	return out
 }
 
-func logsAllowed(it db.Item) bool { return !strings.EqualFold(it.RecoveryModel, "SIMPLE") && !it.IsReadOnly }
+func logsAllowed(it db.Item) bool {
+	return !strings.EqualFold(it.RecoveryModel, "SIMPLE") && !it.IsReadOnly
+}
 
 // due reports whether a slot of kind fell after the item's last job of
 // that kind (last, by kind; or its protection began) and at or before now.

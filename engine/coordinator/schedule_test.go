@@ -231,3 +231,58 @@ func lastLogLSN(points []db.Point) string {
 	}
 	return points[0].LastLSN
 }
+
+// TestSimultaneousFiringsQueueOnce fires the two cron entries of a policy
+// whose hourly full and per-minute log share 10:00 in the same second, in
+// goroutines as robfig/cron runs them, with a Backup now of a full beside
+// them: exactly one full and one log are queued, the full first, and
+// SQL Server takes the log after the full has finished. Run with -race.
+func TestSimultaneousFiringsQueueOnce(t *testing.T) {
+	s := newStack(t)
+	s.coord.Stop()
+	clk := &clock{t: at(9, 59)}
+	s.coord = s.newCoordinator(clk)
+	s.exec("CREATE DATABASE Sales")
+	srv := s.register("sa", saPW)
+	p, err := s.coord.CreatePolicy(s.ctx, policy.Policy{Name: "Hourly", Full: policy.FullSchedule{Frequency: "hourly", Time: "00:00", Timezone: "UTC"},
+		Log: policy.LogSchedule{Enabled: true, EveryMinutes: 1}, Retention: policy.Retention{DailyDays: 7, LogDays: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, full, err := s.coord.Protect(s.ctx, s.database(srv.ID, "Sales").ID, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mustComplete(full)
+	mark := s.lastJobID()
+	clk.set(at(10, 0))
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.coord.RunDue(s.ctx, p.ID) }()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if _, err := s.coord.BackupNow(s.ctx, it.ID, "full", 0); err != nil && engine.CodeOf(err) != engine.CodeAlreadyInProgress {
+			t.Errorf("backup now: %v", err)
+		}
+	}()
+	wg.Wait()
+	if got := s.kinds(it.ID, mark); !slices.Equal(got, []string{"full", "log"}) {
+		t.Fatalf("queued %v, want one full then one log", got)
+	}
+	var fullEnd, logStart time.Time
+	var fullID, logID int64
+	if err := s.sql.QueryRowContext(s.ctx, `SELECT backup_set_id, backup_finish_date FROM msdb.dbo.backupset
+		WHERE database_name = 'Sales' AND type = 'D' ORDER BY backup_set_id DESC`).Scan(&fullID, &fullEnd); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.sql.QueryRowContext(s.ctx, `SELECT backup_set_id, backup_start_date FROM msdb.dbo.backupset
+		WHERE database_name = 'Sales' AND type = 'L' ORDER BY backup_set_id DESC`).Scan(&logID, &logStart); err != nil {
+		t.Fatal(err)
+	}
+	if logID < fullID || logStart.Before(fullEnd) {
+		t.Fatalf("log backup set %d began %v, before full %d ended %v", logID, logStart, fullID, fullEnd)
+	}
+}

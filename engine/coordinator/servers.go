@@ -409,11 +409,45 @@ func (c *Coordinator) runRediscover(ctx context.Context, j db.Job, st *steps) er
 	if err := c.noteRecoveryModels(ctx, s.ID); err != nil {
 		return err
 	}
+	c.protectReplaced(ctx, s, res.Replaced)
 	if s.AutoProtectPolicyID != nil && len(res.New) > 0 {
 		st.begin("Auto-protect", fmt.Sprintf("%d new databases", len(res.New)))
 		return c.autoProtect(ctx, s, res.New)
 	}
 	return nil
+}
+
+// protectReplaced handles databases dropped and recreated under their
+// name (a new database_guid: another database to SQL Server, whose log
+// chain shares nothing with the old one): discovery has stopped the old
+// item, which keeps its points; an alert says so, and the new database is
+// protected afresh under the old item's policy if that item was protected.
+// With auto-protection on, a new database is protected by it anyway.
+func (c *Coordinator) protectReplaced(ctx context.Context, s db.Server, list []db.Replacement) {
+	for _, r := range list {
+		old, err := c.item(ctx, r.OldItemID)
+		if err != nil {
+			c.log.Error("replaced database", "database", r.Name, "err", err)
+			continue
+		}
+		msg := fmt.Sprintf("%s: database %s was replaced (dropped and recreated): the points of item %d stay restorable", s.Name, r.Name, old.ID)
+		var policyID *int64
+		if old.PolicyID != nil && r.OldItemProtected {
+			policyID = old.PolicyID
+		} else if s.AutoProtectPolicyID != nil {
+			policyID = s.AutoProtectPolicyID
+		}
+		if policyID != nil {
+			if it, _, err := c.Protect(ctx, r.NewDatabaseID, *policyID); err == nil {
+				msg += fmt.Sprintf("; item %d protects the new database", it.ID)
+			} else {
+				msg += "; the new database could not be protected: " + engine.MessageOf(err)
+			}
+		} else {
+			msg += "; protect the new database to back it up"
+		}
+		c.raise(ctx, db.Alert{Severity: "warning", Code: string(engine.CodeDatabaseReplaced), Message: msg, ServerID: &s.ID, ItemID: &old.ID})
+	}
 }
 
 // connectSysadmin connects to a server for a backup or restore and checks
@@ -495,7 +529,8 @@ func (c *Coordinator) noteRecoveryModels(ctx context.Context, serverID int64) er
 		if it.IsReadOnly {
 			note = protectNote(db.Database{Name: it.DatabaseName, IsReadOnly: true})
 		}
-		if note != it.Note {
+		// Only its own note: others (a replaced database) stay.
+		if note != it.Note && (note == simpleNote || it.Note == simpleNote) {
 			c.cfg.DB.SetItemNote(ctx, it.ID, note)
 		}
 	}
