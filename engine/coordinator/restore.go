@@ -137,6 +137,9 @@ func (c *Coordinator) Restore(ctx context.Context, r RestoreRequest) (int64, err
 		}
 	case ModeFiles:
 		t.ServerID = 0
+		if err := checkScriptName(it, t); err != nil {
+			return 0, err
+		}
 	default:
 		return 0, invalid("target.mode", "choose original, alternate or files")
 	}
@@ -154,6 +157,9 @@ func (c *Coordinator) checkAlternate(ctx context.Context, it db.Item, t *Restore
 	if t.DatabaseName == "" || len(t.DatabaseName) > 128 {
 		return invalid("target.database_name", "enter a database name of 1 to 128 characters")
 	}
+	if mssql.HasControl(t.DatabaseName) {
+		return invalid("target.database_name", "a database name may not hold control characters (line breaks, tabs, NUL)")
+	}
 	dbs, err := c.cfg.DB.ListDatabases(ctx, t.ServerID)
 	if err != nil {
 		return err
@@ -168,6 +174,23 @@ func (c *Coordinator) checkAlternate(ctx context.Context, it db.Item, t *Restore
 					Err: &FieldError{"target.database_name", "a database of this name exists; choose another or confirm overwrite"}}
 			}
 		}
+	}
+	return nil
+}
+
+// checkScriptName settles the name a files-mode script restores as: the
+// one given, else the source's; either must be free of control characters,
+// since it is written into restore.sql.
+func checkScriptName(it db.Item, t *RestoreTarget) error {
+	t.DatabaseName = strings.TrimSpace(t.DatabaseName)
+	if t.DatabaseName == "" {
+		t.DatabaseName = it.DatabaseName
+	}
+	if len(t.DatabaseName) > 128 {
+		return invalid("target.database_name", "enter a database name of 1 to 128 characters")
+	}
+	if mssql.HasControl(t.DatabaseName) {
+		return invalid("target.database_name", "the name holds control characters (line breaks, tabs, NUL), which a script cannot carry safely; give another name for the script to restore as")
 	}
 	return nil
 }
@@ -194,7 +217,7 @@ func (c *Coordinator) runRestore(ctx context.Context, j db.Job, st *steps) error
 		return err
 	}
 	if r.Target.Mode == ModeFiles {
-		return c.restoreFiles(ctx, j, it, plan, points)
+		return c.restoreFiles(ctx, j, it, r.Target, plan, points)
 	}
 	s, err := c.server(ctx, r.Target.ServerID)
 	if err != nil {
@@ -404,12 +427,17 @@ func (c *Coordinator) pointsOf(ctx context.Context, itemID int64, plan restore.P
 }
 
 // restoreFiles lists the chain's .bak files for download, with the T-SQL
-// that restores them from a folder.
-func (c *Coordinator) restoreFiles(ctx context.Context, j db.Job, it db.Item, plan restore.Plan, points []db.Point) error {
+// that restores them from a folder. The name is checked again (a job
+// queued before the check) and written only through QuoteName, never into
+// a comment; REPLACE only when the user asked to overwrite.
+func (c *Coordinator) restoreFiles(ctx context.Context, j db.Job, it db.Item, t RestoreTarget, plan restore.Plan, points []db.Point) error {
+	if err := checkScriptName(it, &t); err != nil {
+		return err
+	}
 	var res FilesResult
 	var script strings.Builder
-	fmt.Fprintf(&script, "-- Restore %s from the files sqlvault exported (job %d).\n-- The paths assume the files are in %s; change them if they are elsewhere.\n",
-		strings.ReplaceAll(it.DatabaseName, "\n", " "), j.ID, FilesDir)
+	fmt.Fprintf(&script, "-- Restores item %d from the files sqlvault exported (job %d).\n-- The paths assume the files are in %s; change them if they are elsewhere.\n",
+		it.ID, j.ID, FilesDir)
 	for i, p := range points {
 		var disks []string
 		for _, b := range p.Blobs {
@@ -433,10 +461,10 @@ func (c *Coordinator) restoreFiles(ctx context.Context, j db.Job, it db.Item, pl
 				opts += ", STOPAT = " + mssql.QuoteString(s.Format("2006-01-02T15:04:05"))
 			}
 		}
-		if i == 0 {
+		if i == 0 && t.Overwrite {
 			opts += ", REPLACE"
 		}
-		fmt.Fprintf(&script, "RESTORE %s %s FROM %s WITH %s;\n", verb, mssql.QuoteName(it.DatabaseName), strings.Join(disks, ", "), opts)
+		fmt.Fprintf(&script, "RESTORE %s %s FROM %s WITH %s;\n", verb, mssql.QuoteName(t.DatabaseName), strings.Join(disks, ", "), opts)
 	}
 	res.Script = script.String()
 	return c.cfg.DB.SetJobResult(ctx, j.ID, res)

@@ -178,7 +178,7 @@ func TestRestoreAsFiles(t *testing.T) {
 	s.backup(it, "log")
 	points, _ := s.db.ListPoints(s.ctx, it.ID)
 	job, err := s.coord.Restore(s.ctx, coordinator.RestoreRequest{ItemID: it.ID, RecoveryPointID: points[1].ID,
-		Target: coordinator.RestoreTarget{Mode: coordinator.ModeFiles}})
+		Target: coordinator.RestoreTarget{Mode: coordinator.ModeFiles, Overwrite: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,8 +187,9 @@ func TestRestoreAsFiles(t *testing.T) {
 	if err != nil || len(res.Files) != 2 {
 		t.Fatalf("files = %+v, %v", res, err)
 	}
-	if !strings.Contains(res.Script, "RESTORE DATABASE [Sales]") || !strings.Contains(res.Script, "RESTORE LOG [Sales]") {
-		t.Errorf("script:\n%s", res.Script)
+	if !strings.Contains(res.Script, "RESTORE DATABASE [Sales]") || !strings.Contains(res.Script, "RESTORE LOG [Sales]") ||
+		!strings.Contains(res.Script, "REPLACE") {
+		t.Errorf("script (overwrite asked, so REPLACE):\n%s", res.Script)
 	}
 	// By hand: put the files in a folder, point the script at it and run
 	// it on the instance (over the original, as the script says).
@@ -213,5 +214,42 @@ func TestRestoreAsFiles(t *testing.T) {
 	}
 	if got := s.ids("Sales"); !slices.Equal(got, []int{1, 2}) {
 		t.Errorf("restored by hand from the files: %v", got)
+	}
+}
+
+// TestRestoreTargetNamesAndScript: a target name with a control character
+// (a line break that could put GO on a line of its own, NUL, a C1 control)
+// is refused naming target.database_name; the exported script quotes the
+// name with QuoteName, keeps it out of its comments, and says REPLACE only
+// when overwrite was asked.
+func TestRestoreTargetNamesAndScript(t *testing.T) {
+	s, _, it := protectedSales(t)
+	points, _ := s.db.ListPoints(s.ctx, it.ID)
+	for _, mode := range []string{coordinator.ModeAlternate, coordinator.ModeFiles} {
+		for _, name := range []string{"evil\r\nGO\r\nDROP DATABASE master", "a\x00b", "a\u0085b", "tab\there"} {
+			_, err := s.coord.Restore(s.ctx, coordinator.RestoreRequest{ItemID: it.ID, RecoveryPointID: points[0].ID,
+				Target: coordinator.RestoreTarget{Mode: mode, DatabaseName: name}})
+			if engine.CodeOf(err) != engine.CodeInvalidRequest || coordinator.FieldOf(err) != "target.database_name" {
+				t.Errorf("%s as %q: %v (field %q), want a refusal naming target.database_name", mode, name, err, coordinator.FieldOf(err))
+			}
+		}
+	}
+	job, err := s.coord.Restore(s.ctx, coordinator.RestoreRequest{ItemID: it.ID, RecoveryPointID: points[0].ID,
+		Target: coordinator.RestoreTarget{Mode: coordinator.ModeFiles, DatabaseName: "Sales ]copy"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mustComplete(job)
+	res, err := s.coord.RestoreFiles(s.ctx, job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(res.Script, "RESTORE DATABASE [Sales ]]copy] FROM") || strings.Contains(res.Script, "REPLACE") {
+		t.Errorf("script (QuoteName, no overwrite asked, so no REPLACE):\n%s", res.Script)
+	}
+	for _, line := range strings.Split(res.Script, "\n") {
+		if strings.HasPrefix(line, "--") && strings.Contains(line, "Sales") {
+			t.Errorf("a comment carries the name: %q", line)
+		}
 	}
 }
