@@ -23,13 +23,20 @@ func TestDiscoveryReadsDatabaseStates(t *testing.T) {
 	}
 	defer c.Close()
 	for _, q := range []string{"CREATE DATABASE Sales", "CREATE DATABASE Archive", "ALTER DATABASE Archive SET READ_ONLY",
-		"CREATE DATABASE Gone", "ALTER DATABASE Gone SET OFFLINE", "CREATE DATABASE Broken",
+		"CREATE DATABASE Gone", "ALTER DATABASE Gone SET OFFLINE",
 		"CREATE DATABASE Sales_snap ON (NAME = Sales, FILENAME = '/var/opt/mssql/data/Sales_snap.ss') AS SNAPSHOT OF Sales"} {
 		if _, err := c.DB().ExecContext(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	in.SetDatabaseState("Broken", "SUSPECT")
+	for _, st := range []string{"SUSPECT", "RECOVERY_PENDING", "RECOVERING", "RESTORING", "EMERGENCY"} {
+		if _, err := c.DB().ExecContext(ctx, "CREATE DATABASE ["+st+"]"); err != nil {
+			t.Fatal(err)
+		}
+		if err := in.SetDatabaseState(st, st); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// Replica exists before the instance starts again as its secondary.
 	if _, err := c.DB().ExecContext(ctx, "CREATE DATABASE Replica"); err != nil {
 		t.Fatal(err)
@@ -58,9 +65,13 @@ func TestDiscoveryReadsDatabaseStates(t *testing.T) {
 		}},
 		{"Archive", func(d mssql.Database) bool { return d.State == "ONLINE" && d.IsReadOnly }},
 		{"Gone", func(d mssql.Database) bool { return d.State == "OFFLINE" }},
-		{"Broken", func(d mssql.Database) bool { return d.State == "SUSPECT" }},
 		{"Sales_snap", func(d mssql.Database) bool { return d.IsSnapshot && d.IsReadOnly }},
 		{"Replica", func(d mssql.Database) bool { return d.AGSecondary }},
+	}
+	for _, st := range []string{"SUSPECT", "RECOVERY_PENDING", "RECOVERING", "RESTORING", "EMERGENCY"} {
+		if got[st].State != st {
+			t.Errorf("%s discovered as %+v", st, got[st])
+		}
 	}
 	for _, ch := range checks {
 		if d, ok := got[ch.name]; !ok || !ch.ok(d) {
