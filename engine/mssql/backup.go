@@ -302,7 +302,7 @@ func (c *Conn) LastBackupSet(ctx context.Context, database, url string) (BackupS
 // 15-minute intervals, -48 to +48, 127 when unknown. An unknown (or NULL)
 // zone falls back to the instance's offset now.
 func (c *Conn) setOffset(ctx context.Context, zone sql.NullInt64) time.Duration {
-	if zone.Valid && zone.Int64 >= -48 && zone.Int64 <= 48 {
+	if known(zone) {
 		return time.Duration(zone.Int64) * 15 * time.Minute
 	}
 	return c.utcOffset(ctx)

@@ -64,28 +64,13 @@ func (r RestoreRequest) statement(offset time.Duration) string {
 func (c *Conn) Restore(ctx context.Context, r RestoreRequest, progress func(percent int)) error {
 	var offset time.Duration
 	if r.StopAt != nil {
-		offset = c.offsetAt(ctx, *r.StopAt)
+		offset = c.offsetAt(ctx, *r.StopAt, r.URLs)
 	}
 	stmt := r.statement(offset)
 	if err := c.execWithProgress(ctx, stmt, progress); err != nil {
 		return classifyRestore(err, r)
 	}
 	return nil
-}
-
-// offsetAt is the instance's offset from UTC in force at t, which STOPAT's
-// local time needs: across a daylight-saving change the offset now is not
-// the one at t. SQL Server 2022 names its zone (CURRENT_TIMEZONE_ID) and
-// converts with that zone's rules (AT TIME ZONE, 2016+); before 2022 there
-// is no documented way to learn the zone, so the offset now is used.
-func (c *Conn) offsetAt(ctx context.Context, t time.Time) time.Duration {
-	var minutes int
-	err := c.db.QueryRowContext(ctx, `SELECT DATEPART(TZOFFSET, CAST(@p1 AS datetimeoffset(0)) AT TIME ZONE CURRENT_TIMEZONE_ID())`,
-		t.UTC().Format(time.RFC3339)).Scan(&minutes)
-	if err != nil {
-		return c.utcOffset(ctx)
-	}
-	return time.Duration(minutes) * time.Minute
 }
 
 // Recover brings a database left RESTORING online.
