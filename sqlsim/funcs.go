@@ -47,7 +47,12 @@ func (x *execCtx) serverProperty(prop string) any {
 		return in.cfg.InstanceName
 	case "servername":
 		return in.ServerName()
-	case "ishadrenabled", "isclustered":
+	case "ishadrenabled": // Always On availability groups: on where a database is a replica
+		if len(in.cfg.AGSecondaries) > 0 {
+			return int64(1)
+		}
+		return int64(0)
+	case "isclustered":
 		return int64(0)
 	case "instancedefaultdatapath", "instancedefaultlogpath", "instancedefaultbackuppath":
 		return defaultDataPath

@@ -192,6 +192,11 @@ func TestAGSecondaryMarker(t *testing.T) {
 	if err != nil || name != "Replica" || primary {
 		t.Errorf("dm_hadr_database_replica_states: %s primary=%v, %v", name, primary, err)
 	}
+	var hadr int
+	db.QueryRow("SELECT CAST(SERVERPROPERTY('IsHadrEnabled') AS int)").Scan(&hadr)
+	if hadr != 1 {
+		t.Errorf("IsHadrEnabled = %d with an availability group replica", hadr)
+	}
 }
 
 // TestRestoreLeavesRestoringFault: the knob makes RESTORE WITH RECOVERY
