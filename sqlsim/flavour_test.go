@@ -1,6 +1,10 @@
 package sqlsim
 
 import (
+	"bufio"
+	"context"
+	"database/sql"
+	"io"
 	"strconv"
 	"strings"
 	"testing"
@@ -147,4 +151,54 @@ func TestTimeZone(t *testing.T) {
 	if n := count(t, db, "SELECT COUNT(*) FROM P.dbo.orders"); n != 2 {
 		t.Fatalf("rows at local 01:59:59 = %d, want 2", n)
 	}
+}
+
+// TestFlavourFlags: `sqlvault sqlsim --product-version --time-zone` plays
+// that version in that zone; values it cannot play stop it at start.
+func TestFlavourFlags(t *testing.T) {
+	for _, bad := range [][]string{{"--product-version", "11.0.7001.0"}, {"--time-zone", "Nowhere/City"}} {
+		if err := Main(context.Background(), append([]string{"--addr", "127.0.0.1:0", "--data", t.TempDir(), "--sa-password", "x"}, bad...), io.Discard); err == nil {
+			t.Errorf("Main accepted %v", bad)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- Main(ctx, []string{"--addr", "127.0.0.1:0", "--data", t.TempDir(), "--sa-password", "Sa-Passw0rd!", "--tls=false",
+			"--product-version", "15.0.4355.3", "--time-zone", "America/New_York"}, pw)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no banner: %v (%v)", err, <-done)
+	}
+	go io.Copy(io.Discard, pr)
+	f := strings.Fields(line)
+	db, err := sql.Open("sqlserver", "sqlserver://sa:Sa-Passw0rd!@"+f[len(f)-3]+"?encrypt=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var ver string
+	var offset int
+	if err := db.QueryRow("SELECT SERVERPROPERTY('ProductVersion'), DATEDIFF(MINUTE, GETUTCDATE(), GETDATE())").Scan(&ver, &offset); err != nil {
+		t.Fatal(err)
+	}
+	_, want := time.Now().In(mustZone(t, "America/New_York")).Zone()
+	if ver != "15.0.4355.3" || offset != want/60 {
+		t.Fatalf("ProductVersion %q, local minus UTC %d min, want 15.0.4355.3 and %d", ver, offset, want/60)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustZone(t *testing.T, name string) *time.Location {
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
 }

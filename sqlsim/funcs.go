@@ -72,8 +72,12 @@ func (x *execCtx) call(f funcExpr, row *rowCtx) (any, error) {
 		}
 		args[i] = v
 	}
-	now := x.s.in.cfg.Now().UTC()
-	flav := x.s.in.flav
+	if x.now.IsZero() {
+		// Read once: in one query GETDATE and GETUTCDATE are the same
+		// instant (SQL Server evaluates them once per statement).
+		x.now = x.s.in.cfg.Now().UTC()
+	}
+	now, flav := x.now, x.s.in.flav
 	argc := func(n int) error {
 		if len(args) != n {
 			return sqlErr(174, 15, fmt.Sprintf("The %s function requires %d argument(s).", strings.ToLower(f.name), n))
@@ -138,13 +142,19 @@ func (x *execCtx) call(f funcExpr, row *rowCtx) (any, error) {
 		if err1 != nil || err2 != nil || a == nil || b == nil {
 			return nil, nil
 		}
-		d := b.(time.Time).Sub(a.(time.Time))
+		ta, tb := a.(time.Time), b.(time.Time)
 		unit := map[string]time.Duration{"SECOND": time.Second, "SS": time.Second, "S": time.Second, "MINUTE": time.Minute, "MI": time.Minute,
 			"N": time.Minute, "HOUR": time.Hour, "HH": time.Hour, "DAY": 24 * time.Hour, "DD": 24 * time.Hour, "MILLISECOND": time.Millisecond, "MS": time.Millisecond}[fmt.Sprint(args[0])]
 		if unit == 0 {
 			return nil, sqlErr(1023, 15, fmt.Sprintf("Invalid parameter 1 specified for datediff."))
 		}
-		return int64(d / unit), nil
+		// DATEDIFF counts the unit's boundaries crossed, not whole units.
+		if unit == 24*time.Hour {
+			ta, tb = wallClock(ta).Truncate(unit), wallClock(tb).Truncate(unit)
+		} else {
+			ta, tb = ta.Truncate(unit), tb.Truncate(unit)
+		}
+		return int64(tb.Sub(ta) / unit), nil
 	case "DATEADD":
 		if err := argc(3); err != nil {
 			return nil, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sqlvault/sqlvault/sqlsim/tds"
 )
@@ -48,6 +49,7 @@ type execCtx struct {
 	s      *session
 	w      tds.ResultWriter
 	params map[string]any
+	now    time.Time // the batch's clock reading for GETDATE and friends
 }
 
 // Exec runs a batch: statements one after another until one fails, as SQL
