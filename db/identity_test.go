@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"errors"
+	"regexp"
 	"testing"
 )
 
@@ -99,5 +100,32 @@ func TestRecreatedDatabaseIsANewRow(t *testing.T) {
 	}
 	if dbs, _ = d.ListDatabases(ctx, s.ID); len(dbs) != 2 {
 		t.Fatalf("databases after it came back = %+v", dbs)
+	}
+}
+
+// TestJobContainersNeverRepeat: every job's device container carries its
+// id and a random part, so job 1 of a catalog rebuilt from the vault does
+// not write into the container of the first catalog's job 1; and
+// ReserveJobIDs moves the next id past what the vault holds.
+func TestJobContainersNeverRepeat(t *testing.T) {
+	ctx := context.Background()
+	first, second := openTest(t), openTest(t)
+	a, err := first.CreateJob(ctx, NewJob{Operation: "rediscover"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := second.CreateJob(ctx, NewJob{Operation: "rediscover"})
+	if a.ID != b.ID || a.Container == b.Container || !regexp.MustCompile(`^job-1-[0-9a-f]{12}$`).MatchString(a.Container) {
+		t.Fatalf("job 1 of two catalogs: containers %q and %q", a.Container, b.Container)
+	}
+	if err := second.ReserveJobIDs(ctx, 41, "rebuilt"); err != nil {
+		t.Fatal(err)
+	}
+	second.ReserveJobIDs(ctx, 7, "a smaller reservation moves nothing back")
+	if next, _ := second.CreateJob(ctx, NewJob{Operation: "rediscover"}); next.ID != 43 {
+		t.Fatalf("next job after reserving 41 = %d", next.ID)
+	}
+	if j, _ := second.JobByID(ctx, 42); j.Operation != "rebuild" || j.Status != JobCompleted || len(j.Steps) != 1 {
+		t.Fatalf("the reservation's job = %+v", j)
 	}
 }

@@ -220,3 +220,18 @@ func (d *DB) DeleteServer(ctx context.Context, id int64) error {
 func (d *DB) ServerPoints(ctx context.Context, serverID int64) ([]Point, error) {
 	return d.queryPoints(ctx, `WHERE item_id IN (SELECT i.id FROM items i JOIN databases d ON d.id = i.database_id WHERE d.server_id = ?)`, serverID)
 }
+
+// ReserveJobIDs makes the next job's id greater than last (a catalog
+// rebuilt from the vault would otherwise number jobs from 1 again) by
+// recording the rebuild as a completed job with id last+1, if no job has
+// an id that high already.
+func (d *DB) ReserveJobIDs(ctx context.Context, last int64, detail string) error {
+	now := d.nowMS()
+	steps, _ := json.Marshal([]JobStep{{Name: "Rebuild catalog from the vault", Started: fromMS(now), Ended: ptrTime(fromMS(now)), Detail: detail}})
+	_, err := d.write.ExecContext(ctx, `INSERT INTO jobs (id, operation, status, progress_percent, steps, created_at, started_at, ended_at)
+		SELECT ?, 'rebuild', 'completed', 100, ?, ?, ?, ? WHERE ? > coalesce((SELECT max(id) FROM jobs), 0)`,
+		last+1, string(steps), now, now, now, last)
+	return err
+}
+
+func ptrTime(t time.Time) *time.Time { return &t }

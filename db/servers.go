@@ -343,6 +343,12 @@ func updateDiscovered(ctx context.Context, tx *sql.Tx, id int64, f Database, not
 	return err
 }
 
+// RetireDatabase marks a database row as an older incarnation of its
+// name (see markReplaced), e.g. when a rebuilt catalog meets a newer one.
+func (d *DB) RetireDatabase(ctx context.Context, id int64) error {
+	return d.tx(ctx, func(tx *sql.Tx) error { return markReplaced(ctx, tx, id, d.nowMS()) })
+}
+
 // markReplaced retires a database's old incarnation and stops its item,
 // which keeps its points.
 func markReplaced(ctx context.Context, tx *sql.Tx, id, now int64) error {

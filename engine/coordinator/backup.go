@@ -31,7 +31,7 @@ var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 // blobNames names the stripes of one backup: the job's own container (its
 // SAS grants nothing else), then a readable name for the .bak download.
-func blobNames(jobID int64, database, kind string, at time.Time, stripes int) []string {
+func blobNames(container, database, kind string, at time.Time, stripes int) []string {
 	safe := strings.Trim(unsafeChars.ReplaceAllString(database, "_"), "_.")
 	if safe == "" {
 		safe = "db"
@@ -49,12 +49,20 @@ func blobNames(jobID int64, database, kind string, at time.Time, stripes int) []
 		if stripes > 1 {
 			suffix = fmt.Sprintf("_%dof%d", i+1, stripes)
 		}
-		names[i] = fmt.Sprintf("%s/%s_%s_%s%s%s", jobContainer(jobID), safe, kind, at.UTC().Format("20060102T150405Z"), suffix, ext)
+		names[i] = fmt.Sprintf("%s/%s_%s_%s%s%s", container, safe, kind, at.UTC().Format("20060102T150405Z"), suffix, ext)
 	}
 	return names
 }
 
-func jobContainer(jobID int64) string { return "job-" + strconv.FormatInt(jobID, 10) }
+// jobContainer is the device container of a job's blobs, unique for the
+// life of the vault (see db.CreateJob); jobs queued before containers were
+// stored used job-ID.
+func jobContainer(j db.Job) string {
+	if j.Container != "" {
+		return j.Container
+	}
+	return "job-" + strconv.FormatInt(j.ID, 10)
+}
 
 // runBackup streams one backup from SQL Server through the device into the
 // vault, then commits the recovery point. Until the commit nothing is
@@ -98,12 +106,12 @@ func (c *Coordinator) runBackup(ctx context.Context, j db.Job, st *steps) error 
 		return err
 	}
 
-	blobs := blobNames(j.ID, it.DatabaseName, j.Kind, c.cfg.Now(), stripesFor(dbase.SizeBytes))
+	blobs := blobNames(jobContainer(j), it.DatabaseName, j.Kind, c.cfg.Now(), stripesFor(dbase.SizeBytes))
 	st.begin("Grant device access", fmt.Sprintf("%d stripe(s)", len(blobs)))
-	containerURL := c.cfg.Device.ContainerURL(jobContainer(j.ID))
+	containerURL := c.cfg.Device.ContainerURL(jobContainer(j))
 	// The SAS lives as long as this job: renewed while it runs, revoked
 	// when it returns, whatever SQL Server keeps in its credential.
-	sas, revoke := c.cfg.Device.Hold(ctx, jobContainer(j.ID), vdi.GrantBackup)
+	sas, revoke := c.cfg.Device.Hold(ctx, jobContainer(j), vdi.GrantBackup)
 	defer revoke()
 	if err := conn.EnsureCredential(ctx, containerURL, sas); err != nil {
 		return err
@@ -115,7 +123,7 @@ func (c *Coordinator) runBackup(ctx context.Context, j db.Job, st *steps) error 
 	defer untrack()
 	urls := make([]string, len(blobs))
 	for i, b := range blobs {
-		urls[i] = c.cfg.Device.BlobURL(jobContainer(j.ID), strings.TrimPrefix(b, jobContainer(j.ID)+"/"))
+		urls[i] = c.cfg.Device.BlobURL(jobContainer(j), strings.TrimPrefix(b, jobContainer(j)+"/"))
 	}
 	req := mssql.BackupRequest{Database: it.DatabaseName, Kind: j.Kind, URLs: urls, Compression: pol.SQLCompression,
 		Name: fmt.Sprintf("sqlvault %s backup of %s", j.Kind, it.DatabaseName), Description: fmt.Sprintf("sqlvault job %d", j.ID)}

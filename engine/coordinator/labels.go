@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,6 +35,11 @@ type PointLabels struct {
 	DifferentialBaseLSN string    `json:"differential_base_lsn"`
 	SizeBytes           int64     `json:"size_bytes"`
 	StoredBytes         int64     `json:"stored_bytes"`
+	// The job that wrote the point and its item, in the catalog of the day
+	// (0 in labels written before they were recorded): recovery commits only
+	// blobs labelled for the job and item it recovers.
+	Job  int64 `json:"job,omitempty"`
+	Item int64 `json:"item,omitempty"`
 }
 
 const labelKey = "sqlvault.point"
@@ -43,7 +49,15 @@ func labelsOf(s db.Server, it db.Item, p db.Point, n int) PointLabels {
 	return PointLabels{Server: s.Name, Host: s.Host, Port: s.Port, Instance: s.InstanceName, Database: it.DatabaseName,
 		DatabaseGUID: p.DatabaseGUID, Kind: p.Kind, Stripe: n, Stripes: p.Blobs, Start: p.StartTime, End: p.EndTime,
 		FirstLSN: p.FirstLSN, LastLSN: p.LastLSN, CheckpointLSN: p.CheckpointLSN, DatabaseBackupLSN: p.DatabaseBackupLSN,
-		DifferentialBaseLSN: p.DifferentialBaseLSN, SizeBytes: p.SizeBytes, StoredBytes: p.StoredBytes}
+		DifferentialBaseLSN: p.DifferentialBaseLSN, SizeBytes: p.SizeBytes, StoredBytes: p.StoredBytes,
+		Job: derefID(p.JobID), Item: it.ID}
+}
+
+func derefID(id *int64) int64 {
+	if id == nil {
+		return 0
+	}
+	return *id
 }
 
 // point is the catalog row the labels describe, without item, job or
@@ -80,9 +94,14 @@ func (c *Coordinator) RebuildCatalog(ctx context.Context) (RebuildReport, error)
 		return rep, err
 	}
 	var points []PointLabels
+	var lastJob int64 // the highest job id the vault knows, by container or label
 	for _, m := range ms {
 		var l PointLabels
 		raw, ok := m.Labels[labelKey]
+		lastJob = max(lastJob, containerJob(m.Blob))
+		if ok && json.Unmarshal([]byte(raw), &l) == nil {
+			lastJob = max(lastJob, l.Job)
+		}
 		if !ok || json.Unmarshal([]byte(raw), &l) != nil || l.Stripe != 0 {
 			if !ok {
 				rep.Skipped++
@@ -115,7 +134,29 @@ func (c *Coordinator) RebuildCatalog(ctx context.Context) (RebuildReport, error)
 		}
 		rep.Points++
 	}
+	// Job ids continue past the vault's, so nothing a new job writes or
+	// reads can be mistaken for an old job's.
+	if err := c.cfg.DB.ReserveJobIDs(ctx, lastJob, fmt.Sprintf("catalog rebuilt from the vault: %d servers, %d databases, %d items, %d recovery points; job ids continue after %d",
+		rep.Servers, rep.Databases, rep.Items, rep.Points, lastJob)); err != nil {
+		return rep, err
+	}
 	return rep, nil
+}
+
+// containerJob reads the job id from a blob in a job's container,
+// job-ID/… or job-ID-RANDOM/…; 0 for other names.
+func containerJob(blob string) int64 {
+	container, _, _ := strings.Cut(blob, "/")
+	digits, ok := strings.CutPrefix(container, "job-")
+	if !ok {
+		return 0
+	}
+	digits, _, _ = strings.Cut(digits, "-")
+	id, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return id
 }
 
 func (c *Coordinator) rebuildServer(ctx context.Context, l PointLabels, rep *RebuildReport) (db.Server, error) {
@@ -144,10 +185,23 @@ func (c *Coordinator) rebuildItem(ctx context.Context, s db.Server, l PointLabel
 	if err != nil {
 		return 0, err
 	}
-	var d *db.Database
+	// One incarnation of the name (database_guid) per row: points come
+	// oldest first, so a live row of another guid is the older one.
+	var d, live *db.Database
 	for i := range dbs {
-		if dbs[i].Name == l.Database {
+		if dbs[i].Name != l.Database {
+			continue
+		}
+		if dbs[i].GUID == l.DatabaseGUID || dbs[i].GUID == "" || l.DatabaseGUID == "" {
 			d = &dbs[i]
+		}
+		if !dbs[i].Gone {
+			live = &dbs[i]
+		}
+	}
+	if d == nil && live != nil {
+		if err := c.cfg.DB.RetireDatabase(ctx, live.ID); err != nil {
+			return 0, err
 		}
 	}
 	if d == nil {

@@ -16,6 +16,7 @@ func TestRebuildCatalogFromVault(t *testing.T) {
 	s.exec("INSERT INTO Sales.dbo.t VALUES (2, N'in the log')")
 	s.backup(it, "log")
 	before, _ := s.db.ListPoints(s.ctx, it.ID)
+	lastJob := s.lastJobID()
 	s.coord.Stop()
 
 	// A new server: empty catalog, same vault and device.
@@ -58,6 +59,10 @@ func TestRebuildCatalogFromVault(t *testing.T) {
 	}
 	s.db, s.coord = fresh, c
 	s.mustComplete(job)
+	// Job ids go on past the vault's: the rebuild is job lastJob+1.
+	if rebuilt, _ := fresh.JobByID(s.ctx, lastJob+1); rebuilt.Operation != "rebuild" || job <= lastJob+1 {
+		t.Errorf("after a rebuild over jobs up to %d: rebuild job %+v, next job %d", lastJob, rebuilt, job)
+	}
 	if srv.Status != db.StatusHealthy {
 		t.Errorf("server after new login = %+v", srv)
 	}

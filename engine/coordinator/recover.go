@@ -23,9 +23,17 @@ import (
 // the retry. It is committed and true returned. Otherwise whatever blobs
 // the job left are deleted (an unlabelled manifest would otherwise hold its
 // chunks forever) and a retry is the right thing.
+//
+// Only blobs that are this job's are considered: a blob labelled for
+// another job or item, or one a committed point holds, is neither
+// committed nor deleted (a container reused under a rebuilt catalog's job
+// ids once held another database's committed full).
 func (c *Coordinator) recoverBackup(ctx context.Context, j db.Job) bool {
-	ms, err := c.cfg.Vault.List(ctx, jobContainer(j.ID)+"/")
-	if err != nil || len(ms) == 0 || j.ItemID == nil {
+	if j.ItemID == nil {
+		return false
+	}
+	ms, err := c.ownBlobs(ctx, j)
+	if err != nil || len(ms) == 0 {
 		return false
 	}
 	have := map[string]bool{}
@@ -64,6 +72,40 @@ func (c *Coordinator) recoverBackup(ctx context.Context, j db.Job) bool {
 	return false
 }
 
+// ownBlobs lists the blobs in a job's container that are the job's own:
+// not held by a committed point, and unlabelled or labelled for this job
+// and item (labels without a job, written before they named it, for the
+// item's database).
+func (c *Coordinator) ownBlobs(ctx context.Context, j db.Job) ([]vault.Manifest, error) {
+	ms, err := c.cfg.Vault.List(ctx, jobContainer(j)+"/")
+	if err != nil || len(ms) == 0 {
+		return nil, err
+	}
+	held, err := c.cfg.DB.AllBlobs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	it, err := c.item(ctx, *j.ItemID)
+	if err != nil {
+		return nil, err
+	}
+	var out []vault.Manifest
+	for _, m := range ms {
+		var l PointLabels
+		raw, labelled := m.Labels[labelKey]
+		if labelled && json.Unmarshal([]byte(raw), &l) != nil {
+			continue
+		}
+		mine := !labelled || (l.Job == j.ID && l.Item == it.ID) || (l.Job == 0 && l.Database == it.DatabaseName)
+		if held[m.Blob] || !mine {
+			c.log.Warn("recovery leaves a blob that is not the job's", "job", j.ID, "blob", m.Blob)
+			continue
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
 // fromMSDB asks the instance for the backup set written to a job's first
 // blob; it stands in for the labels when every stripe is committed.
 func (c *Coordinator) fromMSDB(ctx context.Context, j db.Job, ms []vault.Manifest) (PointLabels, bool) {
@@ -98,6 +140,7 @@ func (c *Coordinator) fromMSDB(ctx context.Context, j db.Job, ms []vault.Manifes
 		size, stored = size+m.Size, stored+m.StoredBytes
 	}
 	p := pointOf(set, j.Kind, blobs, size, stored)
+	p.JobID = &j.ID
 	if err := c.label(ctx, s, it, p); err != nil {
 		return PointLabels{}, false
 	}

@@ -326,9 +326,9 @@ func (c *Coordinator) tailLog(ctx context.Context, j db.Job, st *steps, conn *ms
 	if err != nil {
 		return err
 	}
-	blobs := blobNames(j.ID, it.DatabaseName+"_tail", mssql.KindLog, c.cfg.Now(), 1)
-	containerURL := c.cfg.Device.ContainerURL(jobContainer(j.ID))
-	sas, revoke := c.cfg.Device.Hold(ctx, jobContainer(j.ID), vdi.GrantBackup)
+	blobs := blobNames(jobContainer(j), it.DatabaseName+"_tail", mssql.KindLog, c.cfg.Now(), 1)
+	containerURL := c.cfg.Device.ContainerURL(jobContainer(j))
+	sas, revoke := c.cfg.Device.Hold(ctx, jobContainer(j), vdi.GrantBackup)
 	defer revoke()
 	if err := conn.EnsureCredential(ctx, containerURL, sas); err != nil {
 		return err
