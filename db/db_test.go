@@ -119,22 +119,3 @@ func TestRoleAllows(t *testing.T) {
 		}
 	}
 }
-
-func TestLoginFailuresCountAndClear(t *testing.T) {
-	ctx := context.Background()
-	d := openTest(t)
-	for i := 0; i < 3; i++ {
-		d.RecordLoginFailure(ctx, "bob", "10.0.0.1")
-	}
-	n, _, _ := d.LoginFailures(ctx, "BOB", "10.0.0.1")
-	if n != 3 {
-		t.Fatalf("failures = %d, want 3 (names are case-insensitive)", n)
-	}
-	if n, _, _ := d.LoginFailures(ctx, "bob", "10.0.0.2"); n != 0 {
-		t.Fatalf("other address has %d failures", n)
-	}
-	d.ClearLoginFailures(ctx, "bob", "10.0.0.1")
-	if n, _, _ := d.LoginFailures(ctx, "bob", "10.0.0.1"); n != 0 {
-		t.Fatalf("failures after clear = %d", n)
-	}
-}

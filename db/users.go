@@ -470,34 +470,6 @@ func (d *DB) DeleteToken(ctx context.Context, id int64) error {
 	return nil
 }
 
-// LoginFailures returns the failures recorded for a user name and address,
-// and the time of the last one.
-func (d *DB) LoginFailures(ctx context.Context, username, addr string) (int, time.Time, error) {
-	var n int
-	var last int64
-	err := d.read.QueryRowContext(ctx,
-		`SELECT failures, last_failure FROM login_attempts WHERE username = ? AND addr = ?`, username, addr).Scan(&n, &last)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, time.Time{}, nil
-	}
-	return n, fromMS(last), err
-}
-
-// RecordLoginFailure counts a failed sign-in.
-func (d *DB) RecordLoginFailure(ctx context.Context, username, addr string) error {
-	_, err := d.write.ExecContext(ctx, `
-		INSERT INTO login_attempts (username, addr, failures, last_failure) VALUES (?, ?, 1, ?)
-		ON CONFLICT (username, addr) DO UPDATE SET failures = failures + 1, last_failure = excluded.last_failure`,
-		username, addr, d.nowMS())
-	return err
-}
-
-// ClearLoginFailures forgets failures after a successful sign-in.
-func (d *DB) ClearLoginFailures(ctx context.Context, username, addr string) error {
-	_, err := d.write.ExecContext(ctx, `DELETE FROM login_attempts WHERE username = ? AND addr = ?`, username, addr)
-	return err
-}
-
 func randomToken() string {
 	b := make([]byte, 20)
 	rand.Read(b)
