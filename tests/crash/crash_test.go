@@ -285,7 +285,8 @@ func TestCrashConsistency(t *testing.T) {
 	list, _ := s.vault("list")
 	var leftovers []string
 	for _, j := range c.killed {
-		if strings.Contains(list, fmt.Sprintf("job-%d/", j)) {
+		// Containers are job-ID-RANDOM (job-ID before migration 7).
+		if strings.Contains(list, fmt.Sprintf("job-%d-", j)) || strings.Contains(list, fmt.Sprintf("job-%d/", j)) {
 			leftovers = append(leftovers, fmt.Sprintf("job-%d", j))
 		}
 	}
