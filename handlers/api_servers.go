@@ -72,6 +72,9 @@ func (h *Handlers) RegisterServerAPI(c echo.Context) error {
 	if err := decodeBody(c, &in, false); err != nil {
 		return apiErr(c, err)
 	}
+	if in.Encrypt == "" {
+		in.Encrypt = DefaultEncrypt
+	}
 	ctx := c.Request().Context()
 	if in.AutoProtectPolicyID != nil {
 		// Checked first: a server must not be registered by a request

@@ -52,6 +52,12 @@ func (h *Handlers) serversData(c echo.Context) (templates.ServersData, error) {
 	return d, err
 }
 
+// DefaultEncrypt is a new registration's encryption when none is chosen:
+// without TLS the LOGIN7 packet carries the sysadmin password under a
+// reversible obfuscation ([MS-TDS] 2.2.6.4), so encryption is on unless
+// the user turns it off.
+const DefaultEncrypt = "true"
+
 // Servers lists registered SQL Server instances with their databases.
 func (h *Handlers) Servers(c echo.Context) error {
 	d, err := h.serversData(c)
@@ -67,6 +73,9 @@ func (h *Handlers) RegisterServer(c echo.Context) error {
 	f := templates.ServerForm{Name: c.FormValue("name"), Host: c.FormValue("host"), Port: c.FormValue("port"),
 		InstanceName: c.FormValue("instance_name"), Username: c.FormValue("username"), Encrypt: c.FormValue("encrypt"),
 		Trust: formBool(c, "trust_server_certificate"), AutoProtect: c.FormValue("auto_protect_policy_id")}
+	if f.Encrypt == "" {
+		f.Encrypt = DefaultEncrypt
+	}
 	in := coordinator.ServerInput{Name: f.Name, Host: f.Host, InstanceName: f.InstanceName, Username: f.Username,
 		Password: c.FormValue("password"), Encrypt: f.Encrypt, TrustServerCertificate: f.Trust}
 	var err error

@@ -251,7 +251,7 @@ func TestAPIBackupAndRestoreEndToEnd(t *testing.T) {
 	// The same instance again, under its name or by host name under another: 409 naming the first.
 	again := admin.want(admin.do("POST", "/api/v1/servers", srvBody), 409, "UserErrorServerAlreadyRegistered", "host")
 	byName := admin.want(admin.do("POST", "/api/v1/servers", map[string]any{"name": "SQL01-by-name", "host": "localhost",
-		"port": sim.Port(), "username": "sa", "password": "Sa-Passw0rd!"}), 409, "UserErrorServerAlreadyRegistered", "host")
+		"port": sim.Port(), "username": "sa", "password": "Sa-Passw0rd!", "encrypt": "disable"}), 409, "UserErrorServerAlreadyRegistered", "host")
 	for _, a := range []answer{again, byName} {
 		if !strings.Contains(a.str("message"), `"SQL01"`) {
 			t.Errorf("refusal does not name the registered server: %s", a)
@@ -487,7 +487,7 @@ func TestAPINoSysadminAndPermissionScript(t *testing.T) {
 	sim := ts.startSim(t, sqlsim.Login{Name: "backup_svc", Password: "Svc-Passw0rd1"})
 	admin, reader := ts.client(t, db.RoleAdmin), ts.client(t, db.RoleReader)
 	reg := admin.want(admin.do("POST", "/api/v1/servers", map[string]any{"name": `SQL02\PROD`, "host": "127.0.0.1",
-		"port": sim.Port(), "username": "backup_svc", "password": "Svc-Passw0rd1"}), 201)
+		"port": sim.Port(), "username": "backup_svc", "password": "Svc-Passw0rd1", "encrypt": "disable"}), 201)
 	if reg.str("status_code") != "UserErrorSQLNoSysadminMembership" || reg.str("status") != db.StatusUnhealthy {
 		t.Fatalf("server = %s", reg)
 	}
@@ -533,7 +533,7 @@ func TestAPICancelRunningBackup(t *testing.T) {
 	sim := ts.env.StartSim(cfg)
 	admin, op, reader := ts.client(t, db.RoleAdmin), ts.client(t, db.RoleOperator), ts.client(t, db.RoleReader)
 	reg := admin.want(admin.do("POST", "/api/v1/servers", map[string]any{"host": "127.0.0.1", "port": sim.Port(),
-		"username": "sa", "password": "Sa-Passw0rd!"}), 201)
+		"username": "sa", "password": "Sa-Passw0rd!", "encrypt": "disable"}), 201)
 	reader.mustComplete(reg.num("discovery_job_id"))
 	big := find(t, reader.do("GET", "/api/v1/databases", nil).list("databases"), "name", "Big")
 	pol := admin.want(admin.do("POST", "/api/v1/policies", goodPolicy("P")), 201)

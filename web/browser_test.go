@@ -213,6 +213,9 @@ func TestBrowserUserJourney(t *testing.T) {
 		chromedp.SendKeys(css(`#f-host`), "127.0.0.1"),
 		chromedp.SetValue(css(`#f-port`), port),
 		chromedp.SendKeys(css(`#f-name`), "SQLPROD01"),
+		// The simulator offers no TLS: encryption (on by default) goes off,
+		// which the portal then warns about.
+		chromedp.SetValue(css(`#f-encrypt`), "disable"),
 		chromedp.SendKeys(css(`#f-username`), "sa"),
 		chromedp.SendKeys(css(`#f-password`), "wrong"),
 		chromedp.Click(css(`#register button[type=submit]`)),
@@ -224,6 +227,7 @@ func TestBrowserUserJourney(t *testing.T) {
 	do("register", chromedp.SendKeys(css(`#f-password`), "Sa-Passw0rd!"),
 		chromedp.Click(css(`#register button[type=submit]`)),
 		chromedp.WaitVisible(css(`#server-1`)),
+		chromedp.WaitVisible(css(`#server-1 .transport-warning`)),
 	)
 	// A second instance whose login lacks sysadmin: registered, with the
 	// permission script offered and an alert raised.
@@ -231,6 +235,7 @@ func TestBrowserUserJourney(t *testing.T) {
 		chromedp.SendKeys(css(`#f-host`), "127.0.0.1"),
 		chromedp.SetValue(css(`#f-port`), port),
 		chromedp.SendKeys(css(`#f-name`), "SQLPROD02"),
+		chromedp.SetValue(css(`#f-encrypt`), "disable"),
 		chromedp.SendKeys(css(`#f-username`), "backup_op"),
 		chromedp.SendKeys(css(`#f-password`), "Op-Passw0rd!"),
 		chromedp.Click(css(`#register button[type=submit]`)),
@@ -402,7 +407,7 @@ func TestPagesWorkWithoutJavaScript(t *testing.T) {
 	if r.StatusCode < 400 || !strings.Contains(b, `id="err-`) || !strings.Contains(b, `aria-invalid="true"`) {
 		t.Fatalf("failed registration = %d, want the form with the field at fault:\n%.3000s", r.StatusCode, b)
 	}
-	r, _ = post("/servers", url.Values{"host": {"127.0.0.1"}, "port": {port}, "name": {"SQL01"}, "username": {"sa"}, "password": {"Sa-Passw0rd!"}})
+	r, _ = post("/servers", url.Values{"host": {"127.0.0.1"}, "port": {port}, "name": {"SQL01"}, "username": {"sa"}, "password": {"Sa-Passw0rd!"}, "encrypt": {"disable"}})
 	if r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("registration = %d", r.StatusCode)
 	}

@@ -358,3 +358,29 @@ func TestMetricsTokenOrOwnAddress(t *testing.T) {
 		t.Fatalf("metrics on their own address = %d", r.StatusCode)
 	}
 }
+
+// TestNewRegistrationsEncryptByDefault: a registration that names no
+// encryption gets encrypt=true (TDS without TLS carries the password under
+// a reversible obfuscation), the register form starts on On, and the
+// portal warns on a server whose certificate is trusted unchecked.
+func TestNewRegistrationsEncryptByDefault(t *testing.T) {
+	ts := newTestServer(t)
+	cfg := ts.env.SimConfig("Sa-Passw0rd!")
+	cfg.TLS = true
+	sim := ts.env.StartSim(cfg)
+	admin := ts.client(t, db.RoleAdmin)
+	reg := admin.want(admin.do("POST", "/api/v1/servers", map[string]any{"name": "TLS01", "host": "127.0.0.1",
+		"port": sim.Port(), "username": "sa", "password": "Sa-Passw0rd!", "trust_server_certificate": true}), 201)
+	if reg.str("encrypt") != "true" {
+		t.Fatalf("registration without encrypt saved encrypt=%q, want true", reg.str("encrypt"))
+	}
+	s := signedIn(t, ts, "admin")
+	r, _ := s.c.Get(ts.URL + "/servers")
+	b := body(t, r)
+	if !strings.Contains(b, `<option value="true" selected>`) {
+		t.Error("the register form does not start on encryption On")
+	}
+	if !strings.Contains(b, "transport-warning") || !strings.Contains(b, "certificate is trusted without checking") {
+		t.Errorf("no warning for a server whose certificate is trusted unchecked:\n%.3000s", b)
+	}
+}

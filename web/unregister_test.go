@@ -20,7 +20,7 @@ func TestPortalUnregisterServer(t *testing.T) {
 	simExec(t, saDB(t, sim), "CREATE DATABASE [Sales]")
 	admin := ts.client(t, db.RoleAdmin)
 	reg := admin.want(admin.do("POST", "/api/v1/servers", map[string]any{"name": "SQL01", "host": "127.0.0.1", "port": sim.Port(),
-		"username": "sa", "password": "Sa-Passw0rd!"}), 201)
+		"username": "sa", "password": "Sa-Passw0rd!", "encrypt": "disable"}), 201)
 	admin.mustComplete(reg.num("discovery_job_id"))
 	sales := find(t, admin.do("GET", "/api/v1/databases", nil).list("databases"), "name", "Sales")
 	pol := admin.want(admin.do("POST", "/api/v1/policies", goodPolicy("P")), 201)
