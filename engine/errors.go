@@ -58,6 +58,8 @@ const (
 	CodePolicyInvalid        Code = "UserErrorInvalidPolicy"
 	CodeDatabaseAlreadyProtd Code = "UserErrorDatabaseAlreadyProtected"
 	CodeDatabaseReplaced     Code = "UserErrorDatabaseReplaced"
+	CodeForeignBackup        Code = "UserErrorBackupTakenOutsideSqlvault"
+	CodeDiffBaseNotInVault   Code = "UserErrorDifferentialBaseNotInVault"
 
 	// Restores.
 	CodeLogChainBroken           Code = "UserErrorLogChainBroken"
@@ -116,6 +118,8 @@ var actions = map[Code]string{
 	CodePolicyInvalid:        "Correct the policy field named in the message.",
 	CodeDatabaseAlreadyProtd: "The database is already protected by the item named in the message; change that item's policy instead.",
 	CodeDatabaseReplaced:     "If the database was recreated on purpose, nothing to do: the old item keeps its points, restorable, and a new item protects the new database. If not, find out who dropped it; restore it from the old item.",
+	CodeForeignBackup:        "Another job or tool backs up this database (msdb names its device and login): stop it, or have it add WITH COPY_ONLY, which leaves sqlvault's chain intact. With auto-heal on, sqlvault's next scheduled backup runs as a full and starts a new chain; otherwise run a full backup now.",
+	CodeDiffBaseNotInVault:   "A full backup not in the vault became the differential base, so this differential cannot be restored from the vault: run a full backup now, and stop the other full backups or have them add WITH COPY_ONLY.",
 
 	CodeLogChainBroken:           "Run a full backup to start a new log chain; restore points across the break are not available.",
 	CodeTimeNotCovered:           "Pick a time inside one of the restorable log ranges shown on the timeline.",

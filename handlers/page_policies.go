@@ -54,6 +54,8 @@ func policyFromForm(c echo.Context) (policy.Policy, templates.FieldErrs) {
 			DifferentialDays: num("retention.differential_days"), LogDays: num("retention.log_days")},
 		SQLCompression: formBool(c, "sql_compression"),
 	}
+	heal := formBool(c, "auto_heal")
+	p.AutoHeal = &heal
 	if p.Full.Frequency == "weekly" {
 		p.Full.Days = form["full.days"]
 	}

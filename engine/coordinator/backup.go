@@ -96,7 +96,8 @@ func (c *Coordinator) runBackup(ctx context.Context, j db.Job, st *steps) error 
 	if err != nil {
 		return err
 	}
-	if err := checkBackupKind(j.Kind, dbase, points); err != nil {
+	brk := c.catalogBreak(ctx, j, pol, points)
+	if err := checkBackupKind(brk.kindFor(j.Kind), dbase, points); err != nil {
 		return err
 	}
 
@@ -104,6 +105,9 @@ func (c *Coordinator) runBackup(ctx context.Context, j db.Job, st *steps) error 
 	conn, _, err := c.connectSysadmin(ctx, s)
 	if err != nil {
 		return err
+	}
+	if c.heal(ctx, conn, &j, it, pol, points, &brk, st) {
+		return nil // a full already queued heals the chain
 	}
 
 	blobs := blobNames(jobContainer(j), it.DatabaseName, j.Kind, c.cfg.Now(), stripesFor(dbase.SizeBytes))
@@ -133,6 +137,8 @@ func (c *Coordinator) runBackup(ctx context.Context, j db.Job, st *steps) error 
 		return c.vaultFull(blobs, err)
 	}
 
+	gap := c.landed(ctx, j.Kind, it, set, brk)
+
 	st.begin("Confirm transfer", "")
 	stored, size, err := c.confirm(ctx, blobs)
 	if err != nil {
@@ -152,12 +158,13 @@ func (c *Coordinator) runBackup(ctx context.Context, j db.Job, st *steps) error 
 		return err
 	}
 	c.hook("backup-before-commit")
-	if _, err := c.cfg.DB.CommitPoint(ctx, p); err != nil {
+	committed, err := c.cfg.DB.CommitPoint(ctx, p)
+	if err != nil {
 		c.discard(blobs)
 		return err
 	}
 	c.cfg.DB.JobProgress(ctx, j.ID, 100, size)
-	c.cfg.DB.ResolveAlerts(ctx, 0, it.ID)
+	c.settle(ctx, j, it, pol, committed, gap)
 	c.metrics.backupBytes(j.Kind, size)
 	return nil
 }

@@ -24,7 +24,14 @@ type Policy struct {
 	Log            LogSchedule  `json:"log"`
 	Retention      Retention    `json:"retention"`
 	SQLCompression bool         `json:"sql_compression"`
+	// AutoHeal turns the next scheduled log or differential into a full
+	// when the chain cannot continue (a backup taken outside sqlvault, a
+	// gap, a missing or old full, a restore over the original); nil is on.
+	AutoHeal *bool `json:"auto_heal,omitempty"`
 }
+
+// Heals reports whether auto-heal is on: unless the policy turns it off.
+func (p Policy) Heals() bool { return p.AutoHeal == nil || *p.AutoHeal }
 
 // FullSchedule runs full backups daily, or weekly on chosen days.
 type FullSchedule struct {
@@ -78,6 +85,10 @@ func (p *Policy) Defaults() {
 	}
 	if p.Full.Timezone == "" {
 		p.Full.Timezone = "UTC"
+	}
+	if p.AutoHeal == nil {
+		on := true
+		p.AutoHeal = &on
 	}
 	if p.Log.Enabled && p.Log.EveryMinutes == 0 {
 		p.Log.EveryMinutes = 15
