@@ -413,7 +413,8 @@ func scanToken(row scanner) (Token, error) {
 }
 
 // TokenBySecret authenticates an API token and notes its use. An expired
-// token, or one whose maker is disabled, is not found.
+// token, or one whose maker is disabled, is not found; one whose maker
+// now has a lower role acts with that role.
 func (d *DB) TokenBySecret(ctx context.Context, secret string) (Token, error) {
 	now := d.nowMS()
 	t, err := scanToken(d.read.QueryRowContext(ctx, `
@@ -422,6 +423,17 @@ func (d *DB) TokenBySecret(ctx context.Context, secret string) (Token, error) {
 		hashToken(secret), now))
 	if err != nil {
 		return Token{}, err
+	}
+	// A token never does more than its maker may now: a demoted maker's
+	// tokens are demoted with it.
+	if t.CreatorID != nil {
+		var maker Role
+		if err := d.read.QueryRowContext(ctx, `SELECT role FROM users WHERE id = ?`, *t.CreatorID).Scan(&maker); err != nil {
+			return Token{}, err
+		}
+		if !maker.Allows(t.Role) {
+			t.Role = maker
+		}
 	}
 	// Note the use at most once a minute so reads do not turn into writes.
 	if t.LastUsedAt == nil || now-ms(*t.LastUsedAt) > 60_000 {

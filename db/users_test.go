@@ -77,6 +77,13 @@ func TestDisablingAUserEndsItsSessionsAndTokens(t *testing.T) {
 	if _, err := d.TokenBySecret(ctx, secret); err != nil {
 		t.Errorf("token of a re-enabled user: %v", err)
 	}
+	// An operator's operator token follows its maker down to reader.
+	opSecret, _, _ := d.CreateTokenFor(ctx, NewToken{Name: "ann's ops", Role: RoleOperator, CreatorID: &u.ID})
+	reader := RoleReader
+	d.UpdateUser(ctx, u.ID, UserChange{Role: &reader})
+	if tok, err := d.TokenBySecret(ctx, opSecret); err != nil || tok.Role != RoleReader {
+		t.Errorf("token of a demoted maker = %+v, %v; want role reader", tok, err)
+	}
 	d.DeleteUser(ctx, u.ID)
 	if _, err := d.TokenByName(ctx, "ann's"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("a removed user's token is still listed: %v", err)
