@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -237,11 +236,17 @@ func (c *Coordinator) startEligible(ctx context.Context) {
 		c.log.Error("list queued jobs", "err", err)
 		return
 	}
-	waiting := map[int64]bool{} // queued jobs not started in this pass
+	bases := c.runningBases()
 	for _, j := range queued {
-		if after := waitsFor(j); (after != 0 && (waiting[after] || c.isRunning(after))) || !c.admit(j) {
-			waiting[j.ID] = true
+		base := isBase(j)
+		if (isLog(j) && bases[*j.ItemID]) || !c.admit(j) {
+			if base {
+				bases[*j.ItemID] = true // queued before later logs of its item
+			}
 			continue
+		}
+		if base {
+			bases[*j.ItemID] = true
 		}
 		if err := c.cfg.DB.StartJob(ctx, j.ID); err != nil {
 			c.release(j)
@@ -266,22 +271,28 @@ func (c *Coordinator) startEligible(ctx context.Context) {
 	}
 }
 
-// waitsFor is the job a backup was queued to follow (a log due at the
-// slot of a full runs after that full), or 0.
-func waitsFor(j db.Job) int64 {
-	if j.Operation != "backup" || !strings.Contains(j.Params, `"after"`) {
-		return 0
-	}
-	var p backupParams
-	json.Unmarshal([]byte(j.Params), &p)
-	return p.After
+// A log backup follows the full or differential of its item queued before
+// it (e.g. both due at one slot, the full queued first): it starts only
+// once that backup has ended, so it goes on from the new base.
+func isBase(j db.Job) bool {
+	return j.Operation == "backup" && j.ItemID != nil && (j.Kind == mssql.KindFull || j.Kind == mssql.KindDifferential)
 }
 
-func (c *Coordinator) isRunning(id int64) bool {
+func isLog(j db.Job) bool {
+	return j.Operation == "backup" && j.ItemID != nil && j.Kind == mssql.KindLog
+}
+
+// runningBases are the items with a full or differential running.
+func (c *Coordinator) runningBases() map[int64]bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, ok := c.running[id]
-	return ok
+	out := map[int64]bool{}
+	for _, r := range c.running {
+		if isBase(r.job) {
+			out[*r.job.ItemID] = true
+		}
+	}
+	return out
 }
 
 // admit reserves a slot for the job under the limits: global, per

@@ -200,7 +200,6 @@ func (c *Coordinator) BackupNow(ctx context.Context, itemID int64, kind string, 
 type backupParams struct {
 	RetainDays int    `json:"retain_days,omitempty"`
 	Reason     string `json:"reason,omitempty"`
-	After      int64  `json:"after,omitempty"` // a job this one starts only once it has ended
 }
 
 func (c *Coordinator) enqueueBackup(ctx context.Context, it db.Item, kind string, retainDays int, reason string) (int64, error) {

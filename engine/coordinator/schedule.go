@@ -91,22 +91,12 @@ func (c *Coordinator) RunDue(ctx context.Context, policyID int64) {
 	}
 }
 
-// queueDue queues an item's due backups in order: a full or differential
-// first, and a log due at the same slot to run after it (whichever firing
-// queued that full), so the log starts from the new base.
+// queueDue queues an item's due backups in dueKinds' order, a full or
+// differential before the log, which the dispatcher then starts after it.
 func (c *Coordinator) queueDue(ctx context.Context, it db.Item, kinds []string) {
-	var base int64
 	for _, kind := range kinds {
-		params := backupParams{Reason: "scheduled"}
-		if kind == mssql.KindLog {
-			params.After = base
-		}
-		id, err := c.enqueue(ctx, db.NewJob{Operation: "backup", Kind: kind, ItemID: it.ID, ServerID: it.ServerID, Params: params})
-		if err != nil && !isAlreadyQueued(err) {
+		if _, err := c.enqueueBackup(ctx, it, kind, 0, "scheduled"); err != nil && !isAlreadyQueued(err) {
 			c.log.Warn("scheduled backup", "item", it.ID, "kind", kind, "err", err)
-		}
-		if kind != mssql.KindLog {
-			base = id
 		}
 	}
 }

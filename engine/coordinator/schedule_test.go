@@ -100,7 +100,7 @@ func TestScheduleWithFakeClock(t *testing.T) {
 		}
 	}
 	step(at(9, 59).Add(30*time.Second), []string{}...) // no slot yet
-	step(at(10, 0), "full", "log")                     // a log may run beside a full
+	step(at(10, 0), "full", "log")                     // the log follows the full
 	step(at(10, 1), "log")
 	step(at(10, 2), "log")
 	step(at(10, 30), "differential", "log")
