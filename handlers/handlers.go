@@ -83,6 +83,8 @@ func statusOf(code engine.Code) int {
 	case engine.CodeInvalidRequest, engine.CodePolicyInvalid, engine.CodeWeakPassword,
 		// Registering: the connection test failed on what the user entered.
 		engine.CodeInstanceUnreachable, engine.CodeSQLLoginFailed, engine.CodeTLSFailed, engine.CodeNotSQLServer,
+		// A database that does not allow the protection or backup asked for.
+		engine.CodeDatabaseNotOnline, engine.CodeDatabaseInStandby, engine.CodeAGSecondary, engine.CodeReadOnlyBackupType,
 		// The planner's refusals and restore or backup requests that cannot be met.
 		engine.CodeTimeNotCovered, engine.CodeLogChainBroken, engine.CodeMissingFullBackup,
 		engine.CodeRecoveryPointExpired, engine.CodeOverwriteNotConfirmed, engine.CodeLogBackupSimple:
