@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
@@ -360,5 +362,45 @@ func TestDeviceAnswersLikeAzure(t *testing.T) {
 	expectCode(t, td.do(t, "HEAD", other, nil), 404, "BlobNotFound", "no refused request created a blob")
 	if got, etag2 := td.read(t, u); string(got) != string(data) || etag2 != etag {
 		t.Fatal("a refused request changed the blob")
+	}
+}
+
+// TestCommitRacingDeleteLeavesNoHole: a Delete sent alongside Put Block
+// List either removes the uncommitted blob before the commit (which then
+// fails) or is refused after it; a commit answered 201 always leaves a
+// readable blob.
+func TestCommitRacingDeleteLeavesNoHole(t *testing.T) {
+	td := startDevice(t)
+	sas := td.IssueSAS("race", "rw", time.Hour)
+	for i := 0; i < 20; i++ {
+		u := td.url("race", "b"+strconv.Itoa(i)+".bak", sas)
+		expect(t, td.do(t, "PUT", u, nil, "x-ms-blob-type", "BlockBlob"), 201, "Put Blob")
+		expect(t, td.do(t, "PUT", u+"&comp=block&blockid="+blockID("0"), []byte("data")), 201, "Put Block")
+		var commit, del int
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			r := td.do(t, "PUT", u+"&comp=blocklist", []byte("<BlockList><Latest>"+blockID("0")+"</Latest></BlockList>"))
+			commit = r.StatusCode
+			r.Body.Close()
+		}()
+		go func() {
+			defer wg.Done()
+			r := td.do(t, "DELETE", u, nil)
+			del = r.StatusCode
+			r.Body.Close()
+		}()
+		wg.Wait()
+		switch {
+		case commit == 201 && del == 409:
+			if got, _ := td.read(t, u); string(got) != "data" {
+				t.Fatalf("committed blob reads %q", got)
+			}
+		case commit == 400 && del == 202:
+			expectCode(t, td.do(t, "HEAD", u, nil), 404, "BlobNotFound", "HEAD after the delete won")
+		default:
+			t.Fatalf("commit %d, delete %d", commit, del)
+		}
 	}
 }
