@@ -25,6 +25,8 @@ const (
 	CodeWeakPassword   Code = "UserErrorWeakPassword"
 	CodeLastAdmin      Code = "UserErrorLastAdmin"
 	CodeRoleTooHigh    Code = "UserErrorRoleAboveCreator"
+	CodeApprovalNeeded Code = "UserErrorApprovalRequired"
+	CodeSelfApproval   Code = "UserErrorSelfApproval"
 	CodeInternal       Code = "InternalError"
 
 	// Instances.
@@ -58,6 +60,9 @@ const (
 	CodePolicyInvalid        Code = "UserErrorInvalidPolicy"
 	CodeDatabaseAlreadyProtd Code = "UserErrorDatabaseAlreadyProtected"
 	CodeDatabaseReplaced     Code = "UserErrorDatabaseReplaced"
+	CodeVaultImmutable       Code = "UserErrorVaultImmutable"
+	CodeImmutabilityLocked   Code = "UserErrorImmutabilityLocked"
+	CodeStorageLockMissing   Code = "UserErrorStorageLockNotSupported"
 	CodeForeignBackup        Code = "UserErrorBackupTakenOutsideSqlvault"
 	CodeDiffBaseNotInVault   Code = "UserErrorDifferentialBaseNotInVault"
 
@@ -87,6 +92,8 @@ var actions = map[Code]string{
 	CodeWeakPassword:   "Choose a password of at least 12 characters that is not a common one; a passphrase of several words works well.",
 	CodeLastAdmin:      "Make another user an enabled admin first; the server must keep at least one.",
 	CodeRoleTooHigh:    "Create the token with your own role or a lower one, or ask an admin to create it.",
+	CodeApprovalNeeded: "Ask another admin to approve the request named in the answer (Approvals in the portal, or POST /api/v1/approvals/{id}/approve) before it expires.",
+	CodeSelfApproval:   "Another admin must decide this request: multi-user authorization never lets the requester approve their own.",
 	CodeInternal:       "Retry the operation; if it fails again, check the server log.",
 
 	CodeInstanceUnreachable:       "Check that SQL Server is running, that the host and port are right and that the firewall allows the connection.",
@@ -117,6 +124,9 @@ var actions = map[Code]string{
 	CodePolicyInUse:          "Move the items to another policy or stop their protection first.",
 	CodePolicyInvalid:        "Correct the policy field named in the message.",
 	CodeDatabaseAlreadyProtd: "The database is already protected by the item named in the message; change that item's policy instead.",
+	CodeVaultImmutable:       "The vault is immutable: stop protection keeping the data, or lengthen retention; points leave by retention once they expire. An admin can turn immutability off unless it is locked.",
+	CodeImmutabilityLocked:   "Nothing can unlock a locked vault; its points leave by retention when they expire.",
+	CodeStorageLockMissing:   "Keep the vault on storage that enforces write-once itself (see docs/security.md): a separate machine, chattr +a, or a bucket with its own retention rule.",
 	CodeDatabaseReplaced:     "If the database was recreated on purpose, nothing to do: the old item keeps its points, restorable, and a new item protects the new database. If not, find out who dropped it; restore it from the old item.",
 	CodeForeignBackup:        "Another job or tool backs up this database (msdb names its device and login): stop it, or have it add WITH COPY_ONLY, which leaves sqlvault's chain intact. With auto-heal on, sqlvault's next scheduled backup runs as a full and starts a new chain; otherwise run a full backup now.",
 	CodeDiffBaseNotInVault:   "A full backup not in the vault became the differential base, so this differential cannot be restored from the vault: run a full backup now, and stop the other full backups or have them add WITH COPY_ONLY.",

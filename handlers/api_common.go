@@ -34,7 +34,9 @@ func invalidField(field, format string, args ...any) error {
 // field. An empty body is allowed only when emptyOK (v keeps its zero
 // value).
 func decodeBody(c echo.Context, v any, emptyOK bool) error {
-	return decodeJSON(c.Request().Body, v, emptyOK)
+	err := decodeJSON(c.Request().Body, v, emptyOK)
+	keepBody(c, v, err)
+	return err
 }
 
 // decodeIgnoring is decodeBody for an object whose top-level keys named
@@ -52,7 +54,9 @@ func decodeIgnoring(c echo.Context, v any, ignore ...string) error {
 		delete(obj, k)
 	}
 	b, _ := json.Marshal(obj)
-	return decodeJSON(bytes.NewReader(b), v, false)
+	err := decodeJSON(bytes.NewReader(b), v, false)
+	keepBody(c, v, err)
+	return err
 }
 
 func decodeJSON(r io.Reader, v any, emptyOK bool) error {

@@ -36,6 +36,7 @@ type Principal struct {
 	Role      db.Role
 	SessionID string // empty for API tokens
 	ViaToken  bool
+	Owner     string // the user who made the token, if one did
 }
 
 const principalKey = "sqlvault.principal"
@@ -87,17 +88,18 @@ func statusOf(code engine.Code) int {
 		engine.CodeDatabaseNotOnline, engine.CodeDatabaseInStandby, engine.CodeAGSecondary, engine.CodeReadOnlyBackupType,
 		// The planner's refusals and restore or backup requests that cannot be met.
 		engine.CodeTimeNotCovered, engine.CodeLogChainBroken, engine.CodeMissingFullBackup,
-		engine.CodeRecoveryPointExpired, engine.CodeOverwriteNotConfirmed, engine.CodeLogBackupSimple:
+		engine.CodeRecoveryPointExpired, engine.CodeOverwriteNotConfirmed, engine.CodeLogBackupSimple,
+		engine.CodeStorageLockMissing:
 		return http.StatusUnprocessableEntity
 	case engine.CodeUnauthorized:
 		return http.StatusUnauthorized
-	case engine.CodeForbidden, engine.CodeRoleTooHigh:
+	case engine.CodeForbidden, engine.CodeRoleTooHigh, engine.CodeSelfApproval:
 		return http.StatusForbidden
 	case engine.CodeNotFound, engine.CodeDatabaseNotFound:
 		return http.StatusNotFound
 	case engine.CodeConflict, engine.CodeLastAdmin, engine.CodePolicyInUse, engine.CodeAlreadyInProgress,
 		engine.CodeDatabaseAlreadyProtd, engine.CodeTargetDatabaseExists, engine.CodeProtectionStopped,
-		engine.CodeServerAlreadyRegistered:
+		engine.CodeServerAlreadyRegistered, engine.CodeVaultImmutable, engine.CodeImmutabilityLocked:
 		return http.StatusConflict
 	case engine.CodeTooManyLogins:
 		return http.StatusTooManyRequests
@@ -125,6 +127,11 @@ func apiErr(c echo.Context, err error) error {
 		code = engine.CodeNotFound
 	}
 	msg := engine.MessageOf(err)
+	if code == engine.CodeApprovalNeeded {
+		if h, ok := c.Get(approvalsKey).(*Handlers); ok {
+			return h.requestApproval(c, err)
+		}
+	}
 	if code == engine.CodeInternal {
 		slog.Default().Error("api request failed", "path", c.Path(), "err", err)
 		msg = "internal error"

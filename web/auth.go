@@ -40,7 +40,11 @@ func (a *authenticator) api(next echo.HandlerFunc) echo.HandlerFunc {
 			if err != nil {
 				return err
 			}
-			handlers.SetPrincipal(c, handlers.Principal{Name: "token:" + t.Name, Role: t.Role, ViaToken: true})
+			p := handlers.Principal{Name: "token:" + t.Name, Role: t.Role, ViaToken: true}
+			if t.CreatorID != nil {
+				p.Owner = t.CreatedBy
+			}
+			handlers.SetPrincipal(c, p)
 			return next(c)
 		}
 		if a.session(c) {

@@ -11,6 +11,10 @@ import (
 // cancels jobs; admin registers servers and manages policies and
 // protection. docs/api.md documents every one.
 func apiRoutes(api *echo.Group, h *handlers.Handlers, r roles) {
+	// With multi-user authorization on, a destructive request becomes an
+	// approval request (202) instead of a refusal: every API route gets
+	// h.Approvals after its role check.
+	r = roles{chain(r.reader, h.Approvals), chain(r.operator, h.Approvals), chain(r.admin, h.Approvals)}
 	api.GET("/me", h.Me, r.reader)
 
 	// Servers and their databases.
@@ -71,4 +75,18 @@ func apiRoutes(api *echo.Group, h *handlers.Handlers, r roles) {
 
 	// The audit log: read only, through every route.
 	api.GET("/audit", h.ListAuditAPI, r.reader)
+
+	// Vault settings (immutability, soft delete, multi-user authorization)
+	// and the requests multi-user authorization holds: a second admin
+	// decides them.
+	api.GET("/settings", h.GetSettingsAPI, r.reader)
+	api.PUT("/settings", h.UpdateSettingsAPI, r.admin)
+	api.GET("/approvals", h.ListApprovalsAPI, r.reader)
+	api.POST("/approvals/:id/approve", h.ApproveAPI, r.admin)
+	api.POST("/approvals/:id/reject", h.RejectAPI, r.admin)
+}
+
+// chain runs first, then second, as one middleware.
+func chain(first, second echo.MiddlewareFunc) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc { return first(second(next)) }
 }

@@ -93,6 +93,9 @@ func (c *Coordinator) UpdatePolicy(ctx context.Context, id int64, p policy.Polic
 	if err := p.ValidateWith(c.cfg.Limits); err != nil {
 		return p, err
 	}
+	if err := c.guardPolicyUpdate(ctx, id, p); err != nil {
+		return p, err
+	}
 	body, _ := json.Marshal(p)
 	if err := c.cfg.DB.UpdatePolicy(ctx, id, p.Name, string(body)); errors.Is(err, db.ErrDuplicate) {
 		return p, policyNameTaken(p.Name)
@@ -214,6 +217,9 @@ func (c *Coordinator) StopProtection(ctx context.Context, itemID int64, deleteDa
 	if err != nil {
 		return err
 	}
+	if err := c.guardStopDelete(ctx, deleteData); err != nil {
+		return err
+	}
 	if !deleteData {
 		return c.cfg.DB.SetItemState(ctx, it.ID, db.ItemStopped, nil)
 	}
@@ -287,6 +293,9 @@ func (c *Coordinator) ChangePolicy(ctx context.Context, itemID, policyID int64) 
 	}
 	if _, err := c.Policy(ctx, policyID); err != nil {
 		return invalid("policy_id", "%s", engine.MessageOf(err))
+	}
+	if err := c.guardPolicyChange(ctx, it, policyID); err != nil {
+		return err
 	}
 	return c.cfg.DB.SetItemPolicy(ctx, it.ID, policyID)
 }

@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -9,11 +10,8 @@ import (
 	"github.com/sqlvault/sqlvault/engine"
 	"github.com/sqlvault/sqlvault/engine/mssql"
 	"github.com/sqlvault/sqlvault/engine/restore"
+	"github.com/sqlvault/sqlvault/engine/vault"
 )
-
-// SoftDeleteGrace is how long expired points stay recoverable before their
-// data is collected.
-const SoftDeleteGrace = 14 * 24 * time.Hour
 
 // QueueRetention queues a retention job unless one is already waiting.
 func (c *Coordinator) QueueRetention(ctx context.Context) (int64, error) {
@@ -53,31 +51,23 @@ func (c *Coordinator) runRetention(ctx context.Context, j db.Job, st *steps) err
 		}
 		expired += len(drop)
 	}
-	st.detail(fmt.Sprintf("%d points expired (kept %s for undo)", expired, "14 days"))
+	days := c.Settings().SoftDeleteDays
+	st.detail(fmt.Sprintf("%d points expired (kept %d days for undo)", expired, days))
 
 	st.begin("Purge soft-deleted points", "")
-	purge, err := c.cfg.DB.PurgeablePoints(ctx, now.Add(-SoftDeleteGrace))
+	purge, err := c.cfg.DB.PurgeablePoints(ctx, now.Add(-c.softDelete()))
 	if err != nil {
 		return err
 	}
-	for _, p := range purge {
-		// Vault first: a crash in between leaves a soft-deleted row that
-		// the next run purges again; never a live row without its data.
-		for _, b := range p.Blobs {
-			if err := c.cfg.Vault.DeleteBlob(ctx, b); err != nil {
-				return err
-			}
-		}
+	ids, kept, err := c.purgeData(ctx, purge)
+	if err != nil {
+		return err
 	}
 	c.hook("retention-before-purge-rows")
-	ids := make([]int64, len(purge))
-	for i, p := range purge {
-		ids[i] = p.ID
-	}
 	if err := c.cfg.DB.DeletePoints(ctx, ids); err != nil {
 		return err
 	}
-	st.detail(fmt.Sprintf("%d points purged", len(purge)))
+	st.detail(fmt.Sprintf("%d points purged, %d kept by the immutable vault", len(ids), kept))
 
 	st.begin("Collect unreferenced vault data", "")
 	rep, err := c.cfg.Vault.GC(ctx)
@@ -111,10 +101,41 @@ func Expire(points []db.Point, now time.Time) []int64 {
 	return out
 }
 
-// UndeletePoint brings back a point retention soft-deleted, kept 14 more
-// days from now.
+// purgeData deletes the vault data of points past soft delete, answering
+// the ids whose data is gone. Vault first: a crash in between leaves a
+// soft-deleted row that the next run purges again, never a live row
+// without its data. A point the immutable vault keeps (ErrImmutable) stays
+// soft-deleted for a later run.
+func (c *Coordinator) purgeData(ctx context.Context, purge []db.Point) (ids []int64, kept int, err error) {
+	for _, p := range purge {
+		gone := true
+		for _, b := range p.Blobs {
+			err := c.cfg.Vault.DeleteBlob(ctx, b)
+			if errors.Is(err, vault.ErrImmutable) {
+				gone = false
+				continue
+			}
+			if err != nil {
+				return nil, 0, err
+			}
+		}
+		if !gone {
+			kept++
+			continue
+		}
+		ids = append(ids, p.ID)
+	}
+	return ids, kept, nil
+}
+
+// UndeletePoint brings back a point retention or a stop soft-deleted,
+// kept the soft delete period from now; with multi-user authorization on
+// it needs approval.
 func (c *Coordinator) UndeletePoint(ctx context.Context, pointID int64) error {
-	err := c.cfg.DB.UndeletePoint(ctx, pointID, c.cfg.Now().Add(SoftDeleteGrace))
+	if err := c.needApproval(ctx, fmt.Sprintf("undeleting recovery point %d", pointID)); err != nil {
+		return err
+	}
+	err := c.cfg.DB.UndeletePoint(ctx, pointID, c.cfg.Now().Add(c.softDelete()))
 	if err == db.ErrNotFound {
 		return engine.Errorf(engine.CodeNotFound, "recovery point %d is not soft-deleted", pointID)
 	}

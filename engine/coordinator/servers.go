@@ -599,6 +599,9 @@ func (c *Coordinator) RemoveServer(ctx context.Context, id int64) error {
 			return engine.Errorf(engine.CodeConflict, "%s keeps backups of its databases; stop protection with delete data first", s.Name)
 		}
 	}
+	if err := c.guardRemoveServer(ctx, len(points)); err != nil {
+		return err
+	}
 	for _, p := range points {
 		for _, b := range p.Blobs {
 			if err := c.cfg.Vault.DeleteBlob(ctx, b); err != nil {

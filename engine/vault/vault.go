@@ -114,6 +114,9 @@ type Vault struct {
 	// DeleteBlob after it, so Stats costs no manifest reads. nil before.
 	sizesMu sync.Mutex
 	sizes   map[string]int64
+
+	setMu    sync.Mutex
+	settings Settings // the settings object, read at Open
 }
 
 // staging is an upload in progress: its blocks by id.
@@ -159,6 +162,9 @@ func Open(ctx context.Context, b Backend, passphrase []byte, opts Options) (*Vau
 		staged: map[string]*staging{}, cache: newChunkCache(opts.CacheItems), blobs: map[string]*blobIndex{}}
 	v.written = sync.NewCond(&v.mu)
 	if err := v.loadIndex(ctx); err != nil {
+		return nil, err
+	}
+	if err := v.loadSettings(ctx); err != nil {
 		return nil, err
 	}
 	return v, nil
@@ -555,8 +561,13 @@ func (v *Vault) Annotate(ctx context.Context, blob string, labels map[string]str
 	return v.putManifest(ctx, m)
 }
 
-// DeleteBlob removes a committed blob; its chunks go at the next GC.
+// DeleteBlob removes a committed blob; its chunks go at the next GC. An
+// immutable vault refuses (ErrImmutable) a described blob younger than
+// its soft delete period.
 func (v *Vault) DeleteBlob(ctx context.Context, blob string) error {
+	if err := v.refuseImmutableDelete(ctx, blob); err != nil {
+		return err
+	}
 	v.mu.Lock()
 	delete(v.staged, blob)
 	v.mu.Unlock()
