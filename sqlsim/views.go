@@ -192,7 +192,14 @@ func (x *execCtx) sysRecoveryStatus() *rowset {
 		if d.State != "ONLINE" {
 			continue // as SQL Server, only databases that are online
 		}
-		rs.rows = append(rs.rows, []any{int64(d.ID), d.GUID, d.GUID, lsnDecimal(lsnIfSet(d.LastLogBack))})
+		// last_log_backup_lsn is NULL when no log backup can be taken: the
+		// SIMPLE recovery model, or FULL with no database backup since
+		// ("pseudo-simple", 4214 on BACKUP LOG).
+		var last any
+		if d.ChainOpen && d.Recovery != "SIMPLE" {
+			last = lsnDecimal(lsnIfSet(d.LastLogBack))
+		}
+		rs.rows = append(rs.rows, []any{int64(d.ID), d.GUID, d.GUID, last})
 	}
 	return rs
 }

@@ -157,7 +157,7 @@ func (c *Coordinator) serverBreak(ctx context.Context, conn *mssql.Conn, kind, d
 	if !ok {
 		if end, has := newestLog(points); has {
 			return &chainBreak{why: "SQL Server has no log chain to continue from the vault's last log backup " +
-				"(a switch to the SIMPLE recovery model, or a restore)", from: end.EndTime}
+				"(the recovery model was switched to SIMPLE since)", from: end.EndTime}
 		}
 		return nil
 	}
@@ -303,28 +303,42 @@ const (
 )
 
 // logContinuity says how a log backup starting at LSN first relates to the
-// vault's chain (as the restore planner follows it: a log continues from
-// the point whose last LSN it reaches), with the point it is measured
-// against.
+// vault's chain, as the restore planner follows it, with the point it is
+// measured against. The chain is followed from the newest full or
+// differential (by time: a restore's new fork numbers LSNs again): a log
+// continues the newest log after it, or, when there is none, reaches the
+// start's last LSN.
 func logContinuity(points []db.Point, first string) (continuity, db.Point) {
-	var end db.Point
+	var start, before, after db.Point // the start, the newest log before it, the newest log after it
 	for _, p := range points {
-		if end.ID == 0 || lsnCmp(p.LastLSN, end.LastLSN) > 0 {
-			end = p
+		if p.Kind != mssql.KindLog && (start.ID == 0 || p.EndTime.After(start.EndTime)) {
+			start = p
 		}
 	}
-	last, hasLog := newestLog(points)
-	switch {
-	case end.ID == 0:
-		return chainContinues, end
-	case lsnCmp(first, end.LastLSN) > 0:
-		return chainBroken, end
-	case hasLog && lsnCmp(first, last.LastLSN) < 0:
-		return chainForked, last
-	case hasLog && lsnCmp(first, last.LastLSN) > 0:
-		return chainLostSpan, last
+	for _, p := range points {
+		switch {
+		case p.Kind != mssql.KindLog:
+		case start.ID != 0 && p.EndTime.After(start.EndTime):
+			if after.ID == 0 || lsnCmp(p.LastLSN, after.LastLSN) > 0 {
+				after = p
+			}
+		case before.ID == 0 || p.EndTime.After(before.EndTime):
+			before = p
+		}
 	}
-	return chainContinues, end
+	switch {
+	case after.ID != 0 && lsnCmp(first, after.LastLSN) > 0:
+		return chainBroken, after
+	case after.ID != 0 && lsnCmp(first, after.LastLSN) < 0:
+		return chainForked, after
+	case after.ID != 0, start.ID == 0:
+		return chainContinues, after
+	case lsnCmp(first, start.LastLSN) > 0:
+		return chainBroken, start
+	case before.ID != 0 && lsnCmp(first, before.LastLSN) > 0:
+		return chainLostSpan, before
+	}
+	return chainContinues, start
 }
 
 func newestLog(points []db.Point) (db.Point, bool) {

@@ -251,3 +251,55 @@ func TestForeignLogWithAutoHealOff(t *testing.T) {
 		t.Errorf("the gap is open after a full: %+v", gaps)
 	}
 }
+
+// TestHealAfterRestoreOverOriginal: a restore over the database (here
+// sqlvault's own, to the first full) starts a new recovery fork, so the
+// next scheduled log runs as a full that says so; the logs after it
+// restore to the second.
+func TestHealAfterRestoreOverOriginal(t *testing.T) {
+	s, clk, p, it, _ := healStack(t, false, true)
+	s.exec("INSERT INTO Sales.dbo.t VALUES (2, N'before the restore')")
+	s.slot(clk, p, it, 10, 1)
+	points, _ := s.db.ListPoints(s.ctx, it.ID)
+	job, err := s.coord.Restore(s.ctx, coordinator.RestoreRequest{ItemID: it.ID, RecoveryPointID: points[0].ID,
+		Target: coordinator.RestoreTarget{Mode: coordinator.ModeOriginal, Overwrite: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mustComplete(job)
+	jobs := s.slot(clk, p, it, 10, 2)
+	if len(jobs) != 1 || jobs[0].Kind != "full" || !strings.Contains(stepText(jobs[0]), "a restore over the database started a new recovery fork") {
+		t.Fatalf("10:02, after the restore: %v\n%s", kindsOf(jobs), stepText(jobs[0]))
+	}
+	t3 := s.insertAt(3)
+	s.insertAt(4)
+	if got := kindsOf(s.slot(clk, p, it, 10, 3)); !slices.Equal(got, []string{"log"}) {
+		t.Fatalf("10:03: %v", got)
+	}
+	job, err = s.coord.Restore(s.ctx, coordinator.RestoreRequest{ItemID: it.ID, PointInTime: &t3,
+		Target: coordinator.RestoreTarget{Mode: coordinator.ModeAlternate, DatabaseName: "Sales_fork"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mustComplete(job)
+	if got := s.ids("Sales_fork"); !slices.Equal(got, []int{1, 3}) {
+		t.Errorf("restore to %v, on the new fork, holds %v", t3, got)
+	}
+}
+
+// TestHealAfterRecoveryModelChange: SIMPLE and back to FULL ends the log
+// chain (no log backup can be taken until a full), so the next scheduled
+// log runs as a full instead of failing, and logs follow it.
+func TestHealAfterRecoveryModelChange(t *testing.T) {
+	s, clk, p, it, _ := healStack(t, false, true)
+	s.slot(clk, p, it, 10, 1)
+	s.exec("ALTER DATABASE Sales SET RECOVERY SIMPLE")
+	s.exec("ALTER DATABASE Sales SET RECOVERY FULL")
+	jobs := s.slot(clk, p, it, 10, 2)
+	if len(jobs) != 1 || jobs[0].Kind != "full" || !strings.Contains(stepText(jobs[0]), "no log chain to continue") {
+		t.Fatalf("10:02, after the switch: %v", kindsOf(jobs))
+	}
+	if got := kindsOf(s.slot(clk, p, it, 10, 3)); !slices.Equal(got, []string{"log"}) {
+		t.Fatalf("10:03: %v", got)
+	}
+}

@@ -180,16 +180,20 @@ func logsTo(points []Point, start Point, at time.Time) ([]Step, error) {
 		at.Format(time.RFC3339), prev.End.Format(time.RFC3339))
 }
 
-// logsAfter returns the logs that continue past start's last LSN, in LSN
-// order, skipping those wholly before it.
+// logsAfter returns the logs that continue past start's last LSN, in the
+// order they were taken, skipping those wholly before it. On one recovery
+// fork LSNs grow with time, so time order is LSN order; across forks (a
+// restore over the database numbers LSNs again from its restore point) only
+// time tells the logs apart, and a log that ended before start did is of
+// another fork.
 func logsAfter(points []Point, start Point) []Point {
 	var out []Point
 	for _, p := range points {
-		if p.Kind == Log && lsnCmp(p.LastLSN, start.LastLSN) > 0 {
+		if p.Kind == Log && lsnCmp(p.LastLSN, start.LastLSN) > 0 && !p.End.Before(start.End) {
 			out = append(out, p)
 		}
 	}
-	slices.SortFunc(out, func(a, b Point) int { return lsnCmp(a.FirstLSN, b.FirstLSN) })
+	slices.SortFunc(out, func(a, b Point) int { return cmp.Or(a.End.Compare(b.End), lsnCmp(a.FirstLSN, b.FirstLSN)) })
 	return out
 }
 
