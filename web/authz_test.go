@@ -30,7 +30,7 @@ var pageRoles = map[string]db.Role{
 	"GET /servers": db.RoleReader, "POST /servers": db.RoleAdmin, "GET /servers/:id/databases": db.RoleReader,
 	"POST /servers/:id/rediscover": db.RoleAdmin, "POST /servers/:id/auto-protect": db.RoleAdmin,
 	"POST /servers/:id/unregister": db.RoleAdmin,
-	"POST /databases/:id/protect": db.RoleAdmin,
+	"POST /databases/:id/protect":  db.RoleAdmin,
 
 	"GET /items": db.RoleReader, "GET /items/:id": db.RoleReader, "GET /items/:id/summary": db.RoleReader,
 	"GET /items/:id/stop": db.RoleAdmin, "POST /items/:id/backup": db.RoleOperator, "POST /items/:id/stop": db.RoleAdmin, "POST /items/:id/resume": db.RoleAdmin,
