@@ -144,19 +144,19 @@ func TestOneItemPerDatabase(t *testing.T) {
 	}
 	hr := s.database(srv.ID, "HR")
 	var wg sync.WaitGroup
-	items, errs := make([]db.Item, 3), make([]error, 3)
+	items, fulls, errs := make([]db.Item, 3), make([]int64, 3), make([]error, 3)
 	for i := range items {
 		wg.Add(1)
-		go func() { defer wg.Done(); items[i], _, errs[i] = s.coord.Protect(s.ctx, hr.ID, pol.ID) }()
+		go func() { defer wg.Done(); items[i], fulls[i], errs[i] = s.coord.Protect(s.ctx, hr.ID, pol.ID) }()
 	}
 	wg.Wait()
-	var winner int64
+	var winner, winnerFull int64
 	for i, err := range errs {
 		if err == nil {
 			if winner != 0 {
 				t.Fatalf("two items for HR: %d and %d", winner, items[i].ID)
 			}
-			winner = items[i].ID
+			winner, winnerFull = items[i].ID, fulls[i]
 		}
 	}
 	for _, err := range errs {
@@ -165,6 +165,7 @@ func TestOneItemPerDatabase(t *testing.T) {
 		}
 	}
 
+	s.mustComplete(winnerFull)
 	s.exec("DROP DATABASE Sales")
 	s.exec("CREATE DATABASE Sales")
 	s.exec("USE Sales; CREATE TABLE t (id int); INSERT INTO t VALUES (2)")
