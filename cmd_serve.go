@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"time"
 
 	"github.com/sqlvault/sqlvault/auth"
 	"github.com/sqlvault/sqlvault/db"
@@ -116,6 +117,7 @@ func startApp(ctx context.Context, o serveOptions, log *slog.Logger, stdout io.W
 	if a.eng, err = openEngine(ctx, o, a.catalog, log); err != nil {
 		return nil, err
 	}
+	warnCAExpiry(log, a.eng.device.CACertPEM(), time.Now())
 	a.closers = append(a.closers, a.eng.close)
 	if a.device, err = net.Listen("tcp", o.deviceAddr); err != nil {
 		return nil, fmt.Errorf("device address %s: %w (port 443 needs CAP_NET_BIND_SERVICE; see docs/device.md)", o.deviceAddr, err)

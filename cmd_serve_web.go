@@ -2,9 +2,12 @@ package main
 
 import (
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -127,4 +130,21 @@ func (a *app) startMetrics(addr string) error {
 	a.metrics = l
 	a.closers = append(a.closers, func() { srv.Close() })
 	return nil
+}
+
+// warnCAExpiry logs, at every start, a device CA that ends within 90 days:
+// SQL Server hosts must import its successor before then
+// (docs/security.md, "Rotating the device CA").
+func warnCAExpiry(log *slog.Logger, caPEM []byte, now time.Time) bool {
+	b, _ := pem.Decode(caPEM)
+	if b == nil {
+		return false
+	}
+	ca, err := x509.ParseCertificate(b.Bytes)
+	if err != nil || ca.NotAfter.Sub(now) > 90*24*time.Hour {
+		return false
+	}
+	log.Warn("the device CA expires soon: rotate it (docs/security.md, \"Rotating the device CA\")",
+		"expires", ca.NotAfter.Format(time.DateOnly))
+	return true
 }

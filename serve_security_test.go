@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // startIn starts the app on data dir with serve's flags.
@@ -91,5 +92,24 @@ func TestServeOverTLSWithMetricsApart(t *testing.T) {
 	r.Body.Close()
 	if r.StatusCode != 200 || !strings.Contains(string(b), "sqlvault_http_requests_total") {
 		t.Fatalf("metrics on --metrics-addr = %d", r.StatusCode)
+	}
+}
+
+// TestCAExpiryWarned: a device CA ending within 90 days is logged at start
+// with the way out; one further off is not.
+func TestCAExpiryWarned(t *testing.T) {
+	t.Setenv("SQLVAULT_VAULT_PASSPHRASE", "")
+	a, err := startIn(t, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM := a.eng.device.CACertPEM()
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	if warnCAExpiry(log, caPEM, time.Now()) {
+		t.Fatal("a new CA was warned about")
+	}
+	if !warnCAExpiry(log, caPEM, time.Now().AddDate(4, 11, 0)) || !strings.Contains(logs.String(), "Rotating the device CA") {
+		t.Fatalf("a CA a month from its end was not warned about: %q", logs.String())
 	}
 }
