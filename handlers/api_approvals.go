@@ -78,17 +78,26 @@ func (h *Handlers) requestApproval(c echo.Context, cause error) error {
 		return c.JSON(http.StatusForbidden, APIError{Code: engine.CodeApprovalNeeded, Message: engine.MessageOf(cause),
 			Action: engine.CodeApprovalNeeded.Action()})
 	}
-	params, _ := json.Marshal(c.Get(bodyKey))
-	p, _ := PrincipalOf(c)
-	a, err := h.DB.CreateApproval(c.Request().Context(), db.Approval{Operation: op, TargetType: targetOf(op),
-		TargetID: c.Param("id"), Summary: engine.MessageOf(cause), Params: string(params), RequestedBy: person(p)}, ApprovalTTL)
+	a, err := h.newApproval(c, op, c.Get(bodyKey), cause)
 	if err != nil {
 		return apiErr(c, err)
 	}
-	NoteAudit(c, "approval %d requested: %s", a.ID, a.Summary)
 	msg := fmt.Sprintf("%s; request %d waits for another admin until %s", a.Summary, a.ID, a.ExpiresAt.Format(time.RFC3339))
 	return c.JSON(http.StatusAccepted, approvalAnswer{APIError: APIError{Code: engine.CodeApprovalNeeded, Message: msg,
 		Action: engine.CodeApprovalNeeded.Action()}, ApprovalID: a.ID, Approval: a})
+}
+
+// newApproval records a pending request for op on the request's :id,
+// run later with params, and notes it in this request's audit entry.
+func (h *Handlers) newApproval(c echo.Context, op string, params any, cause error) (db.Approval, error) {
+	raw, _ := json.Marshal(params)
+	p, _ := PrincipalOf(c)
+	a, err := h.DB.CreateApproval(c.Request().Context(), db.Approval{Operation: op, TargetType: targetOf(op),
+		TargetID: c.Param("id"), Summary: engine.MessageOf(cause), Params: string(raw), RequestedBy: person(p)}, ApprovalTTL)
+	if err == nil {
+		NoteAudit(c, "approval %d requested: %s", a.ID, a.Summary)
+	}
+	return a, err
 }
 
 func targetOf(op string) string {

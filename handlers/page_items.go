@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/sqlvault/sqlvault/db"
+	"github.com/sqlvault/sqlvault/engine"
 	"github.com/sqlvault/sqlvault/templates"
 )
 
@@ -187,7 +188,9 @@ func (h *Handlers) StopProtection(c echo.Context) error {
 		pushURL(c, "/items/"+c.Param("id")+"/stop?delete_data="+map[bool]string{true: "delete", false: "keep"}[del])
 		return render(c, http.StatusOK, templates.StopConfirm(h.page(c, "Stop protection", "items"), templates.StopData{Item: it, DeleteData: del, Totals: t}))
 	}
-	if err := h.Coord.StopProtection(ctx, id, del); err != nil {
+	if err := h.Coord.StopProtection(ctx, id, del); engine.CodeOf(err) == engine.CodeApprovalNeeded {
+		return h.afterPortalChange(c, "item.stop_delete", nil, err, "")
+	} else if err != nil {
 		return h.itemProblem(c, id, err)
 	}
 	return seeOther(c, "/items/"+c.Param("id"))

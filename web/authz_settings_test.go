@@ -14,4 +14,13 @@ func init() {
 	} {
 		apiRoles[k] = r
 	}
+	for k, r := range map[string]db.Role{
+		"GET /settings":                      db.RoleReader,
+		"POST /settings":                     db.RoleAdmin,
+		"POST /approvals/:id/approve":        db.RoleAdmin,
+		"POST /approvals/:id/reject":         db.RoleAdmin,
+		"POST /recovery-points/:id/undelete": db.RoleAdmin,
+	} {
+		pageRoles[k] = r
+	}
 }

@@ -62,4 +62,12 @@ func pageRoutes(p *echo.Group, h *handlers.Handlers, r roles) {
 	p.GET("/account", h.Account, r.reader)
 	p.POST("/account/password", h.ChangeOwnPassword, r.reader)
 	p.GET("/audit", h.Audit, r.reader)
+
+	// Vault settings, approval requests (a second admin decides) and the
+	// soft-deleted points that can still be undeleted.
+	p.GET("/settings", h.Settings, r.reader)
+	p.POST("/settings", h.SaveSettings, r.admin)
+	p.POST("/approvals/:id/approve", h.ApproveRequest, r.admin)
+	p.POST("/approvals/:id/reject", h.RejectRequest, r.admin)
+	p.POST("/recovery-points/:id/undelete", h.UndeletePoint, r.admin)
 }

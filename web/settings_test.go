@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -243,5 +246,79 @@ func TestAPIMultiUserAuthorization(t *testing.T) {
 	b.want(b.do("POST", fmt.Sprintf("/api/v1/approvals/%d/approve", off.num("approval_id")), nil), 200)
 	if s := a.do("GET", "/api/v1/settings", nil); s.m["multi_user_authorization"] != false || s.str("updated_by") != "admin" {
 		t.Fatalf("settings after approval = %s", s)
+	}
+}
+
+// TestPortalSettingsApprovalsAndUndelete drives the settings page: the
+// soft-deleted points are listed with Undelete; an admin turns multi-user
+// authorization on with the form; the portal's stop with delete data and
+// an undelete then become requests listed on the page, which the
+// requester cannot approve (no button, 403) and a second admin approves
+// or rejects there.
+func TestPortalSettingsApprovalsAndUndelete(t *testing.T) {
+	ts := newTestServer(t)
+	admin := ts.client(t, db.RoleAdmin)
+	adminToken(t, ts, "bea", "b1") // a second admin
+	itemID, _, _ := protected(t, ts, admin)
+	first := admin.points(itemID, false)[0].(map[string]any)
+	pointID := num(first, "id")
+	a, b := signedIn(t, ts, "admin"), signedIn(t, ts, "bea")
+	post := func(s session, path string, form url.Values) (int, string) {
+		t.Helper()
+		form.Set("_csrf", s.csrf)
+		r, err := s.c.PostForm(ts.URL+path, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.StatusCode, body(t, r)
+	}
+	code, page := post(a, "/settings", url.Values{"immutability": {"disabled"}, "soft_delete_days": {"30"}, "multi_user_authorization": {"on"}})
+	if code != http.StatusOK || !strings.Contains(page, "Settings saved.") {
+		t.Fatalf("save settings = %d", code)
+	}
+	if s := admin.do("GET", "/api/v1/settings", nil); s.m["multi_user_authorization"] != true || s.num("soft_delete_days") != 30 {
+		t.Fatalf("settings after the form = %s", s)
+	}
+	code, page = post(a, fmt.Sprintf("/items/%d/stop", itemID), url.Values{"delete_data": {"delete"}, "confirm": {"yes"}})
+	if code != http.StatusAccepted || !strings.Contains(page, "waits for another admin") {
+		t.Fatalf("portal stop with delete under MUA = %d", code)
+	}
+	pending, err := ts.db.ListApprovals(context.Background(), db.ApprovalPending, 10)
+	if err != nil || len(pending) != 1 || pending[0].Operation != "item.stop_delete" || pending[0].RequestedBy != "admin" {
+		t.Fatalf("pending = %+v, %v", pending, err)
+	}
+	approve := fmt.Sprintf("/approvals/%d/approve", pending[0].ID)
+	r, _ := a.c.Get(ts.URL + "/settings")
+	if strings.Contains(body(t, r), `action="`+approve+`"`) {
+		t.Error("the requester's page offers to approve their own request")
+	}
+	if code, _ := post(a, approve, url.Values{}); code != http.StatusForbidden {
+		t.Fatalf("self-approval in the portal = %d", code)
+	}
+	r, _ = b.c.Get(ts.URL + "/settings")
+	if !strings.Contains(body(t, r), `action="`+approve+`"`) {
+		t.Fatal("the second admin's page has no Approve button")
+	}
+	if code, page := post(b, approve, url.Values{}); code != http.StatusOK || !strings.Contains(page, "approved (completed)") {
+		t.Fatalf("approve = %d", code)
+	}
+	r, _ = a.c.Get(ts.URL + "/settings")
+	undelete := fmt.Sprintf("/recovery-points/%d/undelete", pointID)
+	if !strings.Contains(body(t, r), `action="`+undelete+`"`) {
+		t.Fatal("the soft-deleted point is not listed with Undelete")
+	}
+	// Undelete is held too; bea rejects it and the point stays deleted.
+	if code, _ := post(a, undelete, url.Values{}); code != http.StatusAccepted {
+		t.Fatalf("undelete under MUA = %d", code)
+	}
+	pending, _ = ts.db.ListApprovals(context.Background(), db.ApprovalPending, 10)
+	if len(pending) != 1 || pending[0].Operation != "recovery_point.undelete" {
+		t.Fatalf("pending = %+v", pending)
+	}
+	if code, _ := post(b, fmt.Sprintf("/approvals/%d/reject", pending[0].ID), url.Values{}); code != http.StatusOK {
+		t.Fatalf("reject = %d", code)
+	}
+	if len(admin.points(itemID, false)) != 0 {
+		t.Fatal("a rejected undelete brought the point back")
 	}
 }
