@@ -1,0 +1,43 @@
+package coordinator
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/sqlvault/sqlvault/db"
+)
+
+// TestLogContinuity: how a log backup starting at an LSN relates to the
+// vault's chain, followed from the newest full by time.
+func TestLogContinuity(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	pt := func(id int64, kind string, first, last, min int) db.Point {
+		return db.Point{ID: id, Kind: kind, FirstLSN: fmt.Sprint(first), LastLSN: fmt.Sprint(last), EndTime: t0.Add(time.Duration(min) * time.Minute)}
+	}
+	full, log := pt(1, "full", 10, 20, 0), pt(2, "log", 10, 30, 1)
+	for _, tc := range []struct {
+		name   string
+		points []db.Point
+		first  int
+		want   continuity
+		from   int64
+	}{
+		{"nothing in the vault", nil, 5, chainContinues, 0},
+		{"first log after the full", []db.Point{full}, 10, chainContinues, 1},
+		{"log backups taken elsewhere since the full", []db.Point{full}, 25, chainBroken, 1},
+		{"the next log", []db.Point{full, log}, 30, chainContinues, 2},
+		{"LSNs taken after the last log", []db.Point{full, log}, 40, chainBroken, 2},
+		{"a restore's new fork", []db.Point{full, log}, 25, chainForked, 2},
+		{"a later full restarts the chain", []db.Point{full, log, pt(3, "full", 32, 40, 2)}, 35, chainLostSpan, 2},
+		{"a later full, the next log", []db.Point{full, log, pt(3, "full", 32, 40, 2)}, 30, chainContinues, 3},
+		{"after the later full", []db.Point{full, log, pt(3, "full", 32, 40, 2)}, 45, chainBroken, 3},
+		{"the healing full on the new fork", []db.Point{full, log, pt(3, "full", 21, 23, 5)}, 22, chainContinues, 3},
+		{"a log on the new fork", []db.Point{full, log, pt(3, "full", 21, 23, 5), pt(4, "log", 22, 26, 6)}, 26, chainContinues, 4},
+	} {
+		got, from := logContinuity(tc.points, fmt.Sprint(tc.first))
+		if got != tc.want || from.ID != tc.from {
+			t.Errorf("%s: %d against point %d, want %d against %d", tc.name, got, from.ID, tc.want, tc.from)
+		}
+	}
+}
