@@ -1,11 +1,14 @@
 package coordinator
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/sqlvault/sqlvault/db"
+	"github.com/sqlvault/sqlvault/engine/policy"
 )
 
 // TestLogContinuity: how a log backup starting at an LSN relates to the
@@ -38,6 +41,45 @@ func TestLogContinuity(t *testing.T) {
 		got, from := logContinuity(tc.points, fmt.Sprint(tc.first))
 		if got != tc.want || from.ID != tc.from {
 			t.Errorf("%s: %d against point %d, want %d against %d", tc.name, got, from.ID, tc.want, tc.from)
+		}
+	}
+}
+
+// TestCatalogBreak: what the catalog alone says before a scheduled log or
+// differential, under a policy that heals: no full, or a full older than
+// 15 days, turns it into a full; on-demand backups and a policy with
+// auto-heal off are left as asked.
+func TestCatalogBreak(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	c := &Coordinator{cfg: Config{Now: func() time.Time { return now }}}
+	item := int64(1)
+	job := func(kind, reason string) db.Job {
+		return db.Job{ID: 9, Kind: kind, ItemID: &item, Params: fmt.Sprintf(`{"reason": %q}`, reason)}
+	}
+	off := false
+	old := []db.Point{{ID: 1, Kind: "full", EndTime: now.Add(-16 * 24 * time.Hour)}, {ID: 2, Kind: "copy_only_full", EndTime: now.Add(-time.Hour)}}
+	for _, tc := range []struct {
+		name   string
+		j      db.Job
+		pol    policy.Policy
+		points []db.Point
+		want   string // "" for no break
+	}{
+		{"no full", job("log", "scheduled"), policy.Policy{}, nil, "no full backup in the vault"},
+		{"a copy-only full is no base", job("differential", "scheduled"), policy.Policy{}, old[1:], "no full backup in the vault"},
+		{"full older than 15 days", job("log", "scheduled"), policy.Policy{}, old, "is 16 days old, more than 15"},
+		{"on demand", job("log", "on-demand"), policy.Policy{}, old, ""},
+		{"auto-heal off", job("differential", "scheduled"), policy.Policy{AutoHeal: &off}, old, ""},
+		{"a full is never healed", job("full", "scheduled"), policy.Policy{}, nil, ""},
+	} {
+		b := c.catalogBreak(context.Background(), tc.j, tc.pol, tc.points)
+		switch {
+		case tc.want == "" && b != nil:
+			t.Errorf("%s: %q", tc.name, b.why)
+		case tc.want != "" && (b == nil || !strings.Contains(b.why, tc.want)):
+			t.Errorf("%s: %+v, want %q", tc.name, b, tc.want)
+		case b != nil && b.kindFor(tc.j.Kind) != "full":
+			t.Errorf("%s: runs as %s", tc.name, b.kindFor(tc.j.Kind))
 		}
 	}
 }
