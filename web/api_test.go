@@ -397,6 +397,12 @@ func TestAPIBackupAndRestoreEndToEnd(t *testing.T) {
 	op.want(op.do("POST", "/api/v1/restores", restore(map[string]any{"mode": "original"})), 422, "UserErrorOverwriteNotConfirmed", "target.overwrite")
 	op.want(op.do("POST", "/api/v1/restores", restore(map[string]any{"mode": "alternate"})), 422, "UserErrorInvalidRequest", "target.database_name")
 	op.want(op.do("POST", "/api/v1/restores", restore(map[string]any{"mode": "alternate", "database_name": "Sales_copy", "colour": "red"})), 422, "UserErrorInvalidRequest", "colour")
+	// A name with a line break (a GO line in a script) or NUL is refused, naming the field.
+	for _, mode := range []string{"alternate", "files"} {
+		for _, name := range []string{"Sales\r\nGO\r\nDROP DATABASE Sales", "Sales\x00copy"} {
+			op.want(op.do("POST", "/api/v1/restores", restore(map[string]any{"mode": mode, "database_name": name})), 422, "UserErrorInvalidRequest", "target.database_name")
+		}
+	}
 	op.want(op.do("POST", "/api/v1/restores", map[string]any{"item_id": itemID, "point_in_time": "soon", "target": map[string]any{"mode": "files"}}), 422, "UserErrorInvalidRequest", "point_in_time")
 	rs := op.want(op.do("POST", "/api/v1/restores", restore(map[string]any{"mode": "alternate", "database_name": "Sales_copy"})), 202)
 	rj := reader.mustComplete(rs.num("job_id"))
@@ -415,8 +421,9 @@ func TestAPIBackupAndRestoreEndToEnd(t *testing.T) {
 	op.mustComplete(fj.num("job_id"))
 	files := op.want(op.do("GET", fmt.Sprintf("/api/v1/jobs/%d/files", fj.num("job_id")), nil), 200)
 	fl := files.list("files")
-	if len(fl) != 2 || !strings.Contains(files.str("script"), "RESTORE DATABASE [Sales]") || !strings.Contains(files.str("script"), "RESTORE LOG [Sales]") {
-		t.Fatalf("files = %s", files)
+	if len(fl) != 2 || !strings.Contains(files.str("script"), "RESTORE DATABASE [Sales]") || !strings.Contains(files.str("script"), "RESTORE LOG [Sales]") ||
+		strings.Contains(files.str("script"), "REPLACE") {
+		t.Fatalf("files (no overwrite asked, so no REPLACE) = %s", files)
 	}
 	f0 := fl[0].(map[string]any)
 	whole := op.do("GET", f0["url"].(string), nil)
