@@ -179,8 +179,22 @@ func TestAPISoftDeleteSetting(t *testing.T) {
 func TestAPIMultiUserAuthorization(t *testing.T) {
 	ts := newTestServer(t)
 	a, a2, b := adminToken(t, ts, "admin", "a1"), adminToken(t, ts, "admin", "a2"), adminToken(t, ts, "bea", "b1")
-	itemID, serverID, _ := protected(t, ts, a)
+	itemID, serverID, policyID := protected(t, ts, a)
 	a.want(a.do("PUT", "/api/v1/settings", map[string]any{"multi_user_authorization": true}), 200)
+
+	// Shortening the retention of a policy in use waits for approval,
+	// then applies the body the requester sent.
+	shorter := goodPolicy("Thirty days")
+	shorter["retention"] = map[string]any{"daily_days": 10, "log_days": 7}
+	polPath := fmt.Sprintf("/api/v1/policies/%d", policyID)
+	held := a.want(a.do("PUT", polPath, shorter), 202, "UserErrorApprovalRequired")
+	if p := a.do("GET", polPath, nil); num(p.m["retention"].(map[string]any), "daily_days") != 30 {
+		t.Fatalf("the policy changed before approval: %s", p)
+	}
+	b.want(b.do("POST", fmt.Sprintf("/api/v1/approvals/%d/approve", held.num("approval_id")), nil), 200)
+	if p := a.do("GET", polPath, nil); num(p.m["retention"].(map[string]any), "daily_days") != 10 {
+		t.Fatalf("the approved edit did not apply: %s", p)
+	}
 
 	req := a.want(a.do("POST", fmt.Sprintf("/api/v1/items/%d/stop", itemID), map[string]any{"delete_data": true}), 202, "UserErrorApprovalRequired")
 	id := req.num("approval_id")
