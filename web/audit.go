@@ -37,6 +37,8 @@ var actionNames = map[string]string{
 	"POST /tokens/:id/delete":              "token.revoke",
 	"DELETE /api/v1/sessions/:id":          "session.end",
 	"PUT /api/v1/servers/:id/auto-protect": "server.auto_protect",
+	"PUT /api/v1/settings":                 "settings.update",
+	"POST /settings":                       "settings.update",
 }
 
 // auditLog records every mutating request that passed authentication,
