@@ -55,6 +55,14 @@ func TestBackupToDisk(t *testing.T) {
 	if n := count(t, sa, "SELECT count(*) FROM Sales_copy.dbo.orders"); n != 2 {
 		t.Errorf("restored copy holds %d rows, want 2", n)
 	}
+	// msdb records the restore: where to, by whom, of which backup set.
+	var dest, by, typ, from string
+	err = sa.QueryRow(`SELECT rh.destination_database_name, rh.user_name, rh.restore_type, mf.physical_device_name
+		FROM msdb.dbo.restorehistory rh JOIN msdb.dbo.backupset bs ON bs.backup_set_id = rh.backup_set_id
+		JOIN msdb.dbo.backupmediafamily mf ON mf.media_set_id = bs.media_set_id`).Scan(&dest, &by, &typ, &from)
+	if err != nil || dest != "Sales_copy" || by != "sa" || typ != "D" || from != bak {
+		t.Errorf("restore history: %q %q %q %q, %v", dest, by, typ, from, err)
+	}
 
 	// A folder that does not exist fails as SQL Server does; so does a
 	// statement mixing a file and a URL.

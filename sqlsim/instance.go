@@ -119,6 +119,7 @@ type state struct {
 	NextCredID  int
 	Backupsets  []*Backupset
 	NextSetID   int64
+	Restores    []*Restorehistory
 }
 
 // Start opens (or creates) the instance's state and listens.

@@ -232,6 +232,20 @@ func defaultFiles(name string) []DBFile {
 	}
 }
 
+// Restorehistory is a row of msdb.dbo.restorehistory: one RESTORE
+// DATABASE or LOG that completed.
+type Restorehistory struct {
+	ID          int64
+	Date        time.Time
+	Database    string // destination_database_name
+	UserName    string
+	BackupSetID int64  // the backupset row of the source, 0 when msdb has none
+	Type        string // D database, I differential, L log
+	Replace     bool
+	Recovery    bool
+	StopAt      *time.Time
+}
+
 // Backupset is a row of msdb.dbo.backupset.
 type Backupset struct {
 	ID, MediaSetID       int64

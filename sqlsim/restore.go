@@ -244,6 +244,7 @@ func (x *execCtx) restoreFrom(verb, name string, isLog bool, urls []string, o ba
 	in.mu.Lock()
 	msg, err := x.applyRestore(name, m, payload, o)
 	if err == nil {
+		x.recordRestore(name, m, urls, o)
 		err = in.save()
 	}
 	in.mu.Unlock()
@@ -449,4 +450,18 @@ func (c *cutReader) Read(p []byte) (int, error) {
 		return 0, errConnectionCut
 	}
 	return c.r.Read(p)
+}
+
+// recordRestore adds the restore's row to msdb.dbo.restorehistory; callers
+// hold in.mu.
+func (x *execCtx) recordRestore(name string, m backupMeta, urls []string, o backupOpts) {
+	in := x.s.in
+	r := &Restorehistory{ID: int64(len(in.st.Restores) + 1), Date: in.cfg.Now().UTC(), Database: name, UserName: x.s.login.Name,
+		Type: m.Type, Replace: o.replace, Recovery: !o.norecovery && o.standby == "", StopAt: o.stopAt}
+	for _, b := range in.st.Backupsets {
+		if len(b.URLs) > 0 && strings.EqualFold(b.URLs[0], urls[0]) {
+			r.BackupSetID = b.ID // the newest set written to that device
+		}
+	}
+	in.st.Restores = append(in.st.Restores, r)
 }

@@ -62,6 +62,8 @@ func (x *execCtx) source(parts []string) (*rowset, error) {
 			return x.msdbBackupset(), nil
 		case "backupmediafamily":
 			return x.msdbMediaFamily(), nil
+		case "restorehistory":
+			return x.msdbRestoreHistory(), nil
 		}
 	}
 	dbName := x.s.db
@@ -314,6 +316,27 @@ func (x *execCtx) msdbMediaFamily() *rowset {
 			}
 			rs.rows = append(rs.rows, []any{b.MediaSetID, int64(i + 1), name, typ})
 		}
+	}
+	return rs
+}
+
+// msdbRestoreHistory follows msdb.dbo.restorehistory
+// (learn.microsoft.com/sql/relational-databases/system-tables/restorehistory-transact-sql):
+// restore_date is the host's local time.
+func (x *execCtx) msdbRestoreHistory() *rowset {
+	rs := &rowset{cols: []tds.Column{col("restore_history_id", tds.TypeInt), col("restore_date", tds.TypeDateTime),
+		col("destination_database_name", tds.TypeNVarChar), col("user_name", tds.TypeNVarChar), col("backup_set_id", tds.TypeInt),
+		col("restore_type", tds.TypeNVarChar), col("replace", tds.TypeBit), col("recovery", tds.TypeBit), col("stop_at", tds.TypeDateTime)}}
+	flav := x.s.in.flav
+	for _, r := range x.s.in.st.Restores {
+		var set, stop any
+		if r.BackupSetID != 0 {
+			set = r.BackupSetID
+		}
+		if r.StopAt != nil {
+			stop = flav.local(*r.StopAt)
+		}
+		rs.rows = append(rs.rows, []any{r.ID, flav.local(r.Date), r.Database, r.UserName, set, r.Type, r.Replace, r.Recovery, stop})
 	}
 	return rs
 }

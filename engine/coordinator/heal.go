@@ -39,6 +39,7 @@ type chainBreak struct {
 	foreign []mssql.HistorySet // backups taken outside sqlvault that caused it
 	code    engine.Code        // the alert when it is not healed; default UserErrorLogChainBroken
 	from    time.Time          // where the vault's chain ends
+	fork    bool               // a restore started a new recovery fork
 }
 
 // kindFor is the kind a backup of kind runs as given the break: a full.
@@ -161,7 +162,34 @@ func (c *Coordinator) serverBreak(ctx context.Context, conn *mssql.Conn, kind, d
 		}
 		return nil
 	}
-	return c.logBreak(next, points, hist)
+	b := c.logBreak(next, points, hist)
+	if b != nil && b.fork {
+		b.why = c.nameRestore(ctx, conn, database, hist, b.from) + b.why
+	}
+	return b
+}
+
+// nameRestore says who restored the database over itself after the
+// vault's chain ended, from msdb's restore history: "a restore over the
+// database at T by login L from DEVICE", or "a restore over the database".
+func (c *Coordinator) nameRestore(ctx context.Context, conn *mssql.Conn, database string, hist []mssql.HistorySet, after time.Time) string {
+	restores, err := conn.Restores(ctx, database)
+	if err != nil {
+		c.log.Warn("read msdb restore history", "database", database, "err", err)
+	}
+	for _, r := range restores {
+		if r.Type != "D" || r.Date.Before(after) {
+			continue
+		}
+		s := fmt.Sprintf("a restore over the database at %s by login %s", stamp(r.Date), cmp.Or(r.UserName, "(unknown)"))
+		for _, h := range hist {
+			if h.ID == r.BackupSetID && len(h.Devices) > 0 {
+				s += " from " + h.Devices[0].String()
+			}
+		}
+		return s
+	}
+	return "a restore over the database"
 }
 
 // logBreak describes what a log backup starting at LSN first does to the
@@ -170,7 +198,7 @@ func (c *Coordinator) logBreak(first string, points []db.Point, hist []mssql.His
 	cont, end := logContinuity(points, first)
 	switch cont {
 	case chainForked:
-		return &chainBreak{from: end.EndTime, why: fmt.Sprintf("a restore over the database started a new recovery fork: its next log backup "+
+		return &chainBreak{from: end.EndTime, fork: true, why: fmt.Sprintf(" started a new recovery fork: its next log backup "+
 			"starts at LSN %s, before the vault's last log backup ends (LSN %s, %s)", first, end.LastLSN, stamp(end.EndTime))}
 	case chainBroken:
 	default:

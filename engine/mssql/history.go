@@ -116,3 +116,44 @@ func (c *Conn) NextLogLSN(ctx context.Context, database string) (lsn string, ok 
 	}
 	return v.String, v.Valid && v.String != "" && v.String != "0", nil
 }
+
+// Restore is one completed RESTORE into a database as msdb recorded it
+// (MS "restorehistory (Transact-SQL)").
+type Restore struct {
+	ID          int64
+	Date        time.Time // UTC
+	UserName    string
+	Type        string // D database, I differential, L log, ...
+	BackupSetID int64  // the source's backupset row; 0 when msdb has none
+}
+
+// Restores reads the newest restores into a database, newest first.
+// restore_date is the instance's local time and has no time_zone column:
+// it is converted with the instance's offset now.
+func (c *Conn) Restores(ctx context.Context, database string) ([]Restore, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT TOP (50) restore_history_id, restore_date, user_name, restore_type, backup_set_id
+		FROM msdb.dbo.restorehistory WHERE destination_database_name = @p1 ORDER BY restore_history_id DESC`, database)
+	if err != nil {
+		return nil, c.classify(err)
+	}
+	defer rows.Close()
+	var out []Restore
+	for rows.Next() {
+		var r Restore
+		var user, typ sql.NullString
+		var set sql.NullInt64
+		if err := rows.Scan(&r.ID, &r.Date, &user, &typ, &set); err != nil {
+			return nil, c.classify(err)
+		}
+		r.UserName, r.Type, r.BackupSetID = user.String, typ.String, set.Int64
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, c.classify(err)
+	}
+	off := c.utcOffset(ctx)
+	for i := range out {
+		out[i].Date = toUTC(out[i].Date, off)
+	}
+	return out, nil
+}

@@ -71,6 +71,17 @@ func TestBackupHistoryNamesEveryBackup(t *testing.T) {
 	if err != nil || !ok || next != log.LastLSN {
 		t.Errorf("next log LSN = %q %v %v, want %s", next, ok, err, log.LastLSN)
 	}
+	// A restore over the database is in msdb with its login and source.
+	if _, err := dba.DB().ExecContext(ctx, "RESTORE DATABASE Sales FROM DISK = "+mssql.QuoteString(full)+" WITH REPLACE"); err != nil {
+		t.Fatal(err)
+	}
+	restores, err := sa.Restores(ctx, "Sales")
+	if err != nil || len(restores) != 1 {
+		t.Fatalf("restores = %+v, %v", restores, err)
+	}
+	if r := restores[0]; r.UserName != "DBA1" || r.Type != "D" || r.BackupSetID != fl.ID || r.Date.Before(log.Finish) {
+		t.Errorf("restore = %+v (full set %d)", r, fl.ID)
+	}
 	if _, ok, err := sa.NextLogLSN(ctx, "NoSuchDB"); ok || err != nil {
 		t.Errorf("next log LSN of a missing database: %v %v", ok, err)
 	}
