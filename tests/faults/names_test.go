@@ -6,11 +6,15 @@ import (
 	"unicode"
 
 	"github.com/sqlvault/sqlvault/db"
+	"github.com/sqlvault/sqlvault/engine"
+	"github.com/sqlvault/sqlvault/engine/coordinator"
 )
 
 // TestHostileDatabaseNames: names with brackets, quotes, Unicode and a tab
 // are discovered, backed up (full and log) and restored under an equally
 // awkward new name with their rows; the vault's blob names stay printable.
+// A source name may hold a control character (SQL Server allows it), but a
+// restore target may not: it is refused before anything runs.
 func TestHostileDatabaseNames(t *testing.T) {
 	s := newStack(t)
 	names := []string{"Sales ]'DB", "Ünïcødé 数据库", "Tab\tName"}
@@ -51,6 +55,19 @@ func TestHostileDatabaseNames(t *testing.T) {
 			}
 		}
 		target := names[i] + " copy ]'"
+		if strings.ContainsFunc(target, unicode.IsControl) {
+			_, err := s.coord.Restore(s.ctx, coordinator.RestoreRequest{ItemID: it.ID, RecoveryPointID: points[len(points)-1].ID,
+				Target: coordinator.RestoreTarget{Mode: coordinator.ModeAlternate, DatabaseName: target}})
+			if engine.CodeOf(err) != engine.CodeInvalidRequest {
+				t.Errorf("restore of %q as %q: %v, want %s", names[i], target, err, engine.CodeInvalidRequest)
+			}
+			target = strings.Map(func(r rune) rune {
+				if unicode.IsControl(r) {
+					return '_'
+				}
+				return r
+			}, target)
+		}
 		if j := s.restore(it.ID, points[len(points)-1].ID, target); j.Status != db.JobCompleted {
 			t.Fatalf("restore of %q as %q = %s %s", names[i], target, j.ErrorCode, j.ErrorMessage)
 		}
