@@ -105,7 +105,12 @@ func (c *Coordinator) heal(ctx context.Context, conn *mssql.Conn, j *db.Job, it 
 	}
 	active, err := c.cfg.DB.SetJobKind(ctx, j.ID, mssql.KindFull)
 	if err != nil || active != 0 {
-		st.begin("Check the chain", fmt.Sprintf("%s: full backup job %d, already queued, starts a new chain", brk.why, active))
+		// The catalog holds one active full per item: that one heals.
+		other := "a full backup already queued or running"
+		if active != 0 {
+			other = fmt.Sprintf("full backup job %d, already queued or running,", active)
+		}
+		st.begin("Check the chain", fmt.Sprintf("%s: %s starts a new chain", brk.why, other))
 		return true
 	}
 	j.Kind = mssql.KindFull
