@@ -230,10 +230,15 @@ func TestBrowserUserJourney(t *testing.T) {
 		chromedp.WaitVisible(css(`#server-1 .transport-warning`)),
 	)
 	// A second instance whose login lacks sysadmin: registered, with the
-	// permission script offered and an alert raised.
+	// permission script offered and an alert raised. (Each instance is
+	// registered once, so this is another machine.)
+	cfg2 := ts.env.SimConfig("Sa-Passw0rd!")
+	cfg2.MachineName = "SQLPROD02"
+	cfg2.Logins = []sqlsim.Login{{Name: "backup_op", Password: "Op-Passw0rd!"}}
+	sim2 := ts.env.StartSim(cfg2)
 	do("register without sysadmin",
 		chromedp.SendKeys(css(`#f-host`), "127.0.0.1"),
-		chromedp.SetValue(css(`#f-port`), port),
+		chromedp.SetValue(css(`#f-port`), strconv.Itoa(sim2.Port())),
 		chromedp.SendKeys(css(`#f-name`), "SQLPROD02"),
 		chromedp.SetValue(css(`#f-encrypt`), "disable"),
 		chromedp.SendKeys(css(`#f-username`), "backup_op"),
