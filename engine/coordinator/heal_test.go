@@ -310,3 +310,30 @@ func TestHealAfterRecoveryModelChange(t *testing.T) {
 		t.Fatalf("10:03: %v", got)
 	}
 }
+
+// TestCopyOnlyBackupsElsewhereKeepTheChain: what the foreign backup alert
+// recommends, a DBA's backups WITH COPY_ONLY, neither breaks the log chain
+// nor moves the differential base: the next scheduled backups run as
+// scheduled, with no alert.
+func TestCopyOnlyBackupsElsewhereKeepTheChain(t *testing.T) {
+	s, clk, p, it, dba := healStack(t, true, true)
+	s.slot(clk, p, it, 10, 1)
+	dir := t.TempDir()
+	for _, q := range []string{"BACKUP LOG [Sales] TO DISK = N'" + filepath.Join(dir, "c.trn") + "' WITH COPY_ONLY",
+		"BACKUP DATABASE [Sales] TO DISK = N'" + filepath.Join(dir, "c.bak") + "' WITH COPY_ONLY"} {
+		if _, err := dba.ExecContext(s.ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := kindsOf(s.slot(clk, p, it, 10, 2)); !slices.Equal(got, []string{"log"}) {
+		t.Errorf("10:02: %v", got)
+	}
+	if got := kindsOf(s.slot(clk, p, it, 10, 30)); !slices.Equal(got, []string{"differential", "log"}) {
+		t.Errorf("10:30: %v", got)
+	}
+	for _, code := range []engine.Code{engine.CodeForeignBackup, engine.CodeLogChainBroken, engine.CodeDiffBaseNotInVault} {
+		if a := s.alertsOf(it, code); len(a) != 0 {
+			t.Errorf("%s alerts: %+v", code, a)
+		}
+	}
+}
