@@ -121,6 +121,9 @@ func (h *Handlers) SavePolicy(c echo.Context) error {
 	if err == nil {
 		return seeOther(c, "/policies")
 	}
+	if engine.CodeOf(err) == engine.CodeApprovalNeeded {
+		return h.afterPortalChange(c, "policy.update", p, err, "")
+	}
 	d := templates.PolicyFormData{ID: id, P: p, Errors: fieldErrs(err, errs)}
 	if len(d.Errors) == 0 {
 		d.Problem = templates.ProblemOf(err)

@@ -135,6 +135,9 @@ func (h *Handlers) UnregisterServer(c echo.Context) error {
 	if engine.CodeOf(err) == engine.CodeNotFound {
 		return h.pageErr(c, err)
 	}
+	if engine.CodeOf(err) == engine.CodeApprovalNeeded {
+		return h.afterPortalChange(c, "server.remove", nil, err, "")
+	}
 	d, derr := h.serversData(c)
 	if derr != nil {
 		return derr

@@ -273,7 +273,7 @@ func TestPortalSettingsApprovalsAndUndelete(t *testing.T) {
 	ts := newTestServer(t)
 	admin := ts.client(t, db.RoleAdmin)
 	adminToken(t, ts, "bea", "b1") // a second admin
-	itemID, _, _ := protected(t, ts, admin)
+	itemID, serverID, _ := protected(t, ts, admin)
 	first := admin.points(itemID, false)[0].(map[string]any)
 	pointID := num(first, "id")
 	a, b := signedIn(t, ts, "admin"), signedIn(t, ts, "bea")
@@ -335,4 +335,13 @@ func TestPortalSettingsApprovalsAndUndelete(t *testing.T) {
 	if len(admin.points(itemID, false)) != 0 {
 		t.Fatal("a rejected undelete brought the point back")
 	}
+	// Unregistering the server, which keeps soft-deleted data, is held too.
+	if code, _ := post(a, fmt.Sprintf("/servers/%d/unregister", serverID), url.Values{}); code != http.StatusAccepted {
+		t.Fatalf("unregister under MUA = %d", code)
+	}
+	pending, _ = ts.db.ListApprovals(context.Background(), db.ApprovalPending, 10)
+	if len(pending) != 1 || pending[0].Operation != "server.remove" || pending[0].TargetID != fmt.Sprint(serverID) {
+		t.Fatalf("pending = %+v", pending)
+	}
+	admin.want(admin.do("GET", fmt.Sprintf("/api/v1/servers/%d", serverID), nil), 200)
 }
