@@ -166,7 +166,10 @@ func (h *Handlers) decide(c echo.Context, id int64, approve bool) (db.Approval, 
 	NoteAudit(c, "approved %s requested by %s", a.Operation, a.RequestedBy)
 	// The operation outlives a client that goes away now: it was decided.
 	ctx = context.WithoutCancel(ctx)
-	runErr := h.runApproved(ctx, a)
+	runErr := h.requesterMayStill(ctx, a)
+	if runErr == nil {
+		runErr = h.runApproved(ctx, a)
+	}
 	result, outcome := "completed", db.AuditSuccess
 	if runErr != nil {
 		result, outcome = "failed: "+engine.MessageOf(runErr), db.AuditFailed
@@ -183,6 +186,19 @@ func (h *Handlers) decide(c echo.Context, id int64, approve bool) (db.Approval, 
 	}
 	a.Result = result
 	return a, nil
+}
+
+// requesterMayStill refuses to run a request whose requester is no
+// longer an enabled admin: the operation runs with their rights.
+func (h *Handlers) requesterMayStill(ctx context.Context, a db.Approval) error {
+	u, err := h.DB.UserByName(ctx, a.RequestedBy)
+	if err != nil {
+		return nil // a token no user made (the CLI's): its role was checked at the request
+	}
+	if u.Disabled || u.Role != db.RoleAdmin {
+		return engine.Errorf(engine.CodeForbidden, "%s is no longer an enabled admin", a.RequestedBy)
+	}
+	return nil
 }
 
 // runApproved runs an approved request's operation.

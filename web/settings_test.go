@@ -252,6 +252,21 @@ func TestAPIMultiUserAuthorization(t *testing.T) {
 	}
 	a.want(a.do("GET", fmt.Sprintf("/api/v1/servers/%d", serverID), nil), 200)
 
+	// A request runs with its requester's rights: carl, demoted after
+	// asking, gets nothing done by bea's approval.
+	carl := adminToken(t, ts, "carl", "c1")
+	asked := carl.want(carl.do("DELETE", fmt.Sprintf("/api/v1/servers/%d", serverID), nil), 202, "UserErrorApprovalRequired")
+	u, _ := ts.db.UserByName(context.Background(), "carl")
+	operator := db.RoleOperator
+	if _, err := ts.db.UpdateUser(context.Background(), u.ID, db.UserChange{Role: &operator}); err != nil {
+		t.Fatal(err)
+	}
+	late := b.want(b.do("POST", fmt.Sprintf("/api/v1/approvals/%d/approve", asked.num("approval_id")), nil), 200)
+	if !strings.HasPrefix(late.str("result"), "failed") {
+		t.Fatalf("a demoted requester's request ran: %s", late)
+	}
+	a.want(a.do("GET", fmt.Sprintf("/api/v1/servers/%d", serverID), nil), 200)
+
 	// Turning MUA off is a request too; B's approval turns it off.
 	off := a.want(a.do("PUT", "/api/v1/settings", map[string]any{"multi_user_authorization": false}), 202, "UserErrorApprovalRequired")
 	if s := a.do("GET", "/api/v1/settings", nil); s.m["multi_user_authorization"] != true {
