@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/pressly/goose/v3"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // also registers the "sqlite" driver
 )
 
 //go:embed migrations/*.sql
@@ -31,6 +31,7 @@ type DB struct {
 	write *sql.DB
 	read  *sql.DB
 	path  string
+	file  os.FileInfo // the catalog file as opened, to notice it deleted or replaced
 	now   func() time.Time
 }
 
@@ -56,6 +57,10 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 	if err := d.migrate(ctx); err != nil {
 		d.Close()
 		return nil, err
+	}
+	if d.file, err = os.Stat(path); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("catalog %s: %w", path, err)
 	}
 	return d, nil
 }
@@ -104,10 +109,51 @@ func (d *DB) SchemaVersion(ctx context.Context) (int64, error) {
 	return p.GetDBVersion(ctx)
 }
 
-// Ping checks that the catalog answers a query, for /healthz.
+// Ping checks that the catalog file is still the one opened and that it
+// answers a query, for /healthz and the periodic check.
 func (d *DB) Ping(ctx context.Context) error {
+	if err := d.CheckFile(); err != nil {
+		return err
+	}
 	var one int
 	return d.read.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// CheckFile reports whether the file at the catalog's path is still the one
+// opened. SQLite keeps serving a deleted or renamed file from its open
+// descriptor, so every write would land where no restart finds it.
+func (d *DB) CheckFile() error {
+	fi, err := os.Stat(d.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("catalog file %s was deleted while open: every change since is lost at the next restart; stop the server and restore the file, or run sqlvault vault rebuild-catalog", d.path)
+	}
+	if err != nil {
+		return fmt.Errorf("catalog file %s: %w", d.path, err)
+	}
+	if !os.SameFile(d.file, fi) {
+		return fmt.Errorf("catalog file %s was replaced by another file while open: the server still writes to the old one; restart it to use the new file", d.path)
+	}
+	return nil
+}
+
+// sqliteFull is SQLite's primary result code SQLITE_FULL
+// (https://www.sqlite.org/rc.html#full): the disk, or max_page_count, left
+// no room for the pages a write needs. The write is rolled back.
+const sqliteFull = 13
+
+// IsStorageFull reports whether err is a catalog write refused for want of
+// space.
+func IsStorageFull(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqliteFull
+}
+
+// SetMaxPageCount caps the catalog at n pages (never below its current
+// size) on the writing connection; tests use it to meet SQLITE_FULL the way
+// a full disk raises it.
+func (d *DB) SetMaxPageCount(ctx context.Context, n int64) error {
+	_, err := d.write.ExecContext(ctx, fmt.Sprintf("PRAGMA max_page_count = %d", n))
+	return err
 }
 
 // Path is the catalog file, for messages.

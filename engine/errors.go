@@ -77,8 +77,13 @@ const (
 	CodeTailLogBackupFailed      Code = "UserErrorTailLogBackupFailed"
 	CodeRestoreLeftRestoring     Code = "UserErrorRestoreLeftRestoring"
 
-	// Health.
-	CodeRPOBreached Code = "UserErrorRPOBreached"
+	CodeSystemDatabaseTarget Code = "UserErrorSystemDatabaseRestoreTarget"
+
+	// Health and the catalog.
+	CodeRPOBreached         Code = "UserErrorRPOBreached"
+	CodeCatalogStorageFull  Code = "UserErrorCatalogStorageFull"
+	CodeCatalogFileMissing  Code = "UserErrorCatalogFileMissing"
+	CodeCatalogEmptyOnVault Code = "UserErrorCatalogEmptyBesideVault"
 )
 
 // actions is the recommended action for each code.
@@ -141,7 +146,12 @@ var actions = map[Code]string{
 	CodeTailLogBackupFailed:      "Check the source database; the restore was not started so nothing was lost.",
 	CodeRestoreLeftRestoring:     "Run RESTORE DATABASE [name] WITH RECOVERY on the instance (the message names the statement) to bring the database online, or restore again to a point inside the log chain.",
 
-	CodeRPOBreached: "Check the item's recent backup jobs and its server's health; run Backup now once the cause is fixed.",
+	CodeSystemDatabaseTarget: "sqlvault does not restore over master, model, msdb or tempdb: restore a system database by hand as Microsoft documents it (master only with the instance started in single-user mode, sqlservr -m; see learn.microsoft.com/sql/relational-databases/backup-restore/restore-the-master-database-transact-sql), or restore to another name.",
+
+	CodeRPOBreached:         "Check the item's recent backup jobs and its server's health; run Backup now once the cause is fixed.",
+	CodeCatalogStorageFull:  "Free space on the file system holding the catalog (sqlvault.db in the data directory); nothing was changed by the refused request, so retry it once there is room.",
+	CodeCatalogFileMissing:  "Stop the server: the catalog file was deleted or replaced while open, and changes since would be lost. Put the file back, or start on a new catalog and run sqlvault vault rebuild-catalog.",
+	CodeCatalogEmptyOnVault: "Run sqlvault vault rebuild-catalog --data DIR to bring the vault's recovery points back into the catalog, or start with --new-catalog to begin again on purpose (the vault's points then stay unlisted until a rebuild).",
 }
 
 // Action returns the recommended action for c, or a generic one.

@@ -5,6 +5,7 @@ package handlers
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -105,6 +106,10 @@ func statusOf(code engine.Code) int {
 		return http.StatusTooManyRequests
 	case engine.CodeInternal, engine.CodeVaultCorrupt:
 		return http.StatusInternalServerError
+	case engine.CodeCatalogStorageFull:
+		return http.StatusInsufficientStorage
+	case engine.CodeSystemDatabaseTarget:
+		return http.StatusUnprocessableEntity
 	}
 	return http.StatusBadRequest
 }
@@ -127,6 +132,12 @@ func apiErr(c echo.Context, err error) error {
 		code = engine.CodeNotFound
 	}
 	msg := engine.MessageOf(err)
+	if db.IsStorageFull(err) {
+		code, msg = engine.CodeCatalogStorageFull, "the catalog's disk is full: the change was not saved"
+		if h, ok := c.Get(approvalsKey).(*Handlers); ok && h.Coord != nil {
+			h.Coord.CatalogTrouble(code, fmt.Sprintf("a catalog write failed for want of space (%s %s)", c.Request().Method, c.Path()))
+		}
+	}
 	if code == engine.CodeApprovalNeeded {
 		if h, ok := c.Get(approvalsKey).(*Handlers); ok {
 			return h.requestApproval(c, err)

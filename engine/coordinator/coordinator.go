@@ -75,6 +75,7 @@ type Coordinator struct {
 	wake      chan struct{}
 	wg        sync.WaitGroup
 	stop      context.CancelFunc
+	trouble   troubleLog // catalog troubles sent to the webhook (health.go)
 }
 
 type runningJob struct {

@@ -3,6 +3,7 @@ package coordinator
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -87,6 +88,9 @@ func (c *Coordinator) HealthOf(ctx context.Context, items []db.Item) []ItemHealt
 // CheckHealth updates RPO gauges and opens or resolves RPO alerts; it runs
 // every minute.
 func (c *Coordinator) CheckHealth(ctx context.Context) {
+	if err := c.cfg.DB.CheckFile(); err != nil {
+		c.CatalogTrouble(engine.CodeCatalogFileMissing, err.Error())
+	}
 	items, err := c.cfg.DB.ListItems(ctx, db.ItemFilter{State: db.ItemProtected, Limit: 1000000})
 	if err != nil {
 		c.log.Error("health check", "err", err)
@@ -110,4 +114,48 @@ func (c *Coordinator) CheckHealth(ctx context.Context) {
 	if n, err := c.cfg.DB.QueueDepth(ctx); err == nil {
 		c.metrics.queueDepth.Set(float64(n))
 	}
+}
+
+// CatalogTrouble reports a catalog that cannot be trusted or written (its
+// file deleted or replaced, its disk full). It is logged, raised as an
+// alert if the catalog still takes one, and otherwise sent to the webhook
+// directly, since an alert row may be exactly what cannot be written.
+func (c *Coordinator) CatalogTrouble(code engine.Code, msg string) {
+	c.log.Error("catalog trouble", "code", code, "err", msg, "action", code.Action())
+	a := db.Alert{Severity: "critical", Code: string(code), Message: msg, CreatedAt: c.cfg.Now()}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, _, err := c.cfg.DB.RaiseAlert(ctx, a); err == nil || c.cfg.Webhook == "" {
+		return
+	}
+	if !c.trouble.due(code, c.cfg.Now()) {
+		return
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		if err := c.notify(a); err != nil {
+			c.log.Warn("alert webhook", "code", code, "err", err)
+		}
+	}()
+}
+
+// troubleLog remembers when each catalog trouble last went to the webhook:
+// once an hour, not once a request. Its zero value is ready.
+type troubleLog struct {
+	mu   sync.Mutex
+	sent map[engine.Code]time.Time
+}
+
+func (t *troubleLog) due(code engine.Code, now time.Time) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if last, ok := t.sent[code]; ok && now.Sub(last) < time.Hour {
+		return false
+	}
+	if t.sent == nil {
+		t.sent = map[engine.Code]time.Time{}
+	}
+	t.sent[code] = now
+	return true
 }
