@@ -339,8 +339,14 @@ func (c *Coordinator) conn(ctx context.Context, s db.Server) (*mssql.Conn, error
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old, ok := c.conns[s.ID]; ok {
-		old.conn.Close()
+	if cur, ok := c.conns[s.ID]; ok {
+		if cur.conn != p.conn && cur.key == connKey(s) {
+			// Another job connected while this one did: share its pool
+			// rather than close one that job is using.
+			conn.Close()
+			return cur.conn, nil
+		}
+		cur.conn.Close()
 	}
 	c.conns[s.ID] = pooled{conn: conn, key: connKey(s)}
 	return conn, nil
