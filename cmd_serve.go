@@ -40,6 +40,7 @@ type serveOptions struct {
 	codec            string        // chunk compression of a new vault
 	limits           policy.Limits // policy bounds; demo relaxes them
 	web              webOptions    // TLS, trusted proxies, metrics (cmd_serve_web.go)
+	newCatalog       bool          // start on an empty catalog beside a vault with points
 }
 
 func (o *serveOptions) register(fs *flag.FlagSet, defAddr string) {
@@ -58,6 +59,7 @@ func (o *serveOptions) register(fs *flag.FlagSet, defAddr string) {
 	fs.IntVar(&o.perServer, "jobs-per-server", 4, "jobs run at once on one SQL Server instance")
 	fs.IntVar(&o.jobs, "jobs", 8, "jobs run at once in all, over every instance")
 	fs.StringVar(&o.webhook, "alert-webhook", envOr("SQLVAULT_ALERT_WEBHOOK", ""), "URL that receives every new alert as a JSON POST (env SQLVAULT_ALERT_WEBHOOK)")
+	fs.BoolVar(&o.newCatalog, "new-catalog", false, "start even though the catalog is empty and the vault holds recovery points (otherwise refused: run sqlvault vault rebuild-catalog)")
 	o.web.register(fs)
 }
 
@@ -119,6 +121,9 @@ func startApp(ctx context.Context, o serveOptions, log *slog.Logger, stdout io.W
 	}
 	warnCAExpiry(log, a.eng.device.CACertPEM(), time.Now())
 	a.closers = append(a.closers, a.eng.close)
+	if err := refuseEmptyCatalog(ctx, a.catalog, a.eng.vault, o.newCatalog); err != nil {
+		return nil, err
+	}
 	if a.device, err = net.Listen("tcp", o.deviceAddr); err != nil {
 		return nil, fmt.Errorf("device address %s: %w (port 443 needs CAP_NET_BIND_SERVICE; see docs/device.md)", o.deviceAddr, err)
 	}
