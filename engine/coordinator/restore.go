@@ -125,6 +125,15 @@ func (c *Coordinator) Restore(ctx context.Context, r RestoreRequest) (int64, err
 		return 0, err
 	}
 	t := &r.Target
+	if t.Mode == ModeOriginal || t.Mode == ModeAlternate {
+		name := t.DatabaseName
+		if t.Mode == ModeOriginal {
+			name = it.DatabaseName
+		}
+		if err := refuseSystemTarget(name); err != nil {
+			return 0, err
+		}
+	}
 	switch t.Mode {
 	case ModeOriginal:
 		if !t.Overwrite {
@@ -144,6 +153,22 @@ func (c *Coordinator) Restore(ctx context.Context, r RestoreRequest) (int64, err
 		return 0, invalid("target.mode", "choose original, alternate or files")
 	}
 	return c.enqueue(ctx, db.NewJob{Operation: "restore", Kind: t.Mode, ItemID: it.ID, ServerID: t.ServerID, Params: r})
+}
+
+// systemDatabases are the names sqlvault never restores over: restoring
+// master needs the instance in single-user mode, msdb and model have
+// their own procedures, tempdb is made again at every start (MS "Back up
+// and restore of system databases").
+var systemDatabases = []string{"master", "model", "msdb", "tempdb"}
+
+func refuseSystemTarget(name string) error {
+	for _, sys := range systemDatabases {
+		if strings.EqualFold(strings.TrimSpace(name), sys) {
+			return &engine.Error{Code: engine.CodeSystemDatabaseTarget, Message: fmt.Sprintf("%s is a system database; sqlvault does not restore over it", sys),
+				Err: &FieldError{"target.database_name", "a system database cannot be a restore target"}}
+		}
+	}
+	return nil
 }
 
 func (c *Coordinator) checkAlternate(ctx context.Context, it db.Item, t *RestoreTarget) error {
@@ -228,11 +253,21 @@ func (c *Coordinator) runRestore(ctx context.Context, j db.Job, st *steps) error
 	if err != nil {
 		return err
 	}
+	if err := refuseSystemTarget(r.Target.DatabaseName); err != nil {
+		return err // a job queued before the check
+	}
 	if r.Target.Mode == ModeOriginal {
 		if err := c.tailLog(ctx, j, st, conn, it); err != nil {
 			return err
 		}
+	} else if other, ok := c.protectedTarget(ctx, r.Target); ok {
+		// Overwriting another protected database: its tail goes into its
+		// own item first, so nothing it committed is lost.
+		if err := c.tailLog(ctx, j, st, conn, other); err != nil {
+			return err
+		}
 	}
+	existed := targetState(ctx, conn, r.Target.DatabaseName) != ""
 	st.begin("Grant device read access", fmt.Sprintf("%d backups", len(plan.Steps)))
 	drop, err := c.grantRead(ctx, conn, points)
 	defer drop()
@@ -247,8 +282,8 @@ func (c *Coordinator) runRestore(ctx context.Context, j db.Job, st *steps) error
 		}
 		moves = mssql.MovesFor(files, r.Target.DatabaseName, info.DefaultDataPath, info.DefaultLogPath)
 	}
-	if err := c.applyChain(ctx, j, st, conn, r.Target, plan, points, moves); err != nil {
-		return err
+	if applied, err := c.applyChain(ctx, j, st, conn, r.Target, plan, points, moves); err != nil {
+		return c.afterFailedRestore(ctx, st, conn, it, r.Target, existed, applied, err)
 	}
 	if r.Target.recovery() {
 		st.begin("Check the database is online", r.Target.DatabaseName)
@@ -264,7 +299,7 @@ func (c *Coordinator) runRestore(ctx context.Context, j db.Job, st *steps) error
 // applyChain runs RESTORE ... NORECOVERY for each link, STOPAT on the last
 // log, and RECOVERY at the end unless the user asked to leave it restoring.
 func (c *Coordinator) applyChain(ctx context.Context, j db.Job, st *steps, conn *mssql.Conn, t RestoreTarget,
-	plan restore.Plan, points []db.Point, moves []mssql.Move) error {
+	plan restore.Plan, points []db.Point, moves []mssql.Move) (applied int, err error) {
 	var total, done int64
 	for _, p := range points {
 		total += p.SizeBytes
@@ -286,7 +321,7 @@ func (c *Coordinator) applyChain(ctx context.Context, j db.Job, st *steps, conn 
 			c.cfg.DB.JobProgress(context.Background(), j.ID, int(b*99/max(total, 1)), b)
 		})
 		if err != nil {
-			return &engine.Error{Code: engine.CodeOf(err), Err: err, Message: fmt.Sprintf("restoring the %s backup of %s (link %d of %d) failed: %s",
+			return i, &engine.Error{Code: engine.CodeOf(err), Err: err, Message: fmt.Sprintf("restoring the %s backup of %s (link %d of %d) failed: %s",
 				kindWord(p.Kind), p.EndTime.Format(time.RFC3339), i+1, n, engine.MessageOf(err))}
 		}
 		done += p.SizeBytes
@@ -294,7 +329,75 @@ func (c *Coordinator) applyChain(ctx context.Context, j db.Job, st *steps, conn 
 			c.hook("restore-between-links")
 		}
 	}
-	return nil
+	return n, nil
+}
+
+// protectedTarget is the active item of the existing database an
+// alternate restore overwrites, if sqlvault protects it.
+func (c *Coordinator) protectedTarget(ctx context.Context, t RestoreTarget) (db.Item, bool) {
+	if t.Mode != ModeAlternate || !t.Overwrite {
+		return db.Item{}, false
+	}
+	items, err := c.cfg.DB.ListItems(ctx, db.ItemFilter{ServerID: t.ServerID, Limit: 1000000, NoPointTimes: true})
+	if err != nil {
+		return db.Item{}, false
+	}
+	for _, it := range items {
+		if strings.EqualFold(it.DatabaseName, t.DatabaseName) && it.State == db.ItemProtected {
+			return it, true
+		}
+	}
+	return db.Item{}, false
+}
+
+// targetState is the state of the database named on the instance, "" if
+// it does not exist. After a failed RESTORE the pool may first hand out the
+// connection that broke, so a failed read is tried again on another.
+func targetState(ctx context.Context, conn *mssql.Conn, name string) string {
+	var dbs []mssql.Database
+	var err error
+	for range 3 {
+		if dbs, err = conn.Databases(ctx); err == nil {
+			break
+		}
+	}
+	for _, d := range dbs {
+		if strings.EqualFold(d.Name, name) {
+			return strings.ToUpper(d.State)
+		}
+	}
+	return ""
+}
+
+// afterFailedRestore leaves no silent damage. A database that existed and
+// failed at the first link had nothing of the chain applied: it holds what
+// it held (the tail-log backup, if one was taken, only left it RESTORING),
+// so RESTORE ... WITH RECOVERY brings it back. Otherwise a database left
+// RESTORING is offline, and the job and an alert on the item say so with
+// what to run.
+func (c *Coordinator) afterFailedRestore(ctx context.Context, st *steps, conn *mssql.Conn, it db.Item, t RestoreTarget,
+	existed bool, applied int, cause error) error {
+	ctx = context.WithoutCancel(ctx)
+	name := t.DatabaseName
+	if targetState(ctx, conn, name) != "RESTORING" {
+		return cause // untouched, or never created
+	}
+	if existed && applied == 0 {
+		st.begin("Bring the database back online", name)
+		if err := conn.Recover(ctx, name); err == nil && targetState(ctx, conn, name) == "ONLINE" {
+			return &engine.Error{Code: engine.CodeOf(cause), Err: cause, Message: engine.MessageOf(cause) +
+				fmt.Sprintf("; nothing of the chain had been applied, so %s was brought back online as it was before the restore (RESTORE DATABASE %s WITH RECOVERY)", name, mssql.QuoteName(name))}
+		}
+	}
+	stmt := "RESTORE DATABASE " + mssql.QuoteName(name) + " WITH RECOVERY"
+	msg := fmt.Sprintf("%s; database %s is left RESTORING and is offline: restore it again from sqlvault, or run %s on the instance to bring it online as the %d restored link(s) left it",
+		engine.MessageOf(cause), name, stmt, applied)
+	if !existed {
+		msg = fmt.Sprintf("%s; the new database %s is left RESTORING and is offline: restore it again, or drop it (DROP DATABASE %s)", engine.MessageOf(cause), name, mssql.QuoteName(name))
+	}
+	id := it.ID
+	c.raise(ctx, db.Alert{Severity: "critical", Code: string(engine.CodeRestoreLeftRestoring), ItemID: &id, ServerID: &t.ServerID, Message: msg})
+	return engine.Wrap(engine.CodeRestoreLeftRestoring, cause, msg)
 }
 
 func kindWord(kind string) string {
