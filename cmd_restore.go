@@ -42,7 +42,7 @@ func runRestore(ctx context.Context, args []string, stdout io.Writer) error {
 		req["point_in_time"] = *at
 	}
 	var job struct {
-		ID int64 `json:"id"`
+		ID int64 `json:"job_id"` // POST /restores answers 202 {"job_id": N}
 	}
 	if err := api.do(ctx, http.MethodPost, "/restores", req, &job); err != nil {
 		return err
