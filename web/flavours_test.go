@@ -102,7 +102,12 @@ func flavourRoundTrip(t *testing.T, host, version, zone string) {
 		t.Fatalf("registered server's version = %q, want %q", srv.str("version"), version)
 	}
 	sales := find(t, admin.want(admin.do("GET", fmt.Sprintf("/api/v1/databases?server_id=%d", reg.num("id")), nil), 200).list("databases"), "name", "Sales")
-	pol := admin.want(admin.do("POST", "/api/v1/policies", goodPolicy("Hourly logs")), 201)
+	// Backups here are on demand: no log schedule, and the daily full 12
+	// hours away, so no scheduled backup joins the ones the test counts.
+	policy := goodPolicy("On demand")
+	policy["full"] = map[string]any{"frequency": "daily", "time": fmt.Sprintf("%02d:00", (time.Now().UTC().Hour()+12)%24), "timezone": "UTC"}
+	policy["log"] = map[string]any{"enabled": false}
+	pol := admin.want(admin.do("POST", "/api/v1/policies", policy), 201)
 	item := admin.want(admin.do("POST", "/api/v1/items", map[string]any{"database_id": num(sales, "id"), "policy_id": pol.num("id")}), 201)
 	admin.mustComplete(item.num("job_id"))
 
