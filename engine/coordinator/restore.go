@@ -1,11 +1,13 @@
 package coordinator
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -73,7 +75,52 @@ func (c *Coordinator) Plan(ctx context.Context, itemID, pointID int64, at *time.
 	if pointID == 0 && at == nil {
 		return restore.Plan{}, invalid("recovery_point_id", "choose a recovery point or a point in time")
 	}
-	return restore.Build(plannerPoints(points, c.cfg.Now()), restore.Target{PointID: pointID, Time: at})
+	// A chain never crosses incarnations: a time is planned in the newest
+	// incarnation that covers it, a point in its own.
+	var first error
+	for _, inc := range incarnations(points) {
+		if pointID != 0 && !slices.ContainsFunc(inc, func(p db.Point) bool { return p.ID == pointID }) {
+			continue
+		}
+		plan, err := restore.Build(plannerPoints(inc, c.cfg.Now()), restore.Target{PointID: pointID, Time: at})
+		if err == nil || pointID != 0 {
+			return plan, err
+		}
+		first = cmp.Or(first, err)
+	}
+	if first == nil {
+		return restore.Build(nil, restore.Target{PointID: pointID, Time: at})
+	}
+	return restore.Plan{}, first
+}
+
+// incarnations splits an item's points by the database_guid they were
+// taken of, newest incarnation first: a database dropped and created again
+// under its name numbers its LSNs anew, and no chain joins the two. Points
+// recorded before the guid was stored join every incarnation.
+func incarnations(points []db.Point) [][]db.Point {
+	var guids []string // newest last
+	var legacy []db.Point
+	by := map[string][]db.Point{}
+	for _, p := range points {
+		if p.DatabaseGUID == "" {
+			legacy = append(legacy, p)
+			continue
+		}
+		g := strings.ToLower(p.DatabaseGUID)
+		if _, ok := by[g]; !ok {
+			guids = append(guids, g)
+		}
+		by[g] = append(by[g], p)
+	}
+	if len(guids) == 0 {
+		return [][]db.Point{legacy}
+	}
+	out := make([][]db.Point, 0, len(guids))
+	for i := len(guids) - 1; i >= 0; i-- {
+		out = append(out, append(slices.Clone(legacy), by[guids[i]]...))
+	}
+	return out
 }
 
 // LogRanges are the spans of an item in which any second can be restored.
@@ -85,7 +132,12 @@ func (c *Coordinator) LogRanges(ctx context.Context, itemID int64) ([]restore.Ra
 	if err != nil {
 		return nil, err
 	}
-	return wholeSeconds(restore.LogRanges(plannerPoints(points, c.cfg.Now()))), nil
+	var ranges []restore.Range
+	for _, inc := range incarnations(points) {
+		ranges = append(ranges, restore.LogRanges(plannerPoints(inc, c.cfg.Now()))...)
+	}
+	slices.SortFunc(ranges, func(a, b restore.Range) int { return a.From.Compare(b.From) })
+	return wholeSeconds(ranges), nil
 }
 
 // wholeSeconds narrows ranges to the whole seconds in them, the precision
