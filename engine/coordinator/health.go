@@ -27,7 +27,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sqlvault_backup_bytes_total",
 			Help: "Bytes SQL Server streamed into the vault, by backup type."}, []string{"type"}),
 		rpo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sqlvault_item_rpo_seconds",
-			Help: "Seconds since the newest restorable point of each protected item."}, []string{"server", "database"}),
+			Help: "Seconds since the last restorable instant of each protected item (the chain's end before an unhealed gap)."}, []string{"server", "database"}),
 		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sqlvault_job_queue_depth", Help: "Jobs waiting to run."}),
 	}
 	if reg != nil {
@@ -41,10 +41,13 @@ func (m *metrics) backupBytes(kind string, n int64) { m.bytes.WithLabelValues(ki
 
 // ItemHealth is an item's RPO as the portal and alerts see it.
 type ItemHealth struct {
-	RPO       time.Duration // since the newest restorable point; 0 if none
-	Target    time.Duration // what the policy promises
-	Breaching bool          // RPO is over twice the target
-	HasPoint  bool
+	RPO time.Duration // since the last restorable instant; 0 if none
+	// ChainBrokenAt is where the restorable chain ends while a gap that
+	// breaks it is not healed by a full; backups after it do not count.
+	ChainBrokenAt *time.Time
+	Target        time.Duration // what the policy promises
+	Breaching     bool          // RPO is over twice the target
+	HasPoint      bool
 }
 
 // Health computes an item's RPO at the coordinator's clock.
@@ -57,6 +60,10 @@ func (c *Coordinator) Health(ctx context.Context, it db.Item) ItemHealth {
 func (c *Coordinator) HealthOf(ctx context.Context, items []db.Item) []ItemHealth {
 	targets := map[int64]*time.Duration{} // nil: the policy could not be read
 	now := c.cfg.Now()
+	ends, err := c.cfg.DB.ChainEnds(ctx)
+	if err != nil {
+		c.log.Warn("read chain gaps for the RPO", "err", err)
+	}
 	out := make([]ItemHealth, len(items))
 	for i, it := range items {
 		h := &out[i]
@@ -78,7 +85,11 @@ func (c *Coordinator) HealthOf(ctx context.Context, items []db.Item) []ItemHealt
 		}
 		if it.LatestPoint != nil {
 			h.HasPoint = true
-			h.RPO = now.Sub(*it.LatestPoint)
+			last := *it.LatestPoint
+			if end, ok := ends[it.ID]; ok && end.Before(last) {
+				last, h.ChainBrokenAt = end, &end
+			}
+			h.RPO = now.Sub(last)
 		}
 		h.Breaching = it.State == db.ItemProtected && h.Target > 0 && h.HasPoint && h.RPO > 2*h.Target
 	}
@@ -104,9 +115,13 @@ func (c *Coordinator) CheckHealth(ctx context.Context) {
 		}
 		id := it.ID
 		if h.Breaching {
+			why := ""
+			if h.ChainBrokenAt != nil {
+				why = fmt.Sprintf(" (the log chain broke at %s; backups since restore nothing until a full heals it)", h.ChainBrokenAt.Format(time.RFC3339))
+			}
 			c.raise(ctx, db.Alert{Severity: "warning", Code: string(engine.CodeRPOBreached), ItemID: &id,
-				Message: fmt.Sprintf("%s on %s: the newest restore point is %s old, over twice the policy's RPO of %s",
-					it.DatabaseName, it.ServerName, h.RPO.Round(time.Minute), h.Target)})
+				Message: fmt.Sprintf("%s on %s: the last restorable instant is %s old, over twice the policy's RPO of %s%s",
+					it.DatabaseName, it.ServerName, h.RPO.Round(time.Minute), h.Target, why)})
 		} else {
 			c.cfg.DB.ResolveAlertCode(ctx, string(engine.CodeRPOBreached), 0, id)
 		}
