@@ -94,3 +94,47 @@ func TestRestoreRefusesSystemDatabaseTargets(t *testing.T) {
 		}
 	}
 }
+
+// Overwriting another protected database in alternate mode first backs
+// up its tail into its own item: what it committed since its last backup
+// can still be restored.
+func TestOverwritingAProtectedDatabaseKeepsItsTail(t *testing.T) {
+	s, srv, sales := protectedSales(t)
+	s.exec("CREATE DATABASE HR")
+	s.exec("USE HR; CREATE TABLE t (id int, note nvarchar(50))")
+	s.exec("INSERT INTO HR.dbo.t VALUES (10, N'before its full')")
+	rj, err := s.coord.Rediscover(s.ctx, srv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mustComplete(rj)
+	hrDB := s.database(srv.ID, "HR")
+	hr, job, err := s.coord.Protect(s.ctx, hrDB.ID, *sales.PolicyID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mustComplete(job)
+	s.exec("INSERT INTO HR.dbo.t VALUES (11, N'after its full')")
+
+	points, _ := s.db.ListPoints(s.ctx, sales.ID)
+	job, err = s.coord.Restore(s.ctx, coordinator.RestoreRequest{ItemID: sales.ID, RecoveryPointID: points[0].ID,
+		Target: coordinator.RestoreTarget{Mode: coordinator.ModeAlternate, DatabaseName: "HR", Overwrite: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mustComplete(job)
+	hrPoints, _ := s.db.ListPoints(s.ctx, hr.ID)
+	tail := hrPoints[len(hrPoints)-1]
+	if len(hrPoints) != 2 || tail.Kind != "log" {
+		t.Fatalf("HR's item holds %+v, want its full and the tail-log backup", hrPoints)
+	}
+	job, err = s.coord.Restore(s.ctx, coordinator.RestoreRequest{ItemID: hr.ID, RecoveryPointID: tail.ID,
+		Target: coordinator.RestoreTarget{Mode: coordinator.ModeAlternate, DatabaseName: "HR_tail"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mustComplete(job)
+	if got := s.ids("HR_tail"); !slices.Equal(got, []int{10, 11}) {
+		t.Errorf("HR's tail restores %v, want [10 11]", got)
+	}
+}
