@@ -140,10 +140,14 @@ func (c *Coordinator) CatalogTrouble(code engine.Code, msg string) {
 	a := db.Alert{Severity: "critical", Code: string(code), Message: msg, CreatedAt: c.cfg.Now()}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, _, err := c.cfg.DB.RaiseAlert(ctx, a); err == nil || c.cfg.Webhook == "" {
-		return
+	saved, opened, err := c.cfg.DB.RaiseAlert(ctx, a)
+	if err == nil {
+		if !opened {
+			return // open already, and sent when it opened
+		}
+		a = saved // a deleted catalog still takes it: the webhook is what reaches someone
 	}
-	if !c.trouble.due(code, c.cfg.Now()) {
+	if c.cfg.Webhook == "" || !c.trouble.due(code, c.cfg.Now()) {
 		return
 	}
 	c.wg.Add(1)
