@@ -8,27 +8,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sqlvault/sqlvault/db"
+	"github.com/sqlvault/sqlvault/engine/enginetest"
 	"github.com/sqlvault/sqlvault/sqlsim"
 )
-
-// flavourClock is the simulated host's clock: the test sets it to the
-// second each row commits, so no test waits for seconds to pass.
-type flavourClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *flavourClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *flavourClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
 
 // TestFlavourBackupAndPointInTimeRestore is issue 15's acceptance line: in
 // each SQL Server flavour sqlsim plays (host OS, version, time zone) a
@@ -62,7 +48,7 @@ func flavourRoundTrip(t *testing.T, host, version, zone string) {
 	ts := newTestServer(t)
 	// A few seconds ahead of the real clock, so that the coordinator never
 	// finds the simulated backups older than its own "now".
-	clock := &flavourClock{t: time.Now().UTC().Truncate(time.Second).Add(time.Minute)}
+	clock := enginetest.NewClock(time.Now().UTC().Truncate(time.Second).Add(time.Minute)) // set to the second each row commits: no test waits
 	t0 := clock.Now()
 	cfg := ts.env.SimConfig("Sa-Passw0rd!")
 	cfg.HostOS, cfg.ProductVersion, cfg.TimeZone, cfg.Now = host, version, zone, clock.Now

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sqlvault/sqlvault/db"
+	"github.com/sqlvault/sqlvault/engine/enginetest"
 	"github.com/sqlvault/sqlvault/engine/policy"
 )
 
@@ -22,7 +23,7 @@ func TestLogSlot200(t *testing.T) {
 	}
 	s := newStack(t)
 	s.coord.Stop()
-	clk := &clock{t: time.Date(2026, 3, 2, 8, 0, 10, 0, time.UTC)}
+	clk := enginetest.NewClock(time.Date(2026, 3, 2, 8, 0, 10, 0, time.UTC))
 	s.coord = s.newCoordinator(clk)
 	const n = 200
 	for i := range n {
@@ -48,7 +49,7 @@ func TestLogSlot200(t *testing.T) {
 	fulls := time.Since(start)
 	var worst time.Duration
 	for slot := 1; slot <= 4; slot++ {
-		clk.set(time.Date(2026, 3, 2, 8, 15*slot, 0, 0, time.UTC))
+		clk.Set(time.Date(2026, 3, 2, 8, 15*slot, 0, 0, time.UTC))
 		start = time.Now()
 		s.coord.RunDue(s.ctx, p.ID)
 		s.drain(t, 15*time.Minute)

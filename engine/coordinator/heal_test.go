@@ -12,6 +12,7 @@ import (
 	"github.com/sqlvault/sqlvault/db"
 	"github.com/sqlvault/sqlvault/engine"
 	"github.com/sqlvault/sqlvault/engine/coordinator"
+	"github.com/sqlvault/sqlvault/engine/enginetest"
 	"github.com/sqlvault/sqlvault/engine/policy"
 	"github.com/sqlvault/sqlvault/sqlsim"
 )
@@ -25,7 +26,7 @@ const dbaPW = "Dba1-Passw0rd!"
 func healStack(t *testing.T, diff bool, autoHeal bool) (*stack, *clock, policy.Policy, db.Item, *sql.DB) {
 	s := newStack(t, sqlsim.Login{Name: "DBA1", Password: dbaPW, Sysadmin: true})
 	s.coord.Stop()
-	clk := &clock{t: at(10, 0)}
+	clk := enginetest.NewClock(at(10, 0))
 	s.coord = s.newCoordinator(clk)
 	s.exec("CREATE DATABASE Sales")
 	s.exec("USE Sales; CREATE TABLE t (id int, note nvarchar(50))")
@@ -37,7 +38,7 @@ func healStack(t *testing.T, diff bool, autoHeal bool) (*stack, *clock, policy.P
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk.set(at(10, 0).Add(10 * time.Second))
+	clk.Set(at(10, 0).Add(10 * time.Second))
 	it, full, err := s.coord.Protect(s.ctx, s.database(srv.ID, "Sales").ID, p.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +57,7 @@ func healStack(t *testing.T, diff bool, autoHeal bool) (*stack, *clock, policy.P
 func (s *stack) slot(clk *clock, p policy.Policy, it db.Item, hh, mm int) []db.Job {
 	s.t.Helper()
 	mark := s.lastJobID()
-	clk.set(at(hh, mm))
+	clk.Set(at(hh, mm))
 	s.coord.RunDue(s.ctx, p.ID)
 	jobs, err := s.db.ListJobs(s.ctx, db.JobFilter{ItemID: it.ID, Operation: "backup", Limit: 50})
 	if err != nil {

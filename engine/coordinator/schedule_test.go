@@ -10,18 +10,14 @@ import (
 	"github.com/sqlvault/sqlvault/db"
 	"github.com/sqlvault/sqlvault/engine"
 	"github.com/sqlvault/sqlvault/engine/coordinator"
+	"github.com/sqlvault/sqlvault/engine/enginetest"
 	"github.com/sqlvault/sqlvault/engine/policy"
 	"github.com/sqlvault/sqlvault/engine/restore"
 )
 
-// clock is a fake clock both the catalog and the coordinator read.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// clock is the fake clock both the catalog and the coordinator read.
+type clock = enginetest.Clock
 
-func (c *clock) Now() time.Time         { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) set(t time.Time)        { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 func at(hh, mm int) time.Time           { return time.Date(2026, 3, 2, hh, mm, 0, 0, time.UTC) }
 func (s *stack) restartWith(clk *clock) { s.coord = s.newCoordinator(clk) }
 
@@ -65,7 +61,7 @@ func (s *stack) lastJobID() int64 {
 func TestScheduleWithFakeClock(t *testing.T) {
 	s := newStack(t)
 	s.coord.Stop()
-	clk := &clock{t: at(9, 59)}
+	clk := enginetest.NewClock(at(9, 59))
 	s.coord = s.newCoordinator(clk)
 	s.exec("CREATE DATABASE Sales")
 	s.exec("USE Sales; CREATE TABLE t (id int)")
@@ -80,7 +76,7 @@ func TestScheduleWithFakeClock(t *testing.T) {
 	if next := s.coord.NextRun(p.ID); next.IsZero() || time.Until(next) > time.Minute {
 		t.Fatalf("next run of a new policy = %v", next)
 	}
-	clk.set(at(9, 59).Add(10 * time.Second))
+	clk.Set(at(9, 59).Add(10 * time.Second))
 	it, _, err := s.coord.Protect(s.ctx, s.database(srv.ID, "Sales").ID, p.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +88,7 @@ func TestScheduleWithFakeClock(t *testing.T) {
 	step := func(tm time.Time, want ...string) {
 		t.Helper()
 		mark = s.lastJobID()
-		clk.set(tm)
+		clk.Set(tm)
 		s.coord.RunDue(s.ctx, p.ID)
 		s.coord.RunDue(s.ctx, p.ID) // a second firing of the same slot queues nothing
 		if got := s.kinds(it.ID, mark); !slices.Equal(got, want) {
@@ -110,7 +106,7 @@ func TestScheduleWithFakeClock(t *testing.T) {
 	s.coord.Stop()
 	running, _ := s.db.CreateJob(s.ctx, db.NewJob{Operation: "backup", Kind: "log", ItemID: it.ID, ServerID: srv.ID})
 	s.db.StartJob(s.ctx, running.ID)
-	clk.set(at(10, 52))
+	clk.Set(at(10, 52))
 	s.restartWith(clk)
 	if j := s.wait(running.ID); j.Status != db.JobFailed || j.ErrorCode != string(engine.CodeInterrupted) {
 		t.Fatalf("interrupted job = %s %s", j.Status, j.ErrorCode)
@@ -240,7 +236,7 @@ func lastLogLSN(points []db.Point) string {
 func TestSimultaneousFiringsQueueOnce(t *testing.T) {
 	s := newStack(t)
 	s.coord.Stop()
-	clk := &clock{t: at(9, 59)}
+	clk := enginetest.NewClock(at(9, 59))
 	s.coord = s.newCoordinator(clk)
 	s.exec("CREATE DATABASE Sales")
 	srv := s.register("sa", saPW)
@@ -255,7 +251,7 @@ func TestSimultaneousFiringsQueueOnce(t *testing.T) {
 	}
 	s.mustComplete(full)
 	mark := s.lastJobID()
-	clk.set(at(10, 0))
+	clk.Set(at(10, 0))
 	var wg sync.WaitGroup
 	for range 2 {
 		wg.Add(1)

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -42,19 +41,6 @@ func TestRediscoverRefusesSQLServer2014(t *testing.T) {
 	}
 }
 
-// simClock is the simulated host's clock, set by the test.
-type simClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *simClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *simClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
 // TestPointInTimeRestoreAcrossDaylightSaving goes through the coordinator
 // with an instance in Europe/Berlin: a full before the spring change
 // (2027-03-28 01:00 UTC), rows at known seconds either side of it, a log
@@ -63,7 +49,7 @@ func (c *simClock) Set(t time.Time) {
 // times are the UTC instants of the backups.
 func TestPointInTimeRestoreAcrossDaylightSaving(t *testing.T) {
 	change := time.Date(2027, 3, 28, 1, 0, 0, 0, time.UTC)
-	clock := &simClock{t: change.Add(-40 * time.Minute)}
+	clock := enginetest.NewClock(change.Add(-40 * time.Minute))
 	ctx := context.Background()
 	catalog, err := db.Open(ctx, t.TempDir())
 	if err != nil {

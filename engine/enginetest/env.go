@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -136,3 +137,19 @@ func (e *Env) StartSim(cfg sqlsim.Config) *sqlsim.Instance {
 func Target(in *sqlsim.Instance, user, password string) mssql.Target {
 	return mssql.Target{Host: "127.0.0.1", Port: in.Port(), User: user, Password: password, Encrypt: "disable"}
 }
+
+// Clock is a settable fake clock for the catalog, the coordinator and the
+// simulated hosts of a test.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock starts a clock at t.
+func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+
+// Now is the clock's time.
+func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+// Set moves the clock to t.
+func (c *Clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }

@@ -80,7 +80,7 @@ func TestStopAtOnAnotherInstanceUsesTheOffsetNow(t *testing.T) {
 	ctx := context.Background()
 	env := enginetest.Start(t)
 	t0 := time.Date(2027, 7, 1, 12, 0, 0, 0, time.UTC)
-	clock := &fakeClock{t: t0}
+	clock := enginetest.NewClock(t0)
 	start := func(machine string) (*sqlsim.Instance, *mssql.Conn) {
 		cfg := env.SimConfig("Sa-Passw0rd!")
 		cfg.ProductVersion, cfg.TimeZone, cfg.Now, cfg.MachineName = "15.0.4355.3", "America/New_York", clock.Now, machine

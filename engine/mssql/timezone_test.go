@@ -3,26 +3,12 @@ package mssql_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sqlvault/sqlvault/engine/enginetest"
 	"github.com/sqlvault/sqlvault/engine/mssql"
 )
-
-// fakeClock is the simulated host's clock, set by the test.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
 
 // TestPointInTimeAcrossDaylightSaving: an instance in Europe/Berlin, rows
 // committed at known seconds either side of the spring change (2026-03-29
@@ -42,7 +28,7 @@ func TestPointInTimeAcrossDaylightSaving(t *testing.T) {
 func pointInTimeAcrossChange(t *testing.T, version string) {
 	ctx := context.Background()
 	change := time.Date(2026, 3, 29, 1, 0, 0, 0, time.UTC)
-	clock := &fakeClock{t: change.Add(-time.Hour)}
+	clock := enginetest.NewClock(change.Add(-time.Hour))
 	env := enginetest.Start(t)
 	cfg := env.SimConfig("Sa-Passw0rd!")
 	cfg.TimeZone, cfg.Now, cfg.ProductVersion = "Europe/Berlin", clock.Now, version
