@@ -17,6 +17,10 @@ type Alert struct {
 	JobID      *int64     `json:"job_id,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
 	ResolvedAt *time.Time `json:"resolved_at"`
+	// AcknowledgedBy and AcknowledgedAt say who marked the alert as seen;
+	// it stays open until what raised it resolves it.
+	AcknowledgedBy string     `json:"acknowledged_by,omitempty"`
+	AcknowledgedAt *time.Time `json:"acknowledged_at,omitempty"`
 }
 
 // RaiseAlert opens an alert unless one with the same code is already open
@@ -57,6 +61,23 @@ func (d *DB) ResolveAlerts(ctx context.Context, serverID, itemID int64) error {
 	return err
 }
 
+// AcknowledgeAlert marks an open alert as seen by who; acknowledging it
+// again changes nothing. A resolved or missing alert is ErrNotFound.
+func (d *DB) AcknowledgeAlert(ctx context.Context, id int64, who string) error {
+	res, err := d.write.ExecContext(ctx, `UPDATE alerts SET acknowledged_by = ?, acknowledged_at = ?
+		WHERE id = ? AND resolved_at IS NULL AND acknowledged_at IS NULL`, who, d.nowMS(), id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		var open bool
+		if err := d.read.QueryRowContext(ctx, `SELECT resolved_at IS NULL FROM alerts WHERE id = ?`, id).Scan(&open); err != nil || !open {
+			return ErrNotFound
+		}
+	}
+	return nil
+}
+
 // ListAlerts returns open alerts first, then recently resolved ones.
 func (d *DB) ListAlerts(ctx context.Context, limit int) ([]Alert, error) {
 	if limit <= 0 {
@@ -70,20 +91,21 @@ func (d *DB) ListAlerts(ctx context.Context, limit int) ([]Alert, error) {
 	return scanAlerts(rows)
 }
 
-const alertColumns = `id, severity, code, message, server_id, item_id, job_id, created_at, resolved_at`
+const alertColumns = `id, severity, code, message, server_id, item_id, job_id, created_at, resolved_at, acknowledged_by, acknowledged_at`
 
 func scanAlerts(rows *sql.Rows) ([]Alert, error) {
 	defer rows.Close()
 	var out []Alert
 	for rows.Next() {
 		var a Alert
-		var srv, item, job, resolved sql.NullInt64
+		var srv, item, job, resolved, acked sql.NullInt64
 		var created int64
-		if err := rows.Scan(&a.ID, &a.Severity, &a.Code, &a.Message, &srv, &item, &job, &created, &resolved); err != nil {
+		if err := rows.Scan(&a.ID, &a.Severity, &a.Code, &a.Message, &srv, &item, &job, &created, &resolved,
+			&a.AcknowledgedBy, &acked); err != nil {
 			return nil, err
 		}
 		a.ServerID, a.ItemID, a.JobID = ptr(srv), ptr(item), ptr(job)
-		a.CreatedAt, a.ResolvedAt = fromMS(created), nullTime(resolved)
+		a.CreatedAt, a.ResolvedAt, a.AcknowledgedAt = fromMS(created), nullTime(resolved), nullTime(acked)
 		out = append(out, a)
 	}
 	return out, rows.Err()

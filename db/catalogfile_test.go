@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -69,5 +70,28 @@ func TestCatalogWriteOnFullStorage(t *testing.T) {
 	}
 	if IsStorageFull(fmt.Errorf("wrapped: %w", os.ErrNotExist)) {
 		t.Error("an unrelated error is taken for a full catalog")
+	}
+}
+
+// A connection opened after the file was deleted (a pool replaces a broken
+// or idle-closed one at any time) must not create an empty catalog at the
+// path: that would hide the deletion behind "replaced" and leave an empty
+// file for the next start to take as a new catalog.
+func TestNewConnectionDoesNotRecreateADeletedCatalog(t *testing.T) {
+	ctx := context.Background()
+	d := openTest(t)
+	if err := os.Remove(d.Path()); err != nil {
+		t.Fatal(err)
+	}
+	// Hold the idle connection, if any, so the pool must open a new one.
+	if conn, err := d.read.Conn(ctx); err == nil {
+		defer conn.Close()
+	}
+	_ = d.read.PingContext(ctx) // fails with the fix; created the file before it
+	if _, err := os.Stat(d.Path()); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("after a new connection the deleted catalog's path holds a file (stat: %v)", err)
+	}
+	if err := d.Ping(ctx); err == nil || !strings.Contains(err.Error(), "deleted") {
+		t.Fatalf("Ping = %v, want the deletion named", err)
 	}
 }

@@ -65,8 +65,24 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 	return d, nil
 }
 
+// createFile makes an empty catalog file if there is none (SQLite takes an
+// empty file as a new database), so that the pools can open with mode=rw: a
+// connection opened after the file was deleted then fails instead of
+// creating an empty catalog in its place.
+func createFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("create catalog %s: %w", path, err)
+	}
+	return f.Close()
+}
+
 func openPool(path string, conns int) (*sql.DB, error) {
+	if err := createFile(path); err != nil {
+		return nil, err
+	}
 	q := url.Values{}
+	q.Set("mode", "rw")
 	for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", "busy_timeout(10000)", "synchronous(NORMAL)"} {
 		q.Add("_pragma", p)
 	}

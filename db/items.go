@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -194,6 +195,7 @@ func (d *DB) ItemByID(ctx context.Context, id int64) (Item, error) {
 type ItemFilter struct {
 	ServerID, PolicyID int64
 	State              string
+	Search             string // part of the database name
 	Limit, Offset      int
 	NoPointTimes       bool // leave LastFull … LatestPoint nil (a picker needs only names)
 }
@@ -205,6 +207,12 @@ func (d *DB) ListItems(ctx context.Context, f ItemFilter) ([]Item, error) {
 		q = itemNamesQuery
 	}
 	q, args := itemFilter(q, f)
+	return d.pageOfItems(ctx, q, args, f)
+}
+
+// pageOfItems runs an item query in the lists' order, one page of f's
+// limit (1,000 unless set) and offset.
+func (d *DB) pageOfItems(ctx context.Context, q string, args []any, f ItemFilter) ([]Item, error) {
 	if f.Limit <= 0 {
 		f.Limit = 1000
 	}
@@ -234,6 +242,10 @@ func itemFilter(q string, f ItemFilter) (string, []any) {
 	}
 	if f.State != "" {
 		q, args = q+` AND i.state = ?`, append(args, f.State)
+	}
+	if f.Search != "" {
+		like := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(f.Search)
+		q, args = q+` AND d.name LIKE ? ESCAPE '\'`, append(args, "%"+like+"%")
 	}
 	return q, args
 }

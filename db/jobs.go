@@ -45,6 +45,11 @@ type Job struct {
 	// Filled by list queries for display.
 	ServerName   string `json:"server_name,omitempty"`
 	DatabaseName string `json:"database_name,omitempty"`
+	// Replica is the instance a backup ran on (an availability group
+	// replica, or the item's own server); ReplicaServerID its server.
+	ReplicaServerID *int64 `json:"replica_server_id,omitempty"`
+	Replica         string `json:"replica,omitempty"`
+	StartedBy       string `json:"started_by,omitempty"` // who asked for it; "" for the server itself
 }
 
 // JobStep is one step a job went through, with its times.
@@ -59,19 +64,22 @@ type JobStep struct {
 type NewJob struct {
 	Operation string
 	Kind      string
-	ServerID  int64 // 0 for none
-	ItemID    int64 // 0 for none
-	Params    any   // stored as JSON
+	ServerID  int64  // 0 for none
+	ItemID    int64  // 0 for none
+	Params    any    // stored as JSON
+	StartedBy string // the person who asked for it; "" for the server itself
 }
 
 const jobColumns = `j.id, j.operation, j.kind, j.status, j.server_id, j.item_id, j.params, j.progress_percent,
 	j.bytes_transferred, j.steps, j.error_code, j.error_message, j.attempt, j.created_at, j.started_at, j.ended_at,
-	coalesce(s.name, ''), coalesce(d.name, ''), j.container`
+	coalesce(s.name, ''), coalesce(d.name, ''), j.container, j.replica_server_id,
+	CASE WHEN j.operation = 'backup' THEN coalesce(rs.name, s.name, '') ELSE '' END, j.started_by`
 
 const jobJoins = ` FROM jobs j
 	LEFT JOIN items i ON i.id = j.item_id
 	LEFT JOIN databases d ON d.id = i.database_id
-	LEFT JOIN servers s ON s.id = coalesce(j.server_id, d.server_id)`
+	LEFT JOIN servers s ON s.id = coalesce(j.server_id, d.server_id)
+	LEFT JOIN servers rs ON rs.id = j.replica_server_id`
 
 // ErrAlreadyQueued is returned by CreateJob for a backup of an item and
 // kind that is already queued or running (the catalog's
@@ -89,8 +97,8 @@ func (d *DB) CreateJob(ctx context.Context, n NewJob) (Job, error) {
 	var id int64
 	err = d.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
-			`INSERT INTO jobs (operation, kind, server_id, item_id, params, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			n.Operation, n.Kind, nullID(n.ServerID), nullID(n.ItemID), string(params), d.nowMS())
+			`INSERT INTO jobs (operation, kind, server_id, item_id, params, started_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			n.Operation, n.Kind, nullID(n.ServerID), nullID(n.ItemID), string(params), n.StartedBy, d.nowMS())
 		if err != nil {
 			return err
 		}
@@ -201,12 +209,12 @@ func scanJobs(rows *sql.Rows) ([]Job, error) {
 	var out []Job
 	for rows.Next() {
 		var j Job
-		var serverID, itemID, started, ended sql.NullInt64
+		var serverID, itemID, started, ended, replica sql.NullInt64
 		var steps string
 		var created int64
 		if err := rows.Scan(&j.ID, &j.Operation, &j.Kind, &j.Status, &serverID, &itemID, &j.Params,
 			&j.ProgressPercent, &j.BytesTransferred, &steps, &j.ErrorCode, &j.ErrorMessage, &j.Attempt,
-			&created, &started, &ended, &j.ServerName, &j.DatabaseName, &j.Container); err != nil {
+			&created, &started, &ended, &j.ServerName, &j.DatabaseName, &j.Container, &replica, &j.Replica, &j.StartedBy); err != nil {
 			return nil, err
 		}
 		if serverID.Valid {
@@ -214,6 +222,9 @@ func scanJobs(rows *sql.Rows) ([]Job, error) {
 		}
 		if itemID.Valid {
 			j.ItemID = &itemID.Int64
+		}
+		if replica.Valid {
+			j.ReplicaServerID = &replica.Int64
 		}
 		json.Unmarshal([]byte(steps), &j.Steps)
 		if j.Steps == nil {

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"testing"
 
@@ -15,18 +16,7 @@ import (
 func TestMigration7KeepsACatalog(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	pool, err := openPool(filepath.Join(dir, FileName), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fsys, _ := subFS()
-	p, err := goose.NewProvider(goose.DialectSQLite3, pool, fsys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 6); err != nil {
-		t.Fatal(err)
-	}
+	pool := catalogAt(t, dir, 6)
 	for _, q := range []string{
 		`INSERT INTO servers (id, name, host, port, username, password_enc, created_at) VALUES (1, 'SQL01', 'h', 1433, 'u', x'01', 0)`,
 		`INSERT INTO databases (id, server_id, name, database_guid, discovered_at) VALUES (7, 1, 'Sales', 'g1', 0), (8, 1, 'HR', 'g2', 0)`,
@@ -64,4 +54,23 @@ func TestMigration7KeepsACatalog(t *testing.T) {
 	if _, err := d.write.ExecContext(ctx, `INSERT INTO items (database_id, created_at) VALUES (999, 0)`); fk != 1 || err == nil {
 		t.Fatalf("foreign keys after migration: pragma %d, dangling item accepted: %v", fk, err)
 	}
+}
+
+// catalogAt makes a catalog in dir migrated up to version, as an older
+// sqlvault left it, for a migration test to fill and upgrade.
+func catalogAt(t *testing.T, dir string, version int64) *sql.DB {
+	t.Helper()
+	pool, err := openPool(filepath.Join(dir, FileName), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys, _ := subFS()
+	p, err := goose.NewProvider(goose.DialectSQLite3, pool, fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(context.Background(), version); err != nil {
+		t.Fatal(err)
+	}
+	return pool
 }

@@ -18,6 +18,22 @@ func (d *DB) QueuedJobs(ctx context.Context, limit int) ([]Job, error) {
 	return scanJobs(rows)
 }
 
+// QueuedLogs returns queued log backups, oldest first, leaving out those
+// queued after a full or differential of their item that is still queued
+// (the dispatcher starts them once it has ended). The dispatcher reads
+// them apart from QueuedJobs so a backlog of fulls cannot hide them.
+func (d *DB) QueuedLogs(ctx context.Context, limit int) ([]Job, error) {
+	rows, err := d.read.QueryContext(ctx, `SELECT `+jobColumns+jobJoins+` WHERE j.status = 'queued'
+		AND j.operation = 'backup' AND j.kind = 'log' AND NOT EXISTS (SELECT 1 FROM jobs b
+			WHERE b.item_id = j.item_id AND b.id < j.id AND b.status = 'queued' AND b.operation = 'backup'
+			AND b.kind IN ('full', 'differential'))
+		ORDER BY j.id LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	return scanJobs(rows)
+}
+
 // CreateRetryJob queues a job again after an interruption, counting attempts.
 func (d *DB) CreateRetryJob(ctx context.Context, n NewJob, attempt int) (Job, error) {
 	j, err := d.CreateJob(ctx, n)

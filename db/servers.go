@@ -198,6 +198,13 @@ type Database struct {
 	Note               string    `json:"note,omitempty"`
 	ItemID             *int64    `json:"item_id"`
 	DiscoveredAt       time.Time `json:"discovered_at"`
+
+	// AGID is the availability group it is joined to (db/ag.go), the
+	// same database on every replica by GroupDatabaseID; its item is the
+	// group's.
+	AGID            *int64 `json:"availability_group_id,omitempty"`
+	GroupDatabaseID string `json:"-"`
+	SyncState       string `json:"synchronization_state,omitempty"`
 }
 
 // DiscoveryResult says what changed in a discovery.
@@ -364,8 +371,9 @@ func markReplaced(ctx context.Context, tx *sql.Tx, id, now int64) error {
 }
 
 const databaseQuery = `SELECT d.id, d.server_id, s.name, d.name, d.database_guid, d.state, d.recovery_model,
-	d.compatibility_level, d.size_bytes, d.is_system, d.gone, d.note, i.id, d.discovered_at,
-	d.is_read_only, d.is_in_standby, d.is_ag_secondary
+	d.compatibility_level, d.size_bytes, d.is_system, d.gone, d.note,
+	coalesce(i.id, (SELECT g.id FROM items g WHERE g.ag_id = d.ag_id AND g.group_database_id = d.group_database_id)), d.discovered_at,
+	d.is_read_only, d.is_in_standby, d.is_ag_secondary, d.ag_id, d.group_database_id, d.synchronization_state
 	FROM databases d JOIN servers s ON s.id = d.server_id LEFT JOIN items i ON i.database_id = d.id`
 
 // ListDatabases returns the databases of a server (or of all, serverID 0).
@@ -402,15 +410,18 @@ func scanDatabases(rows *sql.Rows) ([]Database, error) {
 	var out []Database
 	for rows.Next() {
 		var x Database
-		var item sql.NullInt64
+		var item, ag sql.NullInt64
 		var disc int64
 		if err := rows.Scan(&x.ID, &x.ServerID, &x.ServerName, &x.Name, &x.GUID, &x.State, &x.RecoveryModel,
 			&x.CompatibilityLevel, &x.SizeBytes, &x.IsSystem, &x.Gone, &x.Note, &item, &disc,
-			&x.IsReadOnly, &x.IsInStandby, &x.IsAGSecondary); err != nil {
+			&x.IsReadOnly, &x.IsInStandby, &x.IsAGSecondary, &ag, &x.GroupDatabaseID, &x.SyncState); err != nil {
 			return nil, err
 		}
 		if item.Valid {
 			x.ItemID = &item.Int64
+		}
+		if ag.Valid {
+			x.AGID = &ag.Int64
 		}
 		x.DiscoveredAt = fromMS(disc)
 		out = append(out, x)

@@ -342,6 +342,7 @@ type Token struct {
 	Role       Role       `json:"role"`
 	CreatedBy  string     `json:"created_by"`
 	CreatorID  *int64     `json:"-"`
+	ParentID   *int64     `json:"parent_id,omitempty"` // the token this one was made with
 	CreatedAt  time.Time  `json:"created_at"`
 	ExpiresAt  *time.Time `json:"expires_at"`
 	LastUsedAt *time.Time `json:"last_used_at"`
@@ -358,6 +359,7 @@ type NewToken struct {
 	Role      Role
 	CreatedBy string
 	CreatorID *int64
+	ParentID  *int64 // the token it is made with: revoking that revokes this
 	ExpiresAt *time.Time
 }
 
@@ -375,16 +377,16 @@ func (d *DB) CreateTokenFor(ctx context.Context, n NewToken) (string, Token, err
 		return "", Token{}, errors.New("token name is empty")
 	}
 	secret := TokenPrefix + randomToken()
-	t := Token{Name: n.Name, Role: n.Role, CreatedBy: n.CreatedBy, CreatorID: n.CreatorID, CreatedAt: fromMS(d.nowMS()), ExpiresAt: n.ExpiresAt}
+	t := Token{Name: n.Name, Role: n.Role, CreatedBy: n.CreatedBy, CreatorID: n.CreatorID, ParentID: n.ParentID, CreatedAt: fromMS(d.nowMS()), ExpiresAt: n.ExpiresAt}
 	var exp *int64
 	if n.ExpiresAt != nil {
 		v := ms(*n.ExpiresAt)
 		exp = &v
 	}
 	res, err := d.write.ExecContext(ctx, `
-		INSERT INTO api_tokens (name, token_hash, role, created_at, created_by, creator_id, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		n.Name, hashToken(secret), n.Role, ms(t.CreatedAt), n.CreatedBy, n.CreatorID, exp)
+		INSERT INTO api_tokens (name, token_hash, role, created_at, created_by, creator_id, parent_id, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		n.Name, hashToken(secret), n.Role, ms(t.CreatedAt), n.CreatedBy, n.CreatorID, n.ParentID, exp)
 	if err != nil {
 		if strings.Contains(err.Error(), "UNIQUE") {
 			return "", Token{}, fmt.Errorf("a token named %q %w", n.Name, ErrDuplicate)
@@ -395,18 +397,21 @@ func (d *DB) CreateTokenFor(ctx context.Context, n NewToken) (string, Token, err
 	return secret, t, nil
 }
 
-const tokenColumns = `t.id, t.name, t.role, t.created_by, t.creator_id, t.created_at, t.expires_at, t.last_used_at`
+const tokenColumns = `t.id, t.name, t.role, t.created_by, t.creator_id, t.parent_id, t.created_at, t.expires_at, t.last_used_at`
 
 func scanToken(row scanner) (Token, error) {
 	var t Token
 	var created int64
-	var creator, exp, used sql.NullInt64
-	err := row.Scan(&t.ID, &t.Name, &t.Role, &t.CreatedBy, &creator, &created, &exp, &used)
+	var creator, parent, exp, used sql.NullInt64
+	err := row.Scan(&t.ID, &t.Name, &t.Role, &t.CreatedBy, &creator, &parent, &created, &exp, &used)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Token{}, ErrNotFound
 	}
 	if creator.Valid {
 		t.CreatorID = &creator.Int64
+	}
+	if parent.Valid {
+		t.ParentID = &parent.Int64
 	}
 	t.CreatedAt, t.ExpiresAt, t.LastUsedAt = fromMS(created), nullTime(exp), nullTime(used)
 	return t, err
@@ -470,7 +475,8 @@ func (d *DB) TokenByName(ctx context.Context, name string) (Token, error) {
 	return scanToken(d.read.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM api_tokens t WHERE t.name = ?`, name))
 }
 
-// DeleteToken revokes a token: its secret stops working at once.
+// DeleteToken revokes a token: its secret stops working at once, and so
+// do those of every token made with it (parent_id cascades).
 func (d *DB) DeleteToken(ctx context.Context, id int64) error {
 	res, err := d.write.ExecContext(ctx, `DELETE FROM api_tokens WHERE id = ?`, id)
 	if err != nil {
