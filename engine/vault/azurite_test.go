@@ -71,13 +71,25 @@ func startAzurite(t *testing.T) string {
 // the bucket alone lists every backup with its labels, reads ranges,
 // verifies, and collects a deleted backup.
 func TestAzureBackendAgainstAzurite(t *testing.T) {
-	url := startAzurite(t)
+	bucketRoundTrip(t, startAzurite(t), "Azure", nil)
+}
+
+// bucketRoundTrip drives the vault on the bucket at url as a server
+// would: striped uploads, then a second vault opened from the bucket
+// alone lists every backup with its labels, reads ranges, verifies, and
+// collects a deleted backup. where names the storage in failures; check,
+// if set, looks at the first backend before use.
+func bucketRoundTrip(t *testing.T, url, where string, check func(*BucketBackend)) {
+	t.Helper()
 	ctx := context.Background()
 	b, err := NewBucketBackend(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
+	if check != nil {
+		check(b)
+	}
 	v := newVault(t, b, Options{PackSize: 1 << 20})
 	one, two := pages(60, 3<<20+5000), pages(61, 2<<20)
 	upload(t, v, "SQL01/Sales/full.bak", one, 1<<20)
@@ -94,7 +106,7 @@ func TestAzureBackendAgainstAzurite(t *testing.T) {
 	defer b2.Close()
 	v2, err := Open(ctx, b2, pass, Options{PackSize: 1 << 20})
 	if err != nil {
-		t.Fatalf("open from Azure alone: %v", err)
+		t.Fatalf("open from %s alone: %v", where, err)
 	}
 	defer v2.Close()
 	ms, err := v2.List(ctx, "SQL01/")
@@ -112,13 +124,13 @@ func TestAzureBackendAgainstAzurite(t *testing.T) {
 	}
 	buf := make([]byte, 100000)
 	if _, err := r.ReadAt(buf, 2<<20+17); err != nil || !bytes.Equal(buf, one[2<<20+17:2<<20+17+100000]) {
-		t.Fatalf("range read from Azure: %v", err)
+		t.Fatalf("range read from %s: %v", where, err)
 	}
 	if !bytes.Equal(readAll(t, v2, "SQL01/Sales/log.trn"), two) {
-		t.Fatal("log backup reads back wrong from Azure")
+		t.Fatalf("log backup reads back wrong from %s", where)
 	}
 	if rep, err := v2.Verify(ctx); err != nil || !rep.OK() {
-		t.Fatalf("verify on Azure: %+v %v", rep, err)
+		t.Fatalf("verify on %s: %+v %v", where, rep, err)
 	}
 	before, _ := v2.Stats(ctx)
 	v2.DeleteBlob(ctx, "SQL01/Sales/log.trn")
@@ -127,6 +139,6 @@ func TestAzureBackendAgainstAzurite(t *testing.T) {
 	}
 	after, _ := v2.Stats(ctx)
 	if after.StoredBytes >= before.StoredBytes || !bytes.Equal(readAll(t, v2, "SQL01/Sales/full.bak"), one) {
-		t.Fatalf("gc on Azure: stored %d -> %d", before.StoredBytes, after.StoredBytes)
+		t.Fatalf("gc on %s: stored %d -> %d", where, before.StoredBytes, after.StoredBytes)
 	}
 }

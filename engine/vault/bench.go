@@ -17,52 +17,83 @@ import (
 	"github.com/zeebo/blake3"
 )
 
-// SamplePages returns n bytes shaped like SQL Server data pages (a header,
-// rows of repeating vocabulary, free space), for benchmarks.
+// SamplePages returns n bytes shaped like SQL Server data pages, for
+// tests and benchmarks: the first n bytes of PageGen's stream of seed.
 func SamplePages(seed uint64, n int) []byte {
-	r := mrand.New(mrand.NewPCG(seed, 11))
-	words := []string{"Contoso", "Fabrikam", "Order", "Invoice", "Berlin", "Seattle", "Paid", "Open", "Widget", "Gadget"}
-	out := make([]byte, 0, n+8192)
-	for len(out) < n {
-		page := make([]byte, 8192)
-		binary.LittleEndian.PutUint64(page, r.Uint64())
-		for at := 96; at < 6000; {
-			at += copy(page[at:], fmt.Sprintf("%08d|%s|%s|%d.%02d|", r.IntN(1e8), words[r.IntN(10)], words[r.IntN(10)], r.IntN(10000), r.IntN(100)))
-		}
-		out = append(out, page...)
-	}
+	out := make([]byte, (n+8191)&^8191)
+	NewPageGen(seed).Fill(out, 0)
 	return out[:n]
 }
 
-// PageGen produces an endless stream of page-like data cheaply: a pool of
-// sample pages, each copy stamped with its page number and the seed so no
-// two 8 KiB pages of a stream (or of streams with different seeds) are
-// equal and nothing dedups. For benchmarks and memory tests of any size.
-type PageGen struct {
-	seed uint64
-	base []byte
-}
-
-const genPages = 64
+// PageGen produces an endless stream of page-like data cheaply. Each 8 KiB
+// page has a 96-byte header, as a SQL Server data page (Microsoft's "Pages
+// and extents architecture guide"), rows of text from there and free
+// space after them; its rows are drawn afresh from a generator seeded by
+// the stream's seed and the page number: no two pages
+// share their rows, so nothing repeats at any distance (a streaming
+// compressor finds no more than one compressing each chunk does) and
+// nothing dedups. For benchmarks and memory tests of any size.
+type PageGen struct{ seed uint64 }
 
 // NewPageGen makes a generator; streams of different seeds share no page.
-func NewPageGen(seed uint64) *PageGen {
-	return &PageGen{seed: seed, base: SamplePages(seed, genPages*8192)}
-}
+func NewPageGen(seed uint64) *PageGen { return &PageGen{seed: seed} }
 
 // Fill writes the stream's bytes [off, off+len(dst)) into dst; off must be
 // a multiple of 8192.
 func (g *PageGen) Fill(dst []byte, off int64) {
-	page := off / 8192
-	for len(dst) > 0 {
-		n := copy(dst, g.base[(page%genPages)*8192:(page%genPages+1)*8192])
-		var stamp [16]byte
-		binary.LittleEndian.PutUint64(stamp[:], uint64(page))
-		binary.LittleEndian.PutUint64(stamp[8:], g.seed)
-		copy(dst[8:min(n, 24)], stamp[:])
-		dst = dst[n:]
-		page++
+	var page [8192]byte
+	for n := uint64(off / 8192); len(dst) > 0; n++ {
+		g.page(&page, n)
+		dst = dst[copy(dst, page[:]):]
 	}
+}
+
+// pageWords are the text columns' vocabulary: rows repeat words, as real
+// tables do, while their numbers differ.
+var pageWords = [...]string{"Contoso", "Fabrikam", "Order", "Invoice", "Berlin", "Seattle", "Paid", "Open", "Widget", "Gadget"}
+
+// page writes page n: the header holds the page number, the seed and a
+// random word; rows "ID|word|word|amount|" fill it to about 6000 bytes.
+func (g *PageGen) page(p *[8192]byte, n uint64) {
+	clear(p[:])
+	r := mrand.NewPCG(g.seed, n)
+	binary.LittleEndian.PutUint64(p[0:], n)
+	binary.LittleEndian.PutUint64(p[8:], g.seed)
+	binary.LittleEndian.PutUint64(p[16:], r.Uint64())
+	for at := 96; at < 6000; {
+		x, y := r.Uint64(), r.Uint64()
+		at = putDigits(p[:], at, x%1e8, 8)
+		p[at] = '|'
+		at += 1 + copy(p[at+1:], pageWords[(x>>32)%10])
+		p[at] = '|'
+		at += 1 + copy(p[at+1:], pageWords[(x>>40)%10])
+		p[at] = '|'
+		amount := y % 10000
+		at = putDigits(p[:], at+1, amount, digits(amount))
+		p[at] = '.'
+		at = putDigits(p[:], at+1, (y>>20)%100, 2)
+		p[at] = '|'
+		at++
+	}
+}
+
+// digits is how many decimal digits v has (1 for 0).
+func digits(v uint64) int {
+	n := 1
+	for ; v >= 10; v /= 10 {
+		n++
+	}
+	return n
+}
+
+// putDigits writes v in width decimal digits (zero-padded, the leading
+// ones dropped if v has more) at p[at:] and returns the offset after.
+func putDigits(p []byte, at int, v uint64, width int) int {
+	for i := at + width - 1; i >= at; i-- {
+		p[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return at + width
 }
 
 // BenchOptions size a benchmark run.
@@ -79,9 +110,11 @@ func Bench(ctx context.Context, w io.Writer, size int) error {
 	return BenchWith(ctx, w, BenchOptions{Size: size})
 }
 
-// BenchRate prints one line of a benchmark.
-func BenchRate(w io.Writer, name string, bytes int64, d time.Duration) {
-	fmt.Fprintf(w, "%-40s %9.1f MB/s\n", name, float64(bytes)/1e6/d.Seconds())
+// BenchRate prints one line of a benchmark and returns its MB/s.
+func BenchRate(w io.Writer, name string, bytes int64, d time.Duration) float64 {
+	mbs := float64(bytes) / 1e6 / d.Seconds()
+	fmt.Fprintf(w, "%-40s %9.1f MB/s\n", name, mbs)
+	return mbs
 }
 
 // BenchWith is Bench with options.
@@ -134,7 +167,7 @@ func BenchWith(ctx context.Context, w io.Writer, o BenchOptions) error {
 	var packs []*packWriter
 	p := newPackWriter(16 << 20)
 	for i, c := range comp {
-		p.seal(k.aead, ChunkID{byte(i), byte(i >> 8), byte(i >> 16)}, c, int64(len(chunk(i))))
+		p.seal(k.aead, ChunkID{byte(i), byte(i >> 8), byte(i >> 16)}, c, int64(len(chunk(i))), "")
 		if p.size() >= 16<<20 {
 			packs = append(packs, p)
 			p = newPackWriter(16 << 20)
@@ -155,7 +188,7 @@ func BenchWith(ctx context.Context, w io.Writer, o BenchOptions) error {
 	var sealed int64
 	start = time.Now()
 	for i, p := range packs {
-		if err := pb.Put(ctx, fmt.Sprintf("p%04d", i), p.buf.Bytes()); err != nil {
+		if err := pb.Put(ctx, fmt.Sprintf("p%04d", i), p.buf); err != nil {
 			return err
 		}
 		sealed += int64(p.size())

@@ -15,7 +15,7 @@ import (
 // VAULT_CRASH_DIR set it uploads into that vault and kills itself with
 // SIGKILL at the point named by VAULT_CRASH_AT.
 func TestMain(m *testing.M) {
-	if dir := os.Getenv("VAULT_CRASH_DIR"); dir != "" {
+	if dir := os.Getenv("VAULT_CRASH_DIR"); dir != "" || os.Getenv("VAULT_CRASH_URL") != "" {
 		crashChild(dir, os.Getenv("VAULT_CRASH_AT"))
 		os.Exit(3) // the kill point was never reached
 	}
@@ -28,7 +28,16 @@ func TestMain(m *testing.M) {
 
 func crashChild(dir, point string) {
 	ctx := context.Background()
-	b, _ := NewDirBackend(dir)
+	var b Backend
+	if url := os.Getenv("VAULT_CRASH_URL"); url != "" {
+		bb, err := NewBucketBackend(ctx, url)
+		if err != nil {
+			os.Exit(4)
+		}
+		b = bb
+	} else {
+		b, _ = NewDirBackend(dir)
+	}
 	kill := func(p string) {
 		if p == point {
 			syscall.Kill(os.Getpid(), syscall.SIGKILL)
@@ -37,6 +46,10 @@ func crashChild(dir, point string) {
 	v, err := Open(ctx, b, pass, Options{PackSize: 128 << 10, Hook: kill})
 	if err != nil {
 		os.Exit(4)
+	}
+	if strings.HasPrefix(point, "recompress-") {
+		v.Recompress(ctx, nil)
+		return
 	}
 	if strings.HasPrefix(point, "gc-") {
 		v.DeleteBlob(ctx, "c/old.bak")
@@ -59,6 +72,36 @@ func crashChild(dir, point string) {
 // was committed before survives byte for byte, that the interrupted blob is
 // either whole or absent, and that verify and GC are clean afterwards.
 func TestCrashAtEveryPoint(t *testing.T) {
+	crashAtEveryPoint(t, func(t *testing.T) (Backend, string) {
+		dir := t.TempDir()
+		b, _ := NewDirBackend(dir)
+		return b, "VAULT_CRASH_DIR=" + dir
+	})
+}
+
+// TestCrashAtEveryPointOnS3 is the same against SeaweedFS's S3 gateway,
+// a prefix of one bucket per crash point (SeaweedFS gives each bucket
+// volumes of its own, and a few buckets exhaust a small server).
+func TestCrashAtEveryPointOnS3(t *testing.T) {
+	sw := startSeaweed(t)
+	bucket := sw.bucket(t, "crash", false)
+	n := 0
+	crashAtEveryPoint(t, func(t *testing.T) (Backend, string) {
+		n++
+		url := fmt.Sprintf("%s&prefix=point%d/", bucket, n)
+		b, err := NewBucketBackend(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		return b, "VAULT_CRASH_URL=" + url
+	})
+}
+
+// crashAtEveryPoint runs the crash points on the backends newBackend
+// makes; its second answer is the environment entry that has the child
+// open the same storage.
+func crashAtEveryPoint(t *testing.T, newBackend func(t *testing.T) (Backend, string)) {
 	points := []struct {
 		name      string
 		committed bool // the new blob is committed at this point
@@ -66,13 +109,17 @@ func TestCrashAtEveryPoint(t *testing.T) {
 		{"after-pack", false}, {"after-index", false}, {"before-manifest", false},
 		{"after-manifest", true}, {"after-commit", true},
 		{"gc-after-index-delete", false}, {"gc-after-repack-write", false},
+		{"recompress-after-write", false}, {"recompress-after-index-delete", false},
 	}
 	for _, p := range points {
 		t.Run(p.name, func(t *testing.T) {
 			ctx := context.Background()
-			dir := t.TempDir()
-			b, _ := NewDirBackend(dir)
-			v := newVault(t, b, Options{PackSize: 128 << 10})
+			b, where := newBackend(t)
+			opts := Options{PackSize: 128 << 10}
+			if strings.HasPrefix(p.name, "recompress-") {
+				opts.IngestCodec = CodecS2 // packs for the child to recompress
+			}
+			v := newVault(t, b, opts)
 			old := pages(40, 1<<20)
 			upload(t, v, "c/old.bak", old, 1<<18)
 			keep := pages(42, 512<<10)
@@ -83,7 +130,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 			v.Close()
 
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
-			cmd.Env = append(os.Environ(), "VAULT_CRASH_DIR="+dir, "VAULT_CRASH_AT="+p.name)
+			cmd.Env = append(os.Environ(), where, "VAULT_CRASH_AT="+p.name)
 			err := cmd.Run()
 			if ee, ok := err.(*exec.ExitError); !ok || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 				t.Fatalf("child did not die at %s: %v", p.name, err)
@@ -121,7 +168,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 			if ref := referencedBytes(t, v2); st.StoredBytes != ref {
 				t.Fatalf("after gc the vault stores %d bytes, but committed backups reference %d", st.StoredBytes, ref)
 			}
-			if !p.committed && !strings.HasPrefix(p.name, "gc-") && st.StoredBytes != st0.StoredBytes {
+			if !p.committed && !strings.HasPrefix(p.name, "gc-") && !strings.HasPrefix(p.name, "recompress-") && st.StoredBytes != st0.StoredBytes {
 				t.Fatalf("the interrupted upload left %d bytes after gc", st.StoredBytes-st0.StoredBytes)
 			}
 			if left, _ := b.List(ctx, "packs/"); len(left) != st.Packs {

@@ -36,12 +36,11 @@ var ErrWrongKey = errors.New("the passphrase does not open this vault")
 var ErrNoVault = errors.New("no vault here: run with a new passphrase to create one")
 
 // Exists reports whether the backend holds a vault (its config object).
+// On a bucket with Object Lock a retained version counts even when a
+// delete marker hides it, so hiding it cannot make sqlvault start afresh.
 func Exists(ctx context.Context, b Backend) (bool, error) {
-	_, err := b.Get(ctx, configName)
-	if errors.Is(err, ErrNotExist) {
-		return false, nil
-	}
-	return err == nil, err
+	vs, err := storedVersions(ctx, b, configName)
+	return len(vs) > 0, err
 }
 
 // Init creates a vault in the backend: a random master key, wrapped by a key
@@ -64,7 +63,9 @@ func InitCodec(ctx context.Context, b Backend, passphrase []byte, codec string) 
 	if len(passphrase) < 8 {
 		return errors.New("vault passphrase must be at least 8 bytes")
 	}
-	if _, err := b.Get(ctx, configName); err == nil {
+	if exists, err := Exists(ctx, b); err != nil {
+		return err
+	} else if exists {
 		return errors.New("a vault already exists here")
 	}
 	master := make([]byte, 32)
@@ -79,15 +80,33 @@ func InitCodec(ctx context.Context, b Backend, passphrase []byte, codec string) 
 }
 
 // openKeys unwraps the master key and derives the working keys from it; it
-// also answers the vault's codec.
-func openKeys(ctx context.Context, b Backend, passphrase []byte) (*keys, string, error) {
-	data, err := b.Get(ctx, configName)
-	if errors.Is(err, ErrNotExist) {
-		return nil, "", ErrNoVault
-	}
+// also answers the vault's codec and the config it opened. Of several
+// stored versions (a bucket with Object Lock) the newest the passphrase
+// opens is the vault's: a version someone else put on top cannot replace
+// the key. Each try costs an argon2id derivation, so only the newest few
+// are tried; past them the newest one's error stops the server.
+func openKeys(ctx context.Context, b Backend, passphrase []byte) (*keys, string, []byte, error) {
+	vs, err := storedVersions(ctx, b, configName)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
+	if len(vs) == 0 {
+		return nil, "", nil, ErrNoVault
+	}
+	const tries = 8
+	var first error
+	for _, ver := range vs[:min(len(vs), tries)] {
+		k, codec, err := openConfig(ver.body, passphrase)
+		if err == nil {
+			return k, codec, ver.body, nil
+		}
+		first = cmp(first, err)
+	}
+	return nil, "", nil, first
+}
+
+// openConfig unwraps the master key of one config object.
+func openConfig(data, passphrase []byte) (*keys, string, error) {
 	var c config
 	if err := json.Unmarshal(data, &c); err != nil || c.Version != 1 || c.KDF != "argon2id" {
 		return nil, "", fmt.Errorf("vault config is not readable (version %d, kdf %q)", c.Version, c.KDF)

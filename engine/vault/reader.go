@@ -32,7 +32,7 @@ func (v *Vault) OpenBlob(ctx context.Context, blob string) (*Reader, error) {
 	if bi != nil {
 		return &Reader{v: v, ctx: ctx, blobIndex: bi}, nil
 	}
-	m, err := v.Manifest(ctx, blob)
+	m, err := v.restorableManifest(ctx, blob)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +85,7 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 	i := sort.Search(len(r.offsets), func(i int) bool { return r.offsets[i] > off }) - 1
 	n := 0
 	for n < len(p) && i < len(r.m.Chunks) {
-		data, err := r.v.readChunk(r.ctx, r.m.Chunks[i].ID)
+		data, err := r.chunk(i)
 		if err != nil {
 			return n, err
 		}

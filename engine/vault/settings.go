@@ -63,25 +63,49 @@ func (v *Vault) Settings() Settings {
 	return v.settings
 }
 
+// storedSettings is the sealed form: the settings and the number of the
+// save that wrote them.
+type storedSettings struct {
+	Settings
+	Revision int64 `json:"revision"`
+}
+
+// loadSettings reads the settings. On a bucket with Object Lock every
+// stored version is read and the one of the highest revision sealed with
+// the vault key wins: a delete marker over it, an older version put back
+// on top, or a forged one cannot bring back weaker settings while the
+// newest is retained (RetainVault).
 func (v *Vault) loadSettings(ctx context.Context) error {
-	s := DefaultSettings()
-	sealed, err := v.b.Get(ctx, settingsName)
-	if err != nil && !errors.Is(err, ErrNotExist) {
+	vs, err := storedVersions(ctx, v.b, settingsName)
+	if err != nil {
 		return err
 	}
-	if err == nil {
-		plain, err := open(v.k.aead, sealed)
-		if err != nil {
-			return fmt.Errorf("vault settings: %w", err)
+	best := storedSettings{Settings: DefaultSettings(), Revision: -1}
+	for _, ver := range vs {
+		s, err := v.openSettings(ver.body)
+		if err != nil && ver.id == "" {
+			return err
 		}
-		if err := json.Unmarshal(plain, &s); err != nil {
-			return fmt.Errorf("vault settings: %w", err)
+		if err == nil && s.Revision > best.Revision {
+			best = s
 		}
 	}
 	v.setMu.Lock()
-	v.settings = s
+	v.settings, v.revision = best.Settings, max(best.Revision, 0)
 	v.setMu.Unlock()
 	return nil
+}
+
+func (v *Vault) openSettings(sealed []byte) (storedSettings, error) {
+	s := storedSettings{Settings: DefaultSettings()}
+	plain, err := open(v.k.aead, sealed)
+	if err != nil {
+		return s, fmt.Errorf("vault settings: %w", err)
+	}
+	if err := json.Unmarshal(plain, &s); err != nil {
+		return s, fmt.Errorf("vault settings: %w", err)
+	}
+	return s, nil
 }
 
 // CheckSettings says whether the vault would accept next in place of its
@@ -117,11 +141,18 @@ func (v *Vault) SaveSettings(ctx context.Context, next Settings) error {
 	if err := checkTransition(v.settings, next); err != nil {
 		return err
 	}
-	plain, _ := json.Marshal(next)
+	plain, _ := json.Marshal(storedSettings{Settings: next, Revision: v.revision + 1})
 	if err := v.b.Put(ctx, settingsName, seal(v.k.aead, plain)); err != nil {
 		return fmt.Errorf("write vault settings: %w", err)
 	}
 	v.settings = next
+	v.revision++
+	// Under an object lock the new version is retained at once: until the
+	// next maintenance pass it would be the one object a bucket deleter
+	// could remove.
+	if err := v.RetainVault(ctx, time.Now()); err != nil {
+		return fmt.Errorf("vault settings saved but not retained: %w", err)
+	}
 	return nil
 }
 
@@ -149,15 +180,15 @@ func (v *Vault) refuseImmutableDelete(ctx context.Context, blob string) error {
 }
 
 // Storage says what keeps the vault's objects ("directory" or "bucket")
-// and whether that storage itself refuses deleting or overwriting them.
-// sqlvault writes no object lock or immutability policy: the settings
-// above are enforced by sqlvault, not by the storage (docs/security.md).
+// and whether that storage itself refuses deleting or overwriting them:
+// only a bucket with S3 Object Lock, whose retention Retain sets; else
+// the settings above are enforced by sqlvault alone (docs/security.md).
 func (v *Vault) Storage() (kind string, enforcesWriteOnce bool) {
-	switch v.b.(type) {
+	switch b := v.b.(type) {
 	case *DirBackend:
 		return "directory", false
 	case *BucketBackend:
-		return "bucket", false
+		return "bucket", b.Locks()
 	}
-	return "other", false
+	return "other", v.locker() != nil
 }

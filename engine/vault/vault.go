@@ -33,6 +33,11 @@ type Options struct {
 	// Codec is the chunk compression of a vault Create makes (CodecZstd by
 	// default, or CodecS2); an existing vault keeps its own.
 	Codec string
+	// IngestCodec compresses chunks as they arrive when it differs from
+	// the vault's codec: CodecS2 takes backups about twice as fast, and
+	// Recompress later brings the packs to the vault's codec. Default: the
+	// vault's codec.
+	IngestCodec string
 	// Workers is how many goroutines hash, compress and seal the chunks of
 	// one block; default GOMAXPROCS.
 	Workers int
@@ -77,6 +82,9 @@ type location struct {
 	Offset int64  `json:"o"`
 	Length int64  `json:"l"` // sealed length
 	Size   int64  `json:"s"` // plaintext length
+	// Codec compressed the chunk when it is not the vault's own: the fast
+	// ingest codec, until Recompress rewrites the pack.
+	Codec string `json:"c,omitempty"`
 }
 
 // chunkRef is one chunk of a blob.
@@ -87,15 +95,21 @@ type chunkRef struct {
 
 // Vault is an open vault.
 type Vault struct {
-	b     Backend
-	k     *keys
-	opts  Options
-	codec string // CodecZstd or CodecS2, fixed at creation
-	enc   *zstd.Encoder
-	dec   *zstd.Decoder
-	log   *slog.Logger
+	b      Backend
+	k      *keys
+	opts   Options
+	codec  string // CodecZstd or CodecS2, fixed at creation
+	ingest string // the codec of new chunks
+	// activity is when a block was last stored or a chunk read (unix
+	// nanoseconds): background recompression waits for a quiet vault.
+	activity atomic.Int64
+	recompMu sync.Mutex // one recompression at a time
+	enc      *zstd.Encoder
+	dec      *zstd.Decoder
+	log      *slog.Logger
 
-	chunker *chunker
+	chunker  *chunker
+	packBufs *packBufs // buffers of written packs, for the next ones
 
 	mu      sync.Mutex
 	index   map[ChunkID]location
@@ -103,9 +117,11 @@ type Vault struct {
 	pack    *packWriter          // the open pack, not yet durable
 	pending map[ChunkID]bool     // chunks in packs not yet durable
 	written *sync.Cond           // on mu: broadcast when a pack write ends
+	up      *uploads             // full packs being written in the background
 	staged  map[string]*staging  // uploads not yet committed
 	gcMu    sync.RWMutex         // GC excludes writers
 	cache   *chunkCache
+	ahead   aheadStore            // chunks read ahead for readers (readahead.go)
 	blobs   map[string]*blobIndex // parsed manifests of blobs being read
 	blobGen uint64                // bumped when a manifest changes
 
@@ -117,6 +133,12 @@ type Vault struct {
 
 	setMu    sync.Mutex
 	settings Settings // the settings object, read at Open
+	revision int64    // of settings: each save numbers its version one more
+
+	config   []byte       // the config object Open unwrapped the key from
+	ownUntil atomic.Int64 // unix seconds config and settings are retained until
+	held     heldDates    // blob -> the date Retain last held it until
+	hidden   hiddenSet    // objects read from under a delete marker (hidden.go)
 }
 
 // staging is an upload in progress: its blocks by id.
@@ -124,11 +146,12 @@ type staging struct {
 	blocks  map[string][]chunkRef
 	stored  map[string]int64 // compressed bytes each block stored anew (not deduplicated)
 	touched time.Time
+	failed  uint64 // pack write failures before its first block
 }
 
 // Open unlocks the vault in b and loads its index.
 func Open(ctx context.Context, b Backend, passphrase []byte, opts Options) (*Vault, error) {
-	k, codec, err := openKeys(ctx, b, passphrase)
+	k, codec, config, err := openKeys(ctx, b, passphrase)
 	if err != nil {
 		return nil, err
 	}
@@ -156,11 +179,15 @@ func Open(ctx context.Context, b Backend, passphrase []byte, opts Options) (*Vau
 		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)+2), zstd.WithLowerEncoderMem(true),
 		zstd.WithEncoderCRC(false)) // GCM and the chunk id already check every byte
 	dec, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0))
-	v := &Vault{b: b, k: k, opts: opts, enc: enc, dec: dec, log: opts.Logger, codec: codec,
-		chunker: newChunker(k.gearKey, opts.ChunkAvg),
-		index:   map[ChunkID]location{}, packs: map[string][]ChunkID{}, pending: map[ChunkID]bool{},
-		staged: map[string]*staging{}, cache: newChunkCache(opts.CacheItems), blobs: map[string]*blobIndex{}}
-	v.written = sync.NewCond(&v.mu)
+	ingest := opts.IngestCodec
+	if ingest != CodecZstd && ingest != CodecS2 {
+		ingest = codec
+	}
+	v := &Vault{b: b, k: k, opts: opts, enc: enc, dec: dec, log: opts.Logger, codec: codec, ingest: ingest,
+		chunker: newChunker(k.gearKey, opts.ChunkAvg), packBufs: newPackBufs(opts.PackSize, 4*opts.ChunkAvg),
+		index: map[ChunkID]location{}, packs: map[string][]ChunkID{}, pending: map[ChunkID]bool{},
+		staged: map[string]*staging{}, cache: newChunkCache(opts.CacheItems), blobs: map[string]*blobIndex{}, config: config}
+	v.written, v.up = sync.NewCond(&v.mu), newUploads()
 	if err := v.loadIndex(ctx); err != nil {
 		return nil, err
 	}
@@ -191,8 +218,10 @@ func (v *Vault) hook(point string) {
 	}
 }
 
-// Close flushes nothing: uncommitted data is garbage by design.
+// Close flushes nothing: uncommitted data is garbage by design. It waits
+// for the pack writes under way, which use the backend.
 func (v *Vault) Close() error {
+	v.up.wait()
 	v.enc.Close()
 	v.dec.Close()
 	return nil
@@ -204,6 +233,8 @@ func (v *Vault) Close() error {
 func (v *Vault) PutBlock(ctx context.Context, blob, blockID string, data []byte) error {
 	v.gcMu.RLock()
 	defer v.gcMu.RUnlock()
+	v.touch()
+	failed, _ := v.up.state()
 	refs, stored, err := v.storeChunks(ctx, data)
 	if err != nil {
 		return err
@@ -212,8 +243,11 @@ func (v *Vault) PutBlock(ctx context.Context, blob, blockID string, data []byte)
 	defer v.mu.Unlock()
 	st := v.staged[blob]
 	if st == nil {
-		st = &staging{blocks: map[string][]chunkRef{}, stored: map[string]int64{}}
+		st = &staging{blocks: map[string][]chunkRef{}, stored: map[string]int64{}, failed: failed}
 		v.staged[blob] = st
+	}
+	if err := v.uploadFailedSince(st.failed); err != nil {
+		return err
 	}
 	st.blocks[blockID] = refs
 	st.stored[blockID] = stored
@@ -254,7 +288,7 @@ func (v *Vault) storeChunks(ctx context.Context, data []byte) ([]chunkRef, int64
 			if v.has(id) {
 				continue
 			}
-			*buf = v.compress(c, (*buf)[:0])
+			*buf = v.compress(c, (*buf)[:0], v.ingest)
 			added, err := v.addToPack(ctx, id, *buf, int64(len(c)))
 			if added {
 				stored.Add(int64(len(*buf)))
@@ -313,11 +347,12 @@ func (v *Vault) has(id ChunkID) bool {
 	return ok || v.pending[id]
 }
 
-// addToPack seals a compressed chunk into the open pack, writing the pack
-// out when it is full.
 // addToPack seals a chunk into the open pack unless it is stored or
-// pending already; added reports whether this call stored it.
+// pending already; added reports whether this call stored it. The chunk's
+// place is taken under the lock and sealed outside it, so workers encrypt
+// at once. A pack that fills up is written in the background.
 func (v *Vault) addToPack(ctx context.Context, id ChunkID, comp []byte, size int64) (added bool, err error) {
+	n := sealedLen(v.k.aead, len(comp))
 	v.mu.Lock()
 	if v.pending[id] {
 		v.mu.Unlock()
@@ -327,18 +362,26 @@ func (v *Vault) addToPack(ctx context.Context, id ChunkID, comp []byte, size int
 		v.mu.Unlock()
 		return false, nil
 	}
-	if v.pack == nil {
-		v.pack = newPackWriter(v.opts.PackSize)
-	}
-	v.pack.seal(v.k.aead, id, comp, size)
-	v.pending[id] = true
 	var full *packWriter
-	if v.pack.size() >= v.opts.PackSize {
+	if v.pack != nil && !v.pack.fits(n) {
 		full, v.pack = v.pack, nil
 	}
+	if v.pack == nil {
+		v.pack = v.packBufs.get(n)
+	}
+	p := v.pack
+	dst := p.reserve(id, n, size, v.tag(v.ingest))
+	p.sealing.Add(1)
+	v.pending[id] = true
+	if full == nil && p.size() >= v.opts.PackSize {
+		full, v.pack = p, nil
+	}
 	v.mu.Unlock()
+	v.hook("before-seal")
+	sealInto(v.k.aead, dst, comp)
+	p.sealing.Done()
 	if full != nil {
-		return true, v.writePack(ctx, full)
+		return true, v.writePackAsync(ctx, full)
 	}
 	return true, nil
 }
@@ -352,8 +395,11 @@ func (v *Vault) writePack(ctx context.Context, p *packWriter) error {
 		v.written.Broadcast()
 		v.mu.Unlock()
 	}()
+	p.sealing.Wait() // the chunks reserved in it are all sealed
 	name := "packs/" + randomName()
-	if err := v.b.Put(ctx, name, p.buf.Bytes()); err != nil {
+	err := v.b.Put(ctx, name, p.buf)
+	p.release()
+	if err != nil {
 		v.dropPending(p)
 		return fmt.Errorf("write pack: %w", err)
 	}
@@ -390,7 +436,8 @@ func (v *Vault) dropPending(p *packWriter) {
 	v.mu.Unlock()
 }
 
-// flush makes the open pack durable.
+// flush makes the open pack durable, in one of the background writes'
+// slots so that the bound holds for every pack ingest writes.
 func (v *Vault) flush(ctx context.Context) error {
 	v.mu.Lock()
 	p := v.pack
@@ -399,7 +446,7 @@ func (v *Vault) flush(ctx context.Context) error {
 	if p == nil || len(p.entries) == 0 {
 		return nil
 	}
-	return v.writePack(ctx, p)
+	return v.writePackBounded(ctx, p)
 }
 
 // Manifest describes a committed blob.
@@ -474,7 +521,7 @@ func (v *Vault) awaitDurable(ctx context.Context, refs []chunkRef) error {
 				continue
 			}
 			if !v.pending[r.ID] {
-				return fmt.Errorf("chunk %s was lost (a pack write failed); upload the blob again", r.ID)
+				return v.lostChunk(r.ID)
 			}
 			wait = true
 			if v.pack != nil {
@@ -537,6 +584,10 @@ func (v *Vault) readManifest(ctx context.Context, name string) (Manifest, error)
 	if err != nil {
 		return Manifest{}, err
 	}
+	return v.parseManifest(name, sealed)
+}
+
+func (v *Vault) parseManifest(name string, sealed []byte) (Manifest, error) {
 	plain, err := open(v.k.aead, sealed)
 	if err != nil {
 		return Manifest{}, fmt.Errorf("manifest %s: %w", name, err)
@@ -645,17 +696,24 @@ func (v *Vault) readChunk(ctx context.Context, id ChunkID) ([]byte, error) {
 	if b, ok := v.cache.get(id); ok {
 		return b, nil
 	}
-	v.mu.Lock()
-	loc, ok := v.index[id]
-	v.mu.Unlock()
+	v.touch()
+	loc, ok := v.locate(id)
 	if !ok {
 		return nil, fmt.Errorf("chunk %s is not in the vault index", id)
 	}
 	sealed, err := v.b.GetRange(ctx, loc.Pack, loc.Offset, loc.Length)
+	if now, _ := v.locate(id); err != nil && now != loc {
+		// Recompression (or GC) moved the chunk while we read.
+		loc = now
+		sealed, err = v.b.GetRange(ctx, loc.Pack, loc.Offset, loc.Length)
+	}
+	if errors.Is(err, ErrNotExist) { // a delete marker over a retained pack?
+		sealed, err = v.readHidden(ctx, loc.Pack, loc.Offset, loc.Length, v.chunkOpens(id, loc))
+	}
 	if err != nil {
 		return nil, err
 	}
-	data, err := v.decodeChunk(id, sealed, loc.Size)
+	data, err := v.decodeChunk(id, sealed, loc)
 	if err != nil {
 		return nil, fmt.Errorf("chunk %s in %s: %w", id, loc.Pack, err)
 	}
@@ -663,9 +721,26 @@ func (v *Vault) readChunk(ctx context.Context, id ChunkID) ([]byte, error) {
 	return data, nil
 }
 
-// compress appends c compressed with the vault's codec to dst.
-func (v *Vault) compress(c, dst []byte) []byte {
-	if v.codec == CodecS2 {
+func (v *Vault) locate(id ChunkID) (location, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	loc, ok := v.index[id]
+	return loc, ok
+}
+
+func (v *Vault) touch() { v.activity.Store(time.Now().UnixNano()) }
+
+// tag is the codec a location records: none for the vault's own.
+func (v *Vault) tag(codec string) string {
+	if codec == v.codec {
+		return ""
+	}
+	return codec
+}
+
+// compress appends c compressed with codec to dst.
+func (v *Vault) compress(c, dst []byte, codec string) []byte {
+	if codec == CodecS2 {
 		n := s2.MaxEncodedLen(len(c))
 		if cap(dst) < n {
 			dst = make([]byte, 0, n)
@@ -675,8 +750,8 @@ func (v *Vault) compress(c, dst []byte) []byte {
 	return v.enc.EncodeAll(c, dst)
 }
 
-func (v *Vault) decompress(comp []byte, size int64) ([]byte, error) {
-	if v.codec == CodecS2 {
+func (v *Vault) decompress(comp []byte, size int64, codec string) ([]byte, error) {
+	if codec == CodecS2 {
 		return s2.Decode(make([]byte, size), comp)
 	}
 	return v.dec.DecodeAll(comp, make([]byte, 0, size))
@@ -685,12 +760,12 @@ func (v *Vault) decompress(comp []byte, size int64) ([]byte, error) {
 // Codec is the chunk compression the vault was created with.
 func (v *Vault) Codec() string { return v.codec }
 
-func (v *Vault) decodeChunk(id ChunkID, sealed []byte, size int64) ([]byte, error) {
+func (v *Vault) decodeChunk(id ChunkID, sealed []byte, loc location) ([]byte, error) {
 	comp, err := open(v.k.aead, sealed)
 	if err != nil {
 		return nil, err
 	}
-	data, err := v.decompress(comp, size)
+	data, err := v.decompress(comp, loc.Size, cmpOr(loc.Codec, v.codec))
 	if err != nil {
 		return nil, fmt.Errorf("decompress: %w", err)
 	}
