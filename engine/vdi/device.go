@@ -84,6 +84,7 @@ type Device struct {
 	progress  func(blob string, bytes int64)
 	received  map[string]int64
 	storeErrs map[string]error // blob -> the store's last write failure
+	etags     etagCache        // of blobs read
 }
 
 // New makes a device and its certificate.

@@ -263,8 +263,10 @@ func TestGrantLivesAsLongAsItsJob(t *testing.T) {
 	expectCode(t, td.do(t, "HEAD", td.url("job-1", "db/log.trn", sas), nil), 403, "AuthenticationFailed", "HEAD after the job's context ended")
 }
 
-// everyOperation asserts that every device request with u's SAS is 403
-// AuthenticationFailed (u committed, u2 created).
+// everyOperation asserts that every blob request with u's SAS is 403
+// AuthenticationFailed (u committed, u2 created): reads, writes, delete,
+// every lease action, metadata and properties. (The device serves no
+// container requests such as List Blobs: 400 InvalidUri for anyone.)
 func everyOperation(t *testing.T, td *testDevice, u, u2 string) {
 	t.Helper()
 	const code = "AuthenticationFailed"
@@ -282,14 +284,39 @@ func everyOperation(t *testing.T, td *testDevice, u, u2 string) {
 		{"DELETE", "", nil, nil},
 		{"PUT", "&comp=lease", nil, []string{"x-ms-lease-action", "Acquire", "x-ms-lease-duration", "-1"}},
 		{"PUT", "&comp=lease", nil, []string{"x-ms-lease-action", "Break"}},
+		{"PUT", "&comp=lease", nil, []string{"x-ms-lease-action", "Release", "x-ms-lease-id", restoreLeaseID}},
+		{"PUT", "&comp=lease", nil, []string{"x-ms-lease-action", "Renew", "x-ms-lease-id", restoreLeaseID}},
+		{"PUT", "&comp=lease", nil, []string{"x-ms-lease-action", "Change", "x-ms-lease-id", restoreLeaseID, "x-ms-proposed-lease-id", newGUID()}},
+		{"PUT", "&comp=metadata", nil, []string{"x-ms-meta-owner", "attacker"}},
+		{"PUT", "&comp=properties", nil, []string{"x-ms-blob-content-type", "text/plain"}},
+		{"GET", "&comp=metadata", nil, nil},
 	} {
 		for _, base := range []string{u, u2} {
 			r := td.do(t, c.method, base+c.suffix, c.body, c.hdr...)
 			if r.StatusCode != 403 || (c.method != "HEAD" && r.Header.Get("x-ms-error-code") != code) {
-				t.Fatalf("%s %s with a revoked SAS = %d %s", c.method, c.suffix, r.StatusCode, r.Header.Get("x-ms-error-code"))
+				t.Fatalf("%s %s %v with a refused SAS = %d %s", c.method, c.suffix, c.hdr, r.StatusCode, r.Header.Get("x-ms-error-code"))
 			}
 			r.Body.Close()
 		}
+	}
+}
+
+// TestLiveSASCannotReachAnotherJobsBlobs: the SAS of a backup job still
+// running names its own container only: every request on the committed
+// blob of an earlier job, or a new blob beside it, is 403
+// AuthenticationFailed, and the committed blob reads back unchanged.
+func TestLiveSASCannotReachAnotherJobsBlobs(t *testing.T) {
+	td := startDevice(t)
+	first := td.NewGrant("job-1", GrantBackup, grantTTL)
+	data := bytes.Repeat([]byte("page"), 2048)
+	td.commitBlob(t, td.url("job-1", "db/full.bak", first.SAS), data)
+	first.Revoke()
+	live := td.NewGrant("job-2", GrantBackup, grantTTL)
+	expect(t, td.do(t, "PUT", td.url("job-2", "db/log.trn", live.SAS), nil, "x-ms-blob-type", "BlockBlob"), 201, "Put Blob in its own container")
+	everyOperation(t, td, td.url("job-1", "db/full.bak", live.SAS), td.url("job-1", "db/planted.bak", live.SAS))
+	got, _ := td.read(t, td.url("job-1", "db/full.bak", td.IssueSAS("job-1", "r", time.Hour)))
+	if !bytes.Equal(got, data) {
+		t.Fatalf("the other job's committed blob changed: %d bytes", len(got))
 	}
 }
 

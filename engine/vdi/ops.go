@@ -363,7 +363,8 @@ func (d *Device) getBlob(w http.ResponseWriter, r *http.Request, blob string, he
 		return
 	}
 	defer br.Close()
-	if !d.checkLease(w, r, blob, false) || !readConditions(w, r, br.ETag(), br.ModTime()) {
+	etag := d.etags.of(blob, br)
+	if !d.checkLease(w, r, blob, false) || !readConditions(w, r, etag, br.ModTime()) {
 		return
 	}
 	size := br.Size()
@@ -371,7 +372,7 @@ func (d *Device) getBlob(w http.ResponseWriter, r *http.Request, blob string, he
 	h.Set("x-ms-blob-type", "BlockBlob")
 	h.Set("Accept-Ranges", "bytes")
 	h.Set("Content-Type", "application/octet-stream")
-	h.Set("ETag", br.ETag())
+	h.Set("ETag", etag)
 	h.Set("Last-Modified", br.ModTime().UTC().Format(http.TimeFormat))
 	d.leaseHeaders(h, blob)
 	start, end := int64(0), size-1
