@@ -45,6 +45,9 @@ const (
 	CodeDatabaseNotOnline    Code = "UserErrorDatabaseNotOnline"
 	CodeDatabaseInStandby    Code = "UserErrorDatabaseInStandby"
 	CodeAGSecondary          Code = "UserErrorAvailabilityGroupSecondary"
+	CodeAGNoReplica          Code = "UserErrorAvailabilityGroupNoReplicaForBackup"
+	CodeAGRestoreOverGroup   Code = "UserErrorRestoreOverAvailabilityGroupDatabase"
+	CodeAGListenerMismatch   Code = "UserErrorAvailabilityGroupListenerMismatch"
 	CodeReadOnlyBackupType   Code = "UserErrorBackupTypeNotAllowedReadOnly"
 	CodeLogBackupSimple      Code = "UserErrorLogBackupNotAllowedInSimpleRecovery"
 	CodeMissingFullBackup    Code = "UserErrorMissingFullBackup"
@@ -55,6 +58,7 @@ const (
 	CodeAlreadyInProgress    Code = "UserErrorOperationAlreadyInProgress"
 	CodeVaultFull            Code = "UserErrorVaultStorageFull"
 	CodeVaultCorrupt         Code = "UserErrorVaultDataCorrupt"
+	CodeVaultObjectHidden    Code = "UserErrorVaultObjectHidden"
 	CodeProtectionStopped    Code = "UserErrorProtectionStopped"
 	CodePolicyInUse          Code = "UserErrorPolicyInUse"
 	CodePolicyInvalid        Code = "UserErrorInvalidPolicy"
@@ -63,6 +67,7 @@ const (
 	CodeVaultImmutable       Code = "UserErrorVaultImmutable"
 	CodeImmutabilityLocked   Code = "UserErrorImmutabilityLocked"
 	CodeStorageLockMissing   Code = "UserErrorStorageLockNotSupported"
+	CodeStorageRetention     Code = "UserErrorStorageRetentionFailed"
 	CodeForeignBackup        Code = "UserErrorBackupTakenOutsideSqlvault"
 	CodeDiffBaseNotInVault   Code = "UserErrorDifferentialBaseNotInVault"
 
@@ -79,11 +84,19 @@ const (
 
 	CodeSystemDatabaseTarget Code = "UserErrorSystemDatabaseRestoreTarget"
 
+	// Verification of recovery points.
+	CodeVerificationFailed  Code = "UserErrorVerificationFailed"
+	CodeBackupChecksum      Code = "UserErrorBackupChecksumFailed"
+	CodeVerificationOverdue Code = "UserErrorVerificationOverdue"
+
 	// Health and the catalog.
 	CodeRPOBreached         Code = "UserErrorRPOBreached"
 	CodeCatalogStorageFull  Code = "UserErrorCatalogStorageFull"
 	CodeCatalogFileMissing  Code = "UserErrorCatalogFileMissing"
 	CodeCatalogEmptyOnVault Code = "UserErrorCatalogEmptyBesideVault"
+
+	// Notifications.
+	CodeNotificationFailed Code = "UserErrorNotificationDeliveryFailed"
 )
 
 // actions is the recommended action for each code.
@@ -114,7 +127,10 @@ var actions = map[Code]string{
 	CodeDatabaseNotFound:     "Select Rediscover DBs on the server; the database may have been dropped or renamed.",
 	CodeDatabaseNotOnline:    "Bring the database online, then retry the backup.",
 	CodeDatabaseInStandby:    "Finish the database's restore sequence with RESTORE DATABASE [name] WITH RECOVERY, then select Rediscover DBs: a database in standby cannot be backed up.",
-	CodeAGSecondary:          "Protect the database on its availability group's primary replica: sqlvault does not back up secondary replicas yet.",
+	CodeAGSecondary:          "Register every replica of the availability group and run discovery on each: sqlvault protects a group database once it knows its group; a secondary allows only copy-only full and log backups, so full and differential backups run on the primary.",
+	CodeAGNoReplica:          "Bring a replica the group's backup preference allows online and synchronizing (or the primary, for full and differential backups), register it in sqlvault with a sysadmin login, then retry; the job's message says why each replica was passed over.",
+	CodeAGRestoreOverGroup:   "Restore to another name or instance, or confirm remove_from_group: sqlvault then removes the database from the availability group on that replica before restoring; afterwards restore the secondaries WITH NORECOVERY and join them again (ALTER DATABASE ... SET HADR AVAILABILITY GROUP = ...).",
+	CodeAGListenerMismatch:   "Check the server's host and port: it was registered as an availability group's listener, and the instance answering there no longer reports that listener (sys.availability_group_listeners); correct the address or register the replicas directly.",
 	CodeReadOnlyBackupType:   "Run full or copy-only full backups of a read-only database, or set it READ_WRITE (ALTER DATABASE ... SET READ_WRITE) and rediscover for differential and log backups.",
 	CodeLogBackupSimple:      "Switch the database to the FULL recovery model, or rely on full and differential backups only.",
 	CodeMissingFullBackup:    "Run a full backup first; a differential or log backup needs one.",
@@ -125,6 +141,7 @@ var actions = map[Code]string{
 	CodeAlreadyInProgress:    "Wait for the running operation to finish.",
 	CodeVaultFull:            "Free space on the vault's storage or add capacity, then retry.",
 	CodeVaultCorrupt:         "Run verify on the vault; restore from another recovery point if one is damaged.",
+	CodeVaultObjectHidden:    "Someone with the bucket's delete permission put delete markers over the vault objects named; sqlvault read their retained versions, so nothing is lost. Find who in the bucket's access log and revoke that permission, then remove the markers (DELETE with the marker's version id) so other readers see the objects again.",
 	CodeProtectionStopped:    "Resume protection with a policy to start backups again.",
 	CodePolicyInUse:          "Move the items to another policy or stop their protection first.",
 	CodePolicyInvalid:        "Correct the policy field named in the message.",
@@ -132,6 +149,7 @@ var actions = map[Code]string{
 	CodeVaultImmutable:       "The vault is immutable: stop protection keeping the data, or lengthen retention; points leave by retention once they expire. An admin can turn immutability off unless it is locked.",
 	CodeImmutabilityLocked:   "Nothing can unlock a locked vault; its points leave by retention when they expire.",
 	CodeStorageLockMissing:   "Keep the vault on storage that enforces write-once itself (see docs/security.md): a separate machine, chattr +a, or a bucket with its own retention rule.",
+	CodeStorageRetention:     "The vault's bucket has S3 Object Lock but refused to set a backup's retention: give sqlvault's credentials s3:GetObjectRetention and s3:PutObjectRetention on the bucket, then run the backup again (the failed one left no recovery point).",
 	CodeDatabaseReplaced:     "If the database was recreated on purpose, nothing to do: the old item keeps its points, restorable, and a new item protects the new database. If not, find out who dropped it; restore it from the old item.",
 	CodeForeignBackup:        "Another job or tool backs up this database (msdb names its device and login): stop it, or have it add WITH COPY_ONLY, which leaves sqlvault's chain intact. With auto-heal on, sqlvault's next scheduled backup runs as a full and starts a new chain; otherwise run a full backup now.",
 	CodeDiffBaseNotInVault:   "A full backup not in the vault became the differential base, so this differential cannot be restored from the vault: run a full backup now, and stop the other full backups or have them add WITH COPY_ONLY.",
@@ -148,10 +166,14 @@ var actions = map[Code]string{
 
 	CodeSystemDatabaseTarget: "sqlvault does not restore over master, model, msdb or tempdb: restore a system database by hand as Microsoft documents it (master only with the instance started in single-user mode, sqlservr -m; see learn.microsoft.com/sql/relational-databases/backup-restore/restore-the-master-database-transact-sql), or restore to another name.",
 
+	CodeVerificationFailed:  "The restored copy of this recovery point is damaged or differs from the source: read the CHECKDB messages and row counts on the verification job, run DBCC CHECKDB on the source database, take a new full backup once it is clean, and meanwhile restore from an earlier point that verified clean.",
+	CodeBackupChecksum:      "SQL Server found a damaged page in the backup itself (error 3183): run DBCC CHECKDB on the source database, take a new full backup once it is clean, and meanwhile restore from an earlier point that verified clean.",
+	CodeVerificationOverdue: "Check the policy's verification instance is registered and reachable and that its size limit admits the database, then select Verify now on the item.",
 	CodeRPOBreached:         "Check the item's recent backup jobs and its server's health; run Backup now once the cause is fixed.",
 	CodeCatalogStorageFull:  "Free space on the file system holding the catalog (sqlvault.db in the data directory); nothing was changed by the refused request, so retry it once there is room.",
 	CodeCatalogFileMissing:  "Stop the server: the catalog file was deleted or replaced while open, and changes since would be lost. Put the file back, or start on a new catalog and run sqlvault vault rebuild-catalog.",
 	CodeCatalogEmptyOnVault: "Run sqlvault vault rebuild-catalog --data DIR to bring the vault's recovery points back into the catalog, or start with --new-catalog to begin again on purpose (the vault's points then stay unlisted until a rebuild).",
+	CodeNotificationFailed:  "Check the channel's address, port, TLS mode and credentials under Notifications on the Settings page, then use Test; a failed alert message is retried with backoff and its status is listed under Deliveries.",
 }
 
 // Action returns the recommended action for c, or a generic one.

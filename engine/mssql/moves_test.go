@@ -25,3 +25,16 @@ func TestMovesForEveryFileType(t *testing.T) {
 		seen[strings.ToLower(m.PhysicalName)] = true
 	}
 }
+
+// TestStandbyStatement: the last link of a standby restore says STANDBY
+// with an undo file in the default log folder, never RECOVERY as well
+// (RESTORE Arguments: STANDBY and RECOVERY exclude each other).
+func TestStandbyStatement(t *testing.T) {
+	undo := StandbyFileFor("Sales:copy", `E:\Log\`)
+	r := RestoreRequest{Database: "Sales:copy", Log: true, URLs: []string{"u"}, Recovery: true, StandbyFile: undo}
+	got := r.statement(0)
+	want := `RESTORE LOG [Sales:copy] FROM URL = N'u' WITH STATS = 5, BLOCKSIZE = 65536, STANDBY = N'E:\Log\Sales_copy_undo.tuf'`
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}

@@ -26,9 +26,13 @@ type RestoreRequest struct {
 	Log      bool     // RESTORE LOG instead of RESTORE DATABASE
 	URLs     []string // the stripes of one backup
 	Recovery bool     // WITH RECOVERY; otherwise NORECOVERY so more may follow
-	Replace  bool     // overwrite an existing database
-	Moves    []Move
-	StopAt   *time.Time // UTC; only on the last log
+	// StandbyFile, on the last link instead of RECOVERY, leaves the
+	// database read-only with its undo work in this file, so more logs
+	// can still be applied (RESTORE Arguments, STANDBY).
+	StandbyFile string
+	Replace     bool // overwrite an existing database
+	Moves       []Move
+	StopAt      *time.Time // UTC; only on the last log
 }
 
 // statement builds the RESTORE statement; offset converts STOPAT to the
@@ -43,9 +47,12 @@ func (r RestoreRequest) statement(offset time.Duration) string {
 		urls[i] = "URL = " + QuoteString(u)
 	}
 	opts := []string{"STATS = 5", "BLOCKSIZE = " + strconv.Itoa(BlockSize)}
-	if r.Recovery {
+	switch {
+	case r.StandbyFile != "":
+		opts = append(opts, "STANDBY = "+QuoteString(r.StandbyFile))
+	case r.Recovery:
 		opts = append(opts, "RECOVERY")
-	} else {
+	default:
 		opts = append(opts, "NORECOVERY")
 	}
 	if r.Replace {
@@ -223,6 +230,12 @@ func MovesFor(files []File, newName, dataDir, logDir string) []Move {
 		moves = append(moves, Move{LogicalName: f.LogicalName, PhysicalName: p})
 	}
 	return moves
+}
+
+// StandbyFileFor is the undo file a STANDBY restore of database keeps in
+// the instance's default log folder.
+func StandbyFileFor(database, logDir string) string {
+	return joinWinPath(logDir, safeFileName(database)+"_undo.tuf")
 }
 
 // numbered is "" for the first file of a kind and _2, _3, ... after it.

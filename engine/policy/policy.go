@@ -28,6 +28,9 @@ type Policy struct {
 	// when the chain cannot continue (a backup taken outside sqlvault, a
 	// gap, a missing or old full, a restore over the original); nil is on.
 	AutoHeal *bool `json:"auto_heal,omitempty"`
+	// Verify restores and checks the latest full on a verification
+	// instance (verify.go); nil: never.
+	Verify *Verify `json:"verify,omitempty"`
 }
 
 // Heals reports whether auto-heal is on: unless the policy turns it off.
@@ -159,6 +162,7 @@ func (p Policy) ValidateWith(l Limits) error {
 	p.validateDifferential(add)
 	p.validateLog(add, l)
 	p.validateRetention(add)
+	p.validateVerify(add)
 	if len(errs) == 0 {
 		return nil
 	}

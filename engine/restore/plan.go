@@ -170,7 +170,13 @@ func logsTo(points []Point, start Point, at time.Time) ([]Step, error) {
 		}
 		steps = append(steps, Step{Point: l})
 		prev = l
-		if !l.End.Before(at) {
+		if l.End.Equal(at) {
+			// The log's whole content is the instant asked for: restore it
+			// to its end. A STOPAT there lies past the log's last record,
+			// which leaves the database restoring.
+			return steps, nil
+		}
+		if l.End.After(at) {
 			stop := at
 			steps[len(steps)-1].StopAt = &stop
 			return steps, nil
