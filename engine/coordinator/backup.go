@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/sqlvault/sqlvault/db"
 	"github.com/sqlvault/sqlvault/engine"
 	"github.com/sqlvault/sqlvault/engine/mssql"
@@ -84,19 +86,16 @@ func (c *Coordinator) runBackup(ctx context.Context, j db.Job, st *steps) error 
 	if err != nil {
 		return err
 	}
-	s, err := c.server(ctx, it.ServerID)
-	if err != nil {
-		return err
-	}
-	dbase, err := c.cfg.DB.DatabaseByID(ctx, it.DatabaseID)
-	if err != nil {
-		return err
-	}
 	points, err := c.cfg.DB.ListPoints(ctx, it.ID)
 	if err != nil {
 		return err
 	}
 	brk := c.catalogBreak(ctx, j, pol, points)
+	// A group database runs on the replica its group prefers (ag.go).
+	s, dbase, err := c.backupTarget(ctx, &j, it, brk.kindFor(j.Kind), st)
+	if err != nil {
+		return err
+	}
 	if err := checkBackupKind(brk.kindFor(j.Kind), dbase, points); err != nil {
 		return err
 	}
@@ -106,8 +105,15 @@ func (c *Coordinator) runBackup(ctx context.Context, j db.Job, st *steps) error 
 	if err != nil {
 		return err
 	}
+	kind := j.Kind
 	if c.heal(ctx, conn, &j, it, pol, points, &brk, st) {
 		return nil // a full already queued heals the chain
+	}
+	if j.Kind != kind {
+		// Healed into a full: a group database's runs on the primary.
+		if s, dbase, conn, err = c.retarget(ctx, &j, it, s, dbase, conn, st); err != nil {
+			return err
+		}
 	}
 
 	blobs := blobNames(jobContainer(j), it.DatabaseName, j.Kind, c.cfg.Now(), stripesFor(dbase.SizeBytes))
@@ -131,11 +137,13 @@ func (c *Coordinator) runBackup(ctx context.Context, j db.Job, st *steps) error 
 	}
 	req := mssql.BackupRequest{Database: it.DatabaseName, Kind: j.Kind, URLs: urls, Compression: pol.SQLCompression,
 		Name: fmt.Sprintf("sqlvault %s backup of %s", j.Kind, it.DatabaseName), Description: fmt.Sprintf("sqlvault job %d", j.ID)}
+	rows, rowsErr := conn.RowCounts(ctx, it.DatabaseName) // for verifications (verify.go)
 	set, err := conn.Backup(ctx, req, func(pct int) { c.cfg.DB.JobProgress(context.Background(), j.ID, min(pct, 99), c.blobBytes(blobs)) })
 	if err != nil {
 		c.discard(blobs)
 		return c.vaultFull(blobs, err)
 	}
+	c.recordSourceRows(ctx, j.ID, conn, it.DatabaseName, rows, rowsErr)
 
 	gap := c.landed(ctx, j.Kind, it, set, brk)
 
@@ -145,7 +153,7 @@ func (c *Coordinator) runBackup(ctx context.Context, j db.Job, st *steps) error 
 		c.discard(blobs)
 		return err
 	}
-	st.detail(fmt.Sprintf("%d bytes from SQL Server, %d new bytes stored", size, stored))
+	st.detail(fmt.Sprintf("%s from SQL Server, %s new in the vault", humanize.IBytes(uint64(size)), humanize.IBytes(uint64(stored))))
 
 	st.begin("Commit recovery point", "")
 	p := pointOf(set, j.Kind, blobs, size, stored)
@@ -232,11 +240,18 @@ func (c *Coordinator) confirm(ctx context.Context, blobs []string) (stored, size
 }
 
 // label writes the point's catalog row into its manifests, so the vault
-// alone can rebuild the catalog.
+// alone can rebuild the catalog, then has storage with an object lock
+// hold its data until its expiry and soft delete period have passed.
 func (c *Coordinator) label(ctx context.Context, s db.Server, it db.Item, p db.Point) error {
 	for i, b := range p.Blobs {
 		if err := c.cfg.Vault.Annotate(ctx, b, labelsOf(s, it, p, i).encode()); err != nil {
 			return err
+		}
+		if p.ExpiresAt == nil {
+			continue
+		}
+		if err := c.cfg.Vault.Retain(ctx, b, p.ExpiresAt.Add(c.softDelete())); err != nil {
+			return engine.Wrap(engine.CodeStorageRetention, err, "the vault's bucket refused the Object Lock retention of "+b)
 		}
 	}
 	return nil

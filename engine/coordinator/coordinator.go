@@ -22,6 +22,7 @@ import (
 	"github.com/sqlvault/sqlvault/db"
 	"github.com/sqlvault/sqlvault/engine"
 	"github.com/sqlvault/sqlvault/engine/mssql"
+	"github.com/sqlvault/sqlvault/engine/notify"
 	"github.com/sqlvault/sqlvault/engine/policy"
 	"github.com/sqlvault/sqlvault/engine/secret"
 	"github.com/sqlvault/sqlvault/engine/vault"
@@ -39,6 +40,11 @@ type Config struct {
 	Now         func() time.Time
 	PerInstance int // concurrent jobs per SQL Server instance; default 4
 	Global      int // concurrent jobs in all; default 8
+	// Log backups have slots of their own beside those, so fulls cannot
+	// starve them: LogsPerInstance per instance (default 4), Logs in all
+	// (default 8). More was no faster on 2 cores (docs/performance.md).
+	LogsPerInstance int
+	Logs            int
 	// Connect opens the plugin; tests may wrap it. Default mssql.Connect.
 	Connect func(ctx context.Context, t mssql.Target) (*mssql.Conn, error)
 	// Poll is how often the queue is checked without a wake-up; default 1s.
@@ -50,9 +56,13 @@ type Config struct {
 	// ("backup-before-label", "backup-before-commit", "retention-before-purge-rows",
 	// "restore-between-links"); crash tests kill the process there.
 	Hook func(point string)
-	// Webhook, when set, receives every new alert as a JSON POST.
+	// Webhook, when set, receives every new alert as a JSON POST (the
+	// notifier's "cli" channel).
 	Webhook        string
 	WebhookBackoff time.Duration // first retry delay; default 2 s
+	// Notifier sends alerts to the configured channels; default one made
+	// from DB, Secrets and Webhook.
+	Notifier *notify.Notifier
 	// Registry receives the coordinator's Prometheus metrics; may be nil.
 	Registry prometheus.Registerer
 }
@@ -64,13 +74,15 @@ type Coordinator struct {
 	cron *cron.Cron
 
 	mu        sync.Mutex
-	running   map[int64]*runningJob // job id -> running job
-	perServer map[int64]int
+	running   map[int64]*runningJob    // job id -> running job
+	jobs      slots                    // every job but log backups
+	logs      slots                    // log backups
 	entries   map[int64][]cron.EntryID // policy id -> cron entries
 	blobJobs  map[string]int64         // device blob -> job id, for progress
 	conns     map[int64]pooled         // server id -> plugin connection pool
 	cancelled map[int64]bool           // cancel asked before the job's context existed
 	metrics   *metrics
+	notifier  *notify.Notifier
 	stopping  atomic.Bool // Stop has begun: jobs ending now are left to recovery
 	wake      chan struct{}
 	wg        sync.WaitGroup
@@ -97,6 +109,12 @@ func New(cfg Config) *Coordinator {
 	if cfg.Global <= 0 {
 		cfg.Global = 8
 	}
+	if cfg.LogsPerInstance <= 0 {
+		cfg.LogsPerInstance = 4
+	}
+	if cfg.Logs <= 0 {
+		cfg.Logs = 8
+	}
 	if cfg.Connect == nil {
 		cfg.Connect = mssql.Connect
 	}
@@ -106,10 +124,12 @@ func New(cfg Config) *Coordinator {
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second
 	}
-	c := &Coordinator{cfg: cfg, log: cfg.Logger, running: map[int64]*runningJob{}, perServer: map[int64]int{},
+	c := &Coordinator{cfg: cfg, log: cfg.Logger, running: map[int64]*runningJob{},
+		jobs: newSlots(cfg.Global, cfg.PerInstance), logs: newSlots(cfg.Logs, cfg.LogsPerInstance),
 		entries: map[int64][]cron.EntryID{}, blobJobs: map[string]int64{}, conns: map[int64]pooled{}, cancelled: map[int64]bool{},
 		wake: make(chan struct{}, 1), metrics: newMetrics(cfg.Registry)}
 	c.cron = cron.New(cron.WithLogger(cron.DiscardLogger))
+	c.notifier = newNotifier(cfg)
 	if cfg.Device != nil {
 		cfg.Device.OnProgress(c.onDeviceProgress)
 	}
@@ -125,17 +145,25 @@ func (c *Coordinator) Start(ctx context.Context) error {
 	if err := c.loadSchedules(ctx); err != nil {
 		return err
 	}
+	if err := c.EnsureHealth(ctx); err != nil { // a catalog just migrated
+		c.log.Warn("store item health", "err", err)
+	}
+	if err := c.deleteScratch(ctx, ""); err != nil { // a restart ended every test grant
+		c.log.Warn("test grants: scratch blobs left from before the restart not deleted", "err", err)
+	}
 	c.catchUp(ctx)
 	// Housekeeping: RPO and alerts every minute, retention hourly, a full
 	// read of the vault weekly.
 	c.cron.AddFunc("@every 1m", func() { c.CheckHealth(context.Background()) })
 	c.cron.AddFunc("@hourly", func() { c.QueueRetention(context.Background()) })
+	c.cron.AddFunc("@every 1m", func() { c.QueueDueVerifications(context.Background()) })
 	c.cron.AddFunc("CRON_TZ=UTC 0 3 * * 0", func() { c.QueueVerify(context.Background()) })
 	runCtx, cancel := context.WithCancel(context.Background())
 	c.stop = cancel
 	c.cron.Start()
-	c.wg.Add(1)
+	c.wg.Add(2)
 	go c.dispatch(runCtx)
+	go func() { defer c.wg.Done(); c.notifier.Run(runCtx) }()
 	return nil
 }
 
@@ -199,6 +227,9 @@ func (c *Coordinator) recoverInterrupted(ctx context.Context) error {
 // both win) and the existing job's id comes back with
 // UserErrorOperationAlreadyInProgress.
 func (c *Coordinator) enqueue(ctx context.Context, n db.NewJob) (int64, error) {
+	if n.StartedBy == "" {
+		n.StartedBy = engine.ActorOf(ctx)
+	}
 	j, err := c.cfg.DB.CreateJob(ctx, n)
 	if errors.Is(err, db.ErrAlreadyQueued) {
 		return j.ID, engine.Errorf(engine.CodeAlreadyInProgress, "a %s backup of this item is already queued or running (job %d)", n.Kind, j.ID)
@@ -232,7 +263,7 @@ func (c *Coordinator) dispatch(ctx context.Context) {
 }
 
 func (c *Coordinator) startEligible(ctx context.Context) {
-	queued, err := c.cfg.DB.QueuedJobs(ctx, 200)
+	queued, err := c.queued(ctx)
 	if err != nil {
 		c.log.Error("list queued jobs", "err", err)
 		return
@@ -272,6 +303,41 @@ func (c *Coordinator) startEligible(ctx context.Context) {
 	}
 }
 
+// queued lists the jobs to try, oldest first: the log backups, then the
+// rest. Logs are read apart so that a backlog of fulls (2,000 queued at
+// the nightly slot) cannot push them out of the window; a queued log
+// goes on waiting only for a base of its own item (db.QueuedLogs). The
+// queue holds one log per item, so the oldest queued log is the item
+// whose last log is oldest: a log not started in its slot goes first in
+// the next.
+func (c *Coordinator) queued(ctx context.Context) ([]db.Job, error) {
+	c.mu.Lock()
+	logsFull, jobsFull := c.logs.full(nil), c.jobs.full(nil)
+	c.mu.Unlock()
+	var logs, rest []db.Job
+	var err error
+	if !logsFull { // a pool with no slot free has nothing to start
+		if logs, err = c.cfg.DB.QueuedLogs(ctx, 200); err != nil {
+			return nil, err
+		}
+	}
+	if !jobsFull {
+		if rest, err = c.cfg.DB.QueuedJobs(ctx, 200); err != nil {
+			return nil, err
+		}
+	}
+	seen := map[int64]bool{}
+	for _, j := range logs {
+		seen[j.ID] = true
+	}
+	for _, j := range rest {
+		if !seen[j.ID] {
+			logs = append(logs, j)
+		}
+	}
+	return logs, nil
+}
+
 // A log backup follows the full or differential of its item queued before
 // it (e.g. both due at one slot, the full queued first): it starts only
 // once that backup has ended, so it goes on from the new base.
@@ -296,15 +362,13 @@ func (c *Coordinator) runningBases() map[int64]bool {
 	return out
 }
 
-// admit reserves a slot for the job under the limits: global, per
-// instance, and one backup of each kind per item at a time.
+// admit reserves a slot for the job under the limits of its kind (log
+// backups, or the rest): global, per instance, and one backup of each
+// kind per item at a time.
 func (c *Coordinator) admit(j db.Job) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.running) >= c.cfg.Global {
-		return false
-	}
-	if j.ServerID != nil && c.perServer[*j.ServerID] >= c.cfg.PerInstance {
+	if c.slotsOf(j).full(j.ServerID) {
 		return false
 	}
 	for _, r := range c.running {
@@ -317,9 +381,7 @@ func (c *Coordinator) admit(j db.Job) bool {
 			}
 		}
 	}
-	if j.ServerID != nil {
-		c.perServer[*j.ServerID]++
-	}
+	c.slotsOf(j).take(j.ServerID)
 	c.running[j.ID] = &runningJob{job: j, cancel: func() {}}
 	return true
 }
@@ -327,15 +389,60 @@ func (c *Coordinator) admit(j db.Job) bool {
 func (c *Coordinator) release(j db.Job) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if _, ok := c.running[j.ID]; ok {
+		c.slotsOf(j).give(j.ServerID)
+	}
 	delete(c.running, j.ID)
 	delete(c.cancelled, j.ID)
-	if j.ServerID != nil {
-		c.perServer[*j.ServerID]--
+}
+
+func (c *Coordinator) slotsOf(j db.Job) *slots {
+	if isLog(j) {
+		return &c.logs
+	}
+	return &c.jobs
+}
+
+// slots counts the jobs of one pool running in all and per instance.
+type slots struct {
+	limit, perInstance int
+	running            int
+	perServer          map[int64]int
+}
+
+func newSlots(limit, perInstance int) slots {
+	return slots{limit: limit, perInstance: perInstance, perServer: map[int64]int{}}
+}
+
+func (s *slots) full(server *int64) bool {
+	return s.running >= s.limit || (server != nil && s.perServer[*server] >= s.perInstance)
+}
+
+func (s *slots) take(server *int64) {
+	s.running++
+	if server != nil {
+		s.perServer[*server]++
+	}
+}
+
+func (s *slots) give(server *int64) {
+	s.running--
+	if server != nil {
+		s.perServer[*server]--
 	}
 }
 
 // Cancel cancels a queued or running job.
 func (c *Coordinator) Cancel(ctx context.Context, jobID int64) error {
+	j, err := c.cfg.DB.JobByID(ctx, jobID)
+	if err != nil {
+		return err
+	}
+	// A job is recorded finished a moment before it leaves c.running:
+	// the catalog's status is the one the user saw.
+	if j.Status != db.JobQueued && j.Status != db.JobInProgress {
+		return engine.Errorf(engine.CodeConflict, "job %d is %s and cannot be cancelled", jobID, j.Status)
+	}
 	c.mu.Lock()
 	r, ok := c.running[jobID]
 	if ok {
@@ -347,10 +454,6 @@ func (c *Coordinator) Cancel(ctx context.Context, jobID int64) error {
 	if ok {
 		r.cancel()
 		return nil
-	}
-	j, err := c.cfg.DB.JobByID(ctx, jobID)
-	if err != nil {
-		return err
 	}
 	if j.Status != db.JobQueued {
 		return engine.Errorf(engine.CodeConflict, "job %d is %s and cannot be cancelled", jobID, j.Status)
@@ -374,12 +477,17 @@ func (c *Coordinator) run(ctx context.Context, j db.Job) {
 	case "retention":
 		err = c.runRetention(ctx, j, st)
 	case "verify":
-		err = c.runVerify(ctx, j, st)
+		if j.ItemID != nil { // a recovery point's (verify.go); else the vault's
+			err = c.runVerifyPoint(ctx, j, st)
+		} else {
+			err = c.runVerify(ctx, j, st)
+		}
 	default:
 		err = engine.Errorf(engine.CodeInternal, "unknown operation %q", j.Operation)
 	}
 	st.end()
 	bg := context.Background() // record the outcome even if ctx was cancelled
+	c.alertHidden(bg, j)
 	if err != nil && c.stopping.Load() {
 		// The server is shutting down: the job stays in progress and the
 		// next start settles it (commits a finished backup, retries the rest).
@@ -399,11 +507,13 @@ func (c *Coordinator) run(ctx context.Context, j db.Job) {
 	default:
 		status = db.JobFailed
 		code := engine.CodeOf(err)
+		// The alert first: whoever sees the job failed finds its alert.
+		c.alert(bg, j, code, engine.MessageOf(err))
 		c.cfg.DB.FinishJob(bg, j.ID, status, string(code), engine.MessageOf(err))
 		log.Warn("job failed", "code", code, "err", err)
-		c.alert(bg, j, code, engine.MessageOf(err))
 	}
 	c.metrics.jobDone(j.Operation, status)
+	c.afterJobHealth(bg, j)
 }
 
 func isAlreadyQueued(err error) bool { return engine.CodeOf(err) == engine.CodeAlreadyInProgress }

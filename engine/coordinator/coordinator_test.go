@@ -41,15 +41,22 @@ func newStack(t *testing.T, logins ...sqlsim.Login) *stack {
 // newStackWith lets a test change the coordinator's config.
 func newStackWith(t *testing.T, mod func(*coordinator.Config), logins ...sqlsim.Login) *stack {
 	t.Helper()
+	env := enginetest.Start(t)
+	cfg := env.SimConfig(saPW)
+	cfg.Logins = logins
+	return stackOn(t, env, cfg, mod)
+}
+
+// stackOn is a stack on env: a fresh catalog, an instance started with
+// cfg, and a coordinator whose config mod changes (nil: none).
+func stackOn(t *testing.T, env *enginetest.Env, cfg sqlsim.Config, mod func(*coordinator.Config)) *stack {
+	t.Helper()
 	ctx := context.Background()
 	catalog, err := db.Open(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { catalog.Close() })
-	env := enginetest.Start(t)
-	cfg := env.SimConfig(saPW)
-	cfg.Logins = logins
 	sim := env.StartSim(cfg)
 	coord := env.Coordinator(catalog, mod)
 	conn, err := sql.Open("sqlserver", fmt.Sprintf("sqlserver://sa:%s@127.0.0.1:%d?encrypt=disable", saPW, sim.Port()))

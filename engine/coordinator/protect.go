@@ -102,6 +102,9 @@ func (c *Coordinator) UpdatePolicy(ctx context.Context, id int64, p policy.Polic
 	} else if err != nil {
 		return p, err
 	}
+	if err := c.RefreshHealth(ctx, db.ItemFilter{PolicyID: id}); err != nil { // its RPO target may have changed
+		c.log.Warn("store item health", "policy", id, "err", err)
+	}
 	return p, c.schedulePolicy(p)
 }
 
@@ -141,6 +144,11 @@ func (c *Coordinator) Protect(ctx context.Context, databaseID, policyID int64) (
 	if d.ItemID != nil {
 		return db.Item{}, 0, alreadyProtected(d, *d.ItemID)
 	}
+	if m, ok, err := c.cfg.DB.DatabaseAG(ctx, d.ID); err != nil {
+		return db.Item{}, 0, err
+	} else if ok {
+		return c.protectGroupDatabase(ctx, d, p.ID, m)
+	}
 	note := ""
 	if strings.EqualFold(d.RecoveryModel, "SIMPLE") {
 		note = simpleNote
@@ -159,6 +167,7 @@ func (c *Coordinator) Protect(ctx context.Context, databaseID, policyID int64) (
 	if err != nil {
 		return db.Item{}, 0, err
 	}
+	c.refreshItemHealth(ctx, it.ID)
 	jobID, err := c.enqueueBackup(ctx, it, mssql.KindFull, 0, "protection configured")
 	return it, jobID, err
 }
@@ -194,20 +203,31 @@ func (c *Coordinator) BackupNow(ctx context.Context, itemID int64, kind string, 
 	if err != nil {
 		return 0, err
 	}
-	if err := ProtectabilityOf(d).refusal(d.Name, kind); err != nil {
+	// A group database's backup is judged on the replica chosen to run it.
+	if _, inGroup, err := c.cfg.DB.ItemAG(ctx, it.ID); err != nil {
 		return 0, err
+	} else if !inGroup {
+		if err := ProtectabilityOf(d).refusal(d.Name, kind); err != nil {
+			return 0, err
+		}
 	}
 	return c.enqueueBackup(ctx, it, kind, retainDays, "on demand")
 }
 
 type backupParams struct {
-	RetainDays int    `json:"retain_days,omitempty"`
-	Reason     string `json:"reason,omitempty"`
+	RetainDays int        `json:"retain_days,omitempty"`
+	Reason     string     `json:"reason,omitempty"`
+	Slot       *time.Time `json:"slot,omitempty"`     // a scheduled backup's slot (the minute it was queued)
+	CatchUp    bool       `json:"catch_up,omitempty"` // queued at start for a slot missed while down
 }
 
 func (c *Coordinator) enqueueBackup(ctx context.Context, it db.Item, kind string, retainDays int, reason string) (int64, error) {
-	return c.enqueue(ctx, db.NewJob{Operation: "backup", Kind: kind, ItemID: it.ID, ServerID: it.ServerID,
-		Params: backupParams{RetainDays: retainDays, Reason: reason}})
+	p := backupParams{RetainDays: retainDays, Reason: reason}
+	if reason == "scheduled" {
+		slot := c.cfg.Now().UTC().Truncate(time.Minute)
+		p.Slot, p.CatchUp = &slot, ctx.Value(catchUpKey{}) != nil
+	}
+	return c.enqueue(ctx, db.NewJob{Operation: "backup", Kind: kind, ItemID: it.ID, ServerID: it.ServerID, Params: p})
 }
 
 // StopProtection stops scheduled backups of an item. With deleteData its
@@ -220,6 +240,7 @@ func (c *Coordinator) StopProtection(ctx context.Context, itemID int64, deleteDa
 	if err := c.guardStopDelete(ctx, deleteData); err != nil {
 		return err
 	}
+	defer c.refreshItemHealth(ctx, it.ID)
 	if !deleteData {
 		return c.cfg.DB.SetItemState(ctx, it.ID, db.ItemStopped, nil)
 	}
@@ -258,6 +279,7 @@ func (c *Coordinator) ResumeProtection(ctx context.Context, itemID, policyID int
 	if err := c.cfg.DB.SetItemState(ctx, it.ID, db.ItemProtected, &policyID); err != nil {
 		return 0, err
 	}
+	defer c.refreshItemHealth(ctx, it.ID)
 	if it.State == db.ItemStoppedDeleted || it.LastFull == nil {
 		return c.enqueueBackup(ctx, it, mssql.KindFull, 0, "protection resumed")
 	}
@@ -297,5 +319,6 @@ func (c *Coordinator) ChangePolicy(ctx context.Context, itemID, policyID int64) 
 	if err := c.guardPolicyChange(ctx, it, policyID); err != nil {
 		return err
 	}
+	defer c.refreshItemHealth(ctx, it.ID)
 	return c.cfg.DB.SetItemPolicy(ctx, it.ID, policyID)
 }

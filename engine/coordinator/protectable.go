@@ -29,6 +29,8 @@ var (
 	allKinds      = []string{mssql.KindFull, mssql.KindDifferential, mssql.KindLog, mssql.KindCopyOnlyFull}
 	noLogKinds    = []string{mssql.KindFull, mssql.KindDifferential, mssql.KindCopyOnlyFull}
 	fullOnlyKinds = []string{mssql.KindFull, mssql.KindCopyOnlyFull}
+	// What SQL Server takes on a secondary replica (ag.go).
+	secondaryKinds = []string{mssql.KindCopyOnlyFull, mssql.KindLog}
 )
 
 // stateReasons say what each state_desc other than ONLINE means for a
@@ -53,8 +55,8 @@ func ProtectabilityOf(d db.Database) Protectability {
 		return none(engine.CodeDatabaseNotFound, "dropped from the instance; its backups are kept")
 	case d.Name == "tempdb":
 		return none(engine.CodeInvalidRequest, "tempdb cannot be backed up")
-	case d.IsAGSecondary:
-		return none(engine.CodeAGSecondary, "availability group secondary: not supported yet")
+	case d.IsAGSecondary && d.AGID == nil:
+		return none(engine.CodeAGSecondary, "availability group secondary: its group is not discovered yet (register the replicas and run discovery)")
 	case d.IsInStandby:
 		return none(engine.CodeDatabaseInStandby, "in standby (restored WITH STANDBY): it cannot be backed up until its restore ends WITH RECOVERY")
 	case !strings.EqualFold(d.State, "ONLINE"):
@@ -74,6 +76,9 @@ func ProtectabilityOf(d db.Database) Protectability {
 	case strings.EqualFold(d.RecoveryModel, "SIMPLE"):
 		return Protectability{Kinds: noLogKinds, Code: engine.CodeLogBackupSimple,
 			Reason: "SIMPLE recovery model: no log backups"}
+	case d.IsAGSecondary:
+		return Protectability{Kinds: secondaryKinds, Code: engine.CodeAGSecondary,
+			Reason: "availability group secondary: copy-only full and log backups only here; full and differential backups run on the primary"}
 	}
 	return Protectability{Kinds: allKinds}
 }

@@ -66,7 +66,7 @@ func TestProtectabilityByState(t *testing.T) {
 		{"Rest", "restoring", engine.CodeDatabaseNotOnline},
 		{"Recov", "recovering", engine.CodeDatabaseNotOnline},
 		{"Standby", "standby", engine.CodeDatabaseInStandby},
-		{"Replica", "availability group secondary: not supported yet", engine.CodeAGSecondary},
+		{"Replica", "availability group secondary: its group is not discovered yet", engine.CodeAGSecondary},
 	} {
 		d := s.database(srv.ID, c.name)
 		pr := coordinator.ProtectabilityOf(d)

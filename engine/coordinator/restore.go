@@ -31,6 +31,9 @@ type RestoreRequest struct {
 	RecoveryPointID int64         `json:"recovery_point_id,omitempty"`
 	PointInTime     *time.Time    `json:"point_in_time,omitempty"`
 	Target          RestoreTarget `json:"target"`
+	// Items restores several databases of one instance to PointInTime in
+	// one job, in this order; ItemID is then the first of them.
+	Items []RestoreItem `json:"items,omitempty"`
 }
 
 // RestoreTarget says where the database goes.
@@ -39,12 +42,21 @@ type RestoreTarget struct {
 	ServerID     int64  `json:"server_id,omitempty"`
 	DatabaseName string `json:"database_name,omitempty"`
 	Overwrite    bool   `json:"overwrite,omitempty"`
+	// RemoveFromGroup confirms that a group database restored over
+	// leaves its availability group on that replica first (ag.go).
+	RemoveFromGroup bool `json:"remove_from_group,omitempty"`
 	// Recovery brings the database online at the end (the default); false
 	// leaves it RESTORING so more logs can be applied.
 	Recovery *bool `json:"recovery,omitempty"`
+	// Standby leaves it read-only between log restores (WITH STANDBY, the
+	// undo file in the instance's default log folder).
+	Standby bool `json:"standby,omitempty"`
+	// Files relocates database files by logical name; the rest go to the
+	// default folders (alternate) or stay where the backup had them.
+	Files []FileMove `json:"files,omitempty"`
 }
 
-func (t RestoreTarget) recovery() bool { return t.Recovery == nil || *t.Recovery }
+func (t RestoreTarget) recovery() bool { return !t.Standby && (t.Recovery == nil || *t.Recovery) }
 
 // FilesDir is the folder a files-mode restore's script expects the files
 // in; `sqlvault restore --as-files DIR` rewrites it to DIR.
@@ -78,7 +90,7 @@ func (c *Coordinator) Plan(ctx context.Context, itemID, pointID int64, at *time.
 	// A chain never crosses incarnations: a time is planned in the newest
 	// incarnation that covers it, a point in its own.
 	var first error
-	for _, inc := range incarnations(points) {
+	for _, inc := range c.incarnationsOf(ctx, itemID, points) {
 		if pointID != 0 && !slices.ContainsFunc(inc, func(p db.Point) bool { return p.ID == pointID }) {
 			continue
 		}
@@ -133,7 +145,7 @@ func (c *Coordinator) LogRanges(ctx context.Context, itemID int64) ([]restore.Ra
 		return nil, err
 	}
 	var ranges []restore.Range
-	for _, inc := range incarnations(points) {
+	for _, inc := range c.incarnationsOf(ctx, itemID, points) {
 		ranges = append(ranges, restore.LogRanges(plannerPoints(inc, c.cfg.Now()))...)
 	}
 	slices.SortFunc(ranges, func(a, b restore.Range) int { return a.From.Compare(b.From) })
@@ -169,12 +181,28 @@ func plannerPoints(points []db.Point, now time.Time) []restore.Point {
 
 // Restore checks a restore request and queues it.
 func (c *Coordinator) Restore(ctx context.Context, r RestoreRequest) (int64, error) {
-	it, err := c.item(ctx, r.ItemID)
+	if len(r.Items) > 0 {
+		return c.restoreMany(ctx, r)
+	}
+	it, err := c.checkRestore(ctx, &r)
 	if err != nil {
 		return 0, err
 	}
+	return c.enqueue(ctx, db.NewJob{Operation: "restore", Kind: r.Target.Mode, ItemID: it.ID, ServerID: r.Target.ServerID, Params: r})
+}
+
+// checkRestore checks one database's restore against the planner and its
+// target, settling the target's server and name.
+func (c *Coordinator) checkRestore(ctx context.Context, r *RestoreRequest) (db.Item, error) {
+	it, err := c.item(ctx, r.ItemID)
+	if err != nil {
+		return it, err
+	}
 	if _, err := c.Plan(ctx, it.ID, r.RecoveryPointID, r.PointInTime); err != nil {
-		return 0, err
+		return it, err
+	}
+	if err := checkOptions(r.Target); err != nil {
+		return it, err
 	}
 	t := &r.Target
 	if t.Mode == ModeOriginal || t.Mode == ModeAlternate {
@@ -183,28 +211,37 @@ func (c *Coordinator) Restore(ctx context.Context, r RestoreRequest) (int64, err
 			name = it.DatabaseName
 		}
 		if err := refuseSystemTarget(name); err != nil {
-			return 0, err
+			return it, err
 		}
 	}
 	switch t.Mode {
 	case ModeOriginal:
 		if !t.Overwrite {
-			return 0, engine.Errorf(engine.CodeOverwriteNotConfirmed, "restoring over %s replaces it; confirm overwrite", it.DatabaseName)
+			return it, engine.Errorf(engine.CodeOverwriteNotConfirmed, "restoring over %s replaces it; confirm overwrite", it.DatabaseName)
 		}
-		t.ServerID, t.DatabaseName = it.ServerID, it.DatabaseName
+		t.DatabaseName = it.DatabaseName
+		if err := c.originalTarget(ctx, it, t); err != nil { // a group database's: its primary (ag_restore.go)
+			return it, err
+		}
+		if err := c.checkGroupTarget(ctx, *t); err != nil {
+			return it, err
+		}
 	case ModeAlternate:
 		if err := c.checkAlternate(ctx, it, t); err != nil {
-			return 0, err
+			return it, err
+		}
+		if err := c.checkGroupTarget(ctx, *t); err != nil {
+			return it, err
 		}
 	case ModeFiles:
 		t.ServerID = 0
 		if err := checkScriptName(it, t); err != nil {
-			return 0, err
+			return it, err
 		}
 	default:
-		return 0, invalid("target.mode", "choose original, alternate or files")
+		return it, invalid("target.mode", "choose original, alternate or files")
 	}
-	return c.enqueue(ctx, db.NewJob{Operation: "restore", Kind: t.Mode, ItemID: it.ID, ServerID: t.ServerID, Params: r})
+	return it, nil
 }
 
 // systemDatabases are the names sqlvault never restores over: restoring
@@ -279,22 +316,40 @@ func (c *Coordinator) runRestore(ctx context.Context, j db.Job, st *steps) error
 	if err := json.Unmarshal([]byte(j.Params), &r); err != nil {
 		return engine.Wrap(engine.CodeInternal, err, "bad restore parameters")
 	}
-	it, err := c.item(ctx, r.ItemID)
+	if len(r.Items) > 0 {
+		return c.runMany(ctx, j, st, r)
+	}
+	return c.restoreOne(ctx, j, st, r)
+}
+
+// planChain is a restore job's first step: the item, the chain that
+// reaches the point or second asked for, and those points' catalog rows.
+func (c *Coordinator) planChain(ctx context.Context, st *steps, itemID, pointID int64, at *time.Time) (db.Item, restore.Plan, []db.Point, error) {
+	it, err := c.item(ctx, itemID)
 	if err != nil {
-		return err
+		return db.Item{}, restore.Plan{}, nil, err
 	}
 	st.begin("Plan restore chain", "")
-	plan, err := c.Plan(ctx, it.ID, r.RecoveryPointID, r.PointInTime)
+	plan, err := c.Plan(ctx, it.ID, pointID, at)
 	if err != nil {
-		return err
+		return it, plan, nil, err
 	}
 	st.detail(plan.String())
 	points, err := c.pointsOf(ctx, it.ID, plan)
+	return it, plan, points, err
+}
+
+// restoreOne restores one database.
+func (c *Coordinator) restoreOne(ctx context.Context, j db.Job, st *steps, r RestoreRequest) error {
+	it, plan, points, err := c.planChain(ctx, st, r.ItemID, r.RecoveryPointID, r.PointInTime)
 	if err != nil {
 		return err
 	}
 	if r.Target.Mode == ModeFiles {
 		return c.restoreFiles(ctx, j, it, r.Target, plan, points)
+	}
+	if r.Target.Mode == ModeOriginal {
+		r.Target.ServerID = c.originalServer(ctx, it, r.Target)
 	}
 	s, err := c.server(ctx, r.Target.ServerID)
 	if err != nil {
@@ -307,6 +362,9 @@ func (c *Coordinator) runRestore(ctx context.Context, j db.Job, st *steps) error
 	}
 	if err := refuseSystemTarget(r.Target.DatabaseName); err != nil {
 		return err // a job queued before the check
+	}
+	if err := c.leaveGroupForRestore(ctx, conn, r.Target, st); err != nil {
+		return err
 	}
 	if r.Target.Mode == ModeOriginal {
 		if err := c.tailLog(ctx, j, st, conn, it); err != nil {
@@ -327,17 +385,23 @@ func (c *Coordinator) runRestore(ctx context.Context, j db.Job, st *steps) error
 		return err
 	}
 	var moves []mssql.Move
-	if r.Target.Mode == ModeAlternate {
+	if r.Target.Mode == ModeAlternate || len(r.Target.Files) > 0 {
 		files, err := conn.FileList(ctx, c.urls(points[0]))
 		if err != nil {
 			return err
 		}
-		moves = mssql.MovesFor(files, r.Target.DatabaseName, info.DefaultDataPath, info.DefaultLogPath)
+		if moves, err = movesFor(files, r.Target, info); err != nil {
+			return err
+		}
 	}
-	if applied, err := c.applyChain(ctx, j, st, conn, r.Target, plan, points, moves); err != nil {
+	standby := ""
+	if r.Target.Standby {
+		standby = mssql.StandbyFileFor(r.Target.DatabaseName, cmp.Or(info.DefaultLogPath, info.DefaultDataPath))
+	}
+	if applied, err := c.applyChain(ctx, j, st, conn, r.Target, plan, points, moves, standby); err != nil {
 		return c.afterFailedRestore(ctx, st, conn, it, r.Target, existed, applied, err)
 	}
-	if r.Target.recovery() {
+	if r.Target.recovery() || r.Target.Standby { // a standby database is ONLINE, read-only
 		st.begin("Check the database is online", r.Target.DatabaseName)
 		if err := conn.RequireOnline(ctx, r.Target.DatabaseName); err != nil {
 			return err
@@ -351,7 +415,7 @@ func (c *Coordinator) runRestore(ctx context.Context, j db.Job, st *steps) error
 // applyChain runs RESTORE ... NORECOVERY for each link, STOPAT on the last
 // log, and RECOVERY at the end unless the user asked to leave it restoring.
 func (c *Coordinator) applyChain(ctx context.Context, j db.Job, st *steps, conn *mssql.Conn, t RestoreTarget,
-	plan restore.Plan, points []db.Point, moves []mssql.Move) (applied int, err error) {
+	plan restore.Plan, points []db.Point, moves []mssql.Move, standby string) (applied int, err error) {
 	var total, done int64
 	for _, p := range points {
 		total += p.SizeBytes
@@ -363,6 +427,9 @@ func (c *Coordinator) applyChain(ctx context.Context, j db.Job, st *steps, conn 
 		st.begin(fmt.Sprintf("Restore %s backup (%d of %d)", kindWord(p.Kind), i+1, n), p.EndTime.Format(time.RFC3339))
 		req := mssql.RestoreRequest{Database: t.DatabaseName, Log: p.Kind == mssql.KindLog, URLs: c.urls(p),
 			Recovery: last && t.recovery(), StopAt: step.StopAt}
+		if last && t.Standby {
+			req.StandbyFile = standby
+		}
 		if i == 0 {
 			req.Replace = t.Overwrite || t.Mode == ModeOriginal
 			req.Moves = moves
@@ -379,6 +446,11 @@ func (c *Coordinator) applyChain(ctx context.Context, j db.Job, st *steps, conn 
 		done += p.SizeBytes
 		if !last {
 			c.hook("restore-between-links")
+		}
+	}
+	if stop := plan.Steps[n-1].StopAt; stop != nil && t.recovery() && !t.Standby {
+		if err := c.finishStopAt(ctx, st, conn, t, points[n-1], *stop); err != nil {
+			return n, err
 		}
 	}
 	return n, nil

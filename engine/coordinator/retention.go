@@ -54,6 +54,15 @@ func (c *Coordinator) runRetention(ctx context.Context, j db.Job, st *steps) err
 	days := c.Settings().SoftDeleteDays
 	st.detail(fmt.Sprintf("%d points expired (kept %d days for undo)", expired, days))
 
+	if _, locks := c.cfg.Vault.Storage(); locks {
+		st.begin("Extend object lock retention", "")
+		n, err := c.extendLocks(ctx, now)
+		if err != nil {
+			return err
+		}
+		st.detail(fmt.Sprintf("%d backups held longer by the storage", n))
+	}
+
 	st.begin("Purge soft-deleted points", "")
 	purge, err := c.cfg.DB.PurgeablePoints(ctx, now.Add(-c.softDelete()))
 	if err != nil {
@@ -142,6 +151,40 @@ func (c *Coordinator) UndeletePoint(ctx context.Context, pointID int64) error {
 	return err
 }
 
+// PurgePoint deletes a soft-deleted point for good before its soft delete
+// period ends: the one way an admin shortens that period for a point. An
+// immutable vault refuses it; with multi-user authorization on it needs a
+// second admin's approval. A live point is never purged here: it has to
+// be soft-deleted first (stop with delete data), so one request cannot
+// take a point from restorable to gone.
+func (c *Coordinator) PurgePoint(ctx context.Context, pointID int64) error {
+	p, err := c.cfg.DB.PointByID(ctx, pointID)
+	if err == db.ErrNotFound {
+		return engine.Errorf(engine.CodeNotFound, "recovery point %d does not exist", pointID)
+	}
+	if err != nil {
+		return err
+	}
+	if p.DeletedAt == nil {
+		return engine.Errorf(engine.CodeConflict, "recovery point %d is not soft-deleted: stop protection with delete data first", pointID)
+	}
+	what := fmt.Sprintf("purging recovery point %d before its soft delete period ends", pointID)
+	if err := c.refuseImmutable(what); err != nil {
+		return err
+	}
+	if err := c.needApproval(ctx, what); err != nil {
+		return err
+	}
+	ids, kept, err := c.purgeData(ctx, []db.Point{p})
+	if err != nil {
+		return err
+	}
+	if kept > 0 {
+		return engine.Errorf(engine.CodeVaultImmutable, "recovery point %d is kept by the vault's write-once storage until it expires", pointID)
+	}
+	return c.cfg.DB.DeletePoints(ctx, ids)
+}
+
 // runVerify reads everything in the vault and names the backups a damaged
 // pack affects.
 func (c *Coordinator) runVerify(ctx context.Context, j db.Job, st *steps) error {
@@ -154,6 +197,10 @@ func (c *Coordinator) runVerify(ctx context.Context, j db.Job, st *steps) error 
 		return engine.Errorf(engine.CodeVaultCorrupt, "%d damaged packs, %d missing chunks; affected backups: %v",
 			len(rep.DamagedPacks), rep.MissingChunks, rep.AffectedBlobs)
 	}
-	st.detail(fmt.Sprintf("%d chunks verified", rep.Chunks))
+	detail := fmt.Sprintf("%d chunks verified", rep.Chunks)
+	if rep.Tampered() { // alertHidden raises the alert
+		detail += fmt.Sprintf("; %d objects hidden by delete markers were read from their retained versions", len(rep.HiddenObjects))
+	}
+	st.detail(detail)
 	return nil
 }

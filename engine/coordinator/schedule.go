@@ -59,8 +59,12 @@ func (c *Coordinator) unschedulePolicy(id int64) {
 	}
 }
 
+// catchUpKey marks the context of catch-up, so its jobs say so.
+type catchUpKey struct{}
+
 // catchUp queues what every policy missed while the server was down.
 func (c *Coordinator) catchUp(ctx context.Context) {
+	ctx = context.WithValue(ctx, catchUpKey{}, true)
 	ps, err := c.Policies(ctx)
 	if err != nil {
 		c.log.Error("catch up schedules", "err", err)

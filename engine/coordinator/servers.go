@@ -159,6 +159,7 @@ func (c *Coordinator) RegisterServer(ctx context.Context, in ServerInput) (db.Se
 		return db.Server{}, 0, err
 	}
 	info, err := conn.Instance(ctx)
+	key := identity(ctx, conn, in.Host, in.Port, info) // a listener's is its group's
 	conn.Close()
 	if err != nil {
 		return db.Server{}, 0, err
@@ -166,7 +167,6 @@ func (c *Coordinator) RegisterServer(ctx context.Context, in ServerInput) (db.Se
 	if err := in.matchInstance(info); err != nil {
 		return db.Server{}, 0, err
 	}
-	key := instanceKey(info)
 	if err := c.checkNotRegistered(ctx, key, 0, in); err != nil {
 		return db.Server{}, 0, err
 	}
@@ -217,6 +217,7 @@ func (c *Coordinator) UpdateServer(ctx context.Context, id int64, in ServerInput
 		return s, 0, err
 	}
 	info, err := conn.Instance(ctx)
+	key := identity(ctx, conn, in.Host, in.Port, info)
 	conn.Close()
 	if err != nil {
 		return s, 0, err
@@ -224,7 +225,6 @@ func (c *Coordinator) UpdateServer(ctx context.Context, id int64, in ServerInput
 	if err := in.matchInstance(info); err != nil {
 		return s, 0, err
 	}
-	key := instanceKey(info)
 	if err := c.checkNotRegistered(ctx, key, id, in); err != nil {
 		return s, 0, err
 	}
@@ -296,7 +296,8 @@ func (c *Coordinator) PermissionScript(ctx context.Context, serverID int64, inst
 	if err != nil {
 		return "", err
 	}
-	o := mssql.ScriptOptions{Login: s.Username, ServerName: s.Name, ScriptSource: "sqlvault", InstanceName: s.InstanceName}
+	o := mssql.ScriptOptions{Login: s.Username, ServerName: s.Name, ScriptSource: "sqlvault", InstanceName: s.InstanceName,
+		FileName: mssql.ScriptFileName(s.Name, linux)}
 	if strings.TrimSpace(instance) != "" {
 		o.InstanceName = strings.TrimSpace(instance)
 	}
@@ -393,6 +394,9 @@ func (c *Coordinator) runRediscover(ctx context.Context, j db.Job, st *steps) er
 	c.cfg.DB.ResolveAlerts(ctx, s.ID, 0)
 	st.begin("Discover databases", "")
 	found, err := conn.Databases(ctx)
+	if err == nil {
+		found, err = listenerDatabases(ctx, conn, s, found)
+	}
 	if err != nil {
 		return err
 	}
@@ -411,7 +415,8 @@ func (c *Coordinator) runRediscover(ctx context.Context, j db.Job, st *steps) er
 	if err != nil {
 		return err
 	}
-	st.detail(fmt.Sprintf("%d databases: %d new, %d gone, %d changed", len(rows), len(res.New), len(res.Gone), len(res.Changed)))
+	groups := c.discoverGroups(ctx, conn, s)
+	st.detail(fmt.Sprintf("%d databases: %d new, %d gone, %d changed; %d availability groups", len(rows), len(res.New), len(res.Gone), len(res.Changed), groups))
 	if err := c.noteRecoveryModels(ctx, s.ID); err != nil {
 		return err
 	}
@@ -490,6 +495,9 @@ func (c *Coordinator) connectSysadmin(ctx context.Context, s db.Server) (*mssql.
 // stored may have two), recording its identity the first time. Two
 // registrations backing up one database break each other's log chains.
 func (c *Coordinator) checkIdentity(ctx context.Context, s db.Server, info mssql.Instance) error {
+	if isListenerKey(s.InstanceKey) {
+		return c.checkListener(ctx, s) // a new primary after a failover is expected (ag_listener.go)
+	}
 	key := instanceKey(info)
 	if key == "" || key == s.InstanceKey {
 		return nil
