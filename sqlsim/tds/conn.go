@@ -28,6 +28,7 @@ type conn struct {
 	nextHandle int32
 	tranID     uint64
 	nextTranID uint64
+	ver        uint32 // the TDS version LOGINACK agreed (0 before login)
 }
 
 var errLoginRefused = errors.New("tds: login refused")
@@ -100,6 +101,8 @@ func (c *conn) tlsFirst(ctx context.Context, base *bufConn) (strict bool, err er
 	switch {
 	case first[0] == packetPrelogin:
 		return false, nil
+	case first[0] == packetLogin7: // TDS 7.0 and older log in without PRELOGIN
+		return false, c.refuseOldLogin()
 	case first[0] != 0x16: // not a TLS handshake record either
 		// Refuse at once rather than wait for a "packet" of garbage.
 		return false, fmt.Errorf("%w: first byte %#x is neither PRELOGIN nor TLS", errProtocol, first[0])
@@ -112,6 +115,29 @@ func (c *conn) tlsFirst(ctx context.Context, base *bufConn) (strict bool, err er
 	}
 	c.rw, c.pw.w = tc, tc
 	return true, nil
+}
+
+// refuseOldLogin answers a LOGIN7 that came without PRELOGIN, as only
+// clients before TDS 7.1 send it, with a login failure in the oldest
+// layout sqlsim writes (7.1's), and ends the connection.
+func (c *conn) refuseOldLogin() error {
+	m, err := readMessage(c.rw, 64<<10)
+	if err != nil {
+		return err
+	}
+	var ver uint32
+	if l, err := parseLogin7(m.Data); err == nil {
+		ver = l.TDSVersion
+	}
+	c.pw.writeMessage(packetReply, loginFailed(c.serverName(), verTDS71, unsupportedVersion(ver)))
+	return fmt.Errorf("%w: TDS version %#x", errLoginRefused, ver)
+}
+
+// unsupportedVersion refuses a TDS version sqlsim cannot speak. What SQL
+// Server answers is not documented (docs/compatibility.md, Unknowns).
+func unsupportedVersion(ver uint32) Message {
+	return Message{Number: 18456, State: 1, Class: 14, Line: 1,
+		Text: fmt.Sprintf("Login failed: TDS version 0x%08X is not supported; use TDS 7.1 or later.", ver)}
 }
 
 // prelogin reads the client's PRELOGIN and answers it; it returns the
@@ -208,11 +234,14 @@ func (c *conn) login(ctx context.Context, m message, encrypted bool) (Session, e
 		return nil, err
 	}
 	refuse := func(msg Message) (Session, error) {
-		c.pw.writeMessage(packetReply, loginFailed(c.serverName(), msg))
+		c.pw.writeMessage(packetReply, loginFailed(c.serverName(), ackVersion(l.TDSVersion), msg))
 		return nil, fmt.Errorf("%w: user %q: %s", errLoginRefused, l.UserName, msg.Text)
 	}
 	if l.IntSecurity {
 		return refuse(*loginFailedMessage(""))
+	}
+	if ackVersion(l.TDSVersion) == 0 {
+		return refuse(unsupportedVersion(l.TDSVersion))
 	}
 	req := LoginRequest{
 		User: l.UserName, Password: l.Password, Database: l.Database,
@@ -234,7 +263,8 @@ func (c *conn) login(ctx context.Context, m message, encrypted bool) (Session, e
 	// The new size applies from the message after the login response
 	// ([MS-TDS] 2.2.7.9); the response itself still uses the smallest.
 	c.pw.packetSize = minPacketSize
-	resp := loginResponse(c.serverName(), c.database, ackVersion(l.TDSVersion), size, l.Extension)
+	c.ver = ackVersion(l.TDSVersion)
+	resp := loginResponse(c.serverName(), c.database, c.ver, size, l.Extension)
 	if err := c.pw.writeMessage(packetReply, resp); err != nil {
 		sess.Close()
 		return nil, err
@@ -244,15 +274,27 @@ func (c *conn) login(ctx context.Context, m message, encrypted bool) (Session, e
 	return sess, nil
 }
 
-// ackVersion is the TDS version LOGINACK reports: the client's if it is
-// an older 7.x, otherwise 7.4 (TDS 8.0 clients also get 7.4 here, as the
-// token stream is 7.4's).
+// ackVersion is the TDS version LOGINACK reports ([MS-TDS] 2.2.7.14):
+// the client's if it is an older 7.x (7.1 as 7.1 revision 1), otherwise
+// 7.4 (TDS 8.0 clients also get 7.4 here, as the token stream is 7.4's).
+// Versions before 7.1 get 0: sqlsim cannot speak them and refuses the
+// login.
 func ackVersion(client uint32) uint32 {
-	switch client {
-	case 0x71000001, 0x72090002, 0x730A0003, 0x730B0003:
+	switch {
+	case client == 0x71000000:
+		return verTDS71
+	case client == verTDS71, client == verTDS72, client == verTDS73A, client == verTDS73B:
 		return client
+	case client == verTDS80, client >= verTDS74:
+		return verTDS74
+	case client > verTDS73B:
+		return verTDS73B
+	case client > verTDS72:
+		return verTDS72
+	case client > verTDS71:
+		return verTDS71
 	}
-	return verTDS74
+	return 0
 }
 
 // loop reads requests until the client goes away. A goroutine reads
@@ -301,7 +343,9 @@ func (c *conn) handle(ctx context.Context, m message, msgs <-chan message) error
 		return w.finishAttention()
 	case packetSQLBatch:
 		r := &reader{b: m.Data}
-		r.skipAllHeaders()
+		if !legacy71(c.ver) { // ALL_HEADERS start requests from TDS 7.2
+			r.skipAllHeaders()
+		}
 		if r.err != nil {
 			return r.err
 		}
@@ -359,7 +403,7 @@ func (c *conn) run(ctx context.Context, msgs <-chan message, inProc bool,
 			case lost:
 				return io.ErrUnexpectedEOF
 			case attention:
-				return w.finishAttention()
+				return w.finishCancelled()
 			case err != nil:
 				return fmt.Errorf("exec: %w", err)
 			}

@@ -108,3 +108,19 @@ func (d Decimal) rescale(scale uint8) *big.Int {
 func pow10(n int) *big.Int {
 	return new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n)), nil)
 }
+
+// Rescale returns d with another scale, rounding half away from zero when
+// digits are dropped (SQL Server's conversion between numeric types).
+// It fails when the result does not fit in 128 bits.
+func (d Decimal) Rescale(scale uint8) (Decimal, error) {
+	mag := d.rescale(scale)
+	out, err := DecimalFromBig(mag, scale)
+	out.Negative = d.Negative && mag.Sign() != 0
+	return out, err
+}
+
+// Digits is the number of decimal digits of the unscaled magnitude (at
+// least 1), to compare with a numeric(p,s) precision.
+func (d Decimal) Digits() int {
+	return len(new(big.Int).Abs(d.Unscaled()).String())
+}

@@ -45,7 +45,7 @@ func FuzzRequest(f *testing.F) {
 		readMessage(bytes.NewReader(data), 1<<16)
 		r := &reader{b: data}
 		r.skipAllHeaders()
-		if calls, err := parseRPC(data); err == nil {
+		if calls, err := parseRPC(data, verTDS74); err == nil {
 			for _, c := range calls {
 				for _, p := range c.Params {
 					var b tokenBuf

@@ -7,8 +7,12 @@ import (
 
 // TDS versions a client may ask for in LOGIN7.
 const (
-	verTDS74 = 0x74000004
-	verTDS80 = 0x08000000
+	verTDS71  = 0x71000001
+	verTDS72  = 0x72090002
+	verTDS73A = 0x730A0003
+	verTDS73B = 0x730B0003
+	verTDS74  = 0x74000004
+	verTDS80  = 0x08000000
 )
 
 // LOGIN7 option flags ([MS-TDS] 2.2.6.4).
@@ -108,11 +112,11 @@ func negotiatePacketSize(asked uint32, encrypted bool) int {
 func loginResponse(server, database string, tdsVersion uint32, packetSize int, featureAck bool) []byte {
 	var b tokenBuf
 	b.envChangeStrings(envDatabase, database, "master")
-	b.message(Message{Number: 5701, State: 2, Class: 0, Line: 1,
+	b.message(tdsVersion, Message{Number: 5701, State: 2, Class: 0, Line: 1,
 		Text: fmt.Sprintf("Changed database context to '%s'.", database)}, server)
 	b.envChangeBytes(envSQLCollation, defaultCollation[:], nil)
 	b.envChangeStrings(envLanguage, "us_english", "")
-	b.message(Message{Number: 5703, State: 1, Class: 0, Line: 1,
+	b.message(tdsVersion, Message{Number: 5703, State: 1, Class: 0, Line: 1,
 		Text: "Changed language setting to us_english."}, server)
 	b.loginAck(tdsVersion)
 	if featureAck {
@@ -120,16 +124,16 @@ func loginResponse(server, database string, tdsVersion uint32, packetSize int, f
 	}
 	size := packetSizeString(packetSize)
 	b.envChangeStrings(envPacketSize, size, size)
-	b.done(tokenDone, doneFinal, curCmdNone, 0)
+	b.done(tdsVersion, tokenDone, doneFinal, curCmdNone, 0)
 	return b
 }
 
 // loginFailed builds the refusal: the ERROR token then DONE with the error
 // bit, after which the server closes the connection.
-func loginFailed(server string, m Message) []byte {
+func loginFailed(server string, tdsVersion uint32, m Message) []byte {
 	var b tokenBuf
-	b.message(m, server)
-	b.done(tokenDone, doneError, curCmdNone, 0)
+	b.message(tdsVersion, m, server)
+	b.done(tdsVersion, tokenDone, doneError, curCmdNone, 0)
 	return b
 }
 

@@ -50,9 +50,11 @@ func (e *unsupportedTypeError) Error() string {
 
 // parseRPC decodes an RPC request ([MS-TDS] 2.2.6.6): ALL_HEADERS, then
 // one or more calls separated by a batch flag byte (0x80, or 0xFF).
-func parseRPC(b []byte) ([]rpcCall, error) {
+func parseRPC(b []byte, ver uint32) ([]rpcCall, error) {
 	r := &reader{b: b}
-	r.skipAllHeaders()
+	if !legacy71(ver) { // ALL_HEADERS start requests from TDS 7.2
+		r.skipAllHeaders()
+	}
 	var calls []rpcCall
 	for {
 		call, err := parseCall(r)
@@ -172,6 +174,17 @@ func readTyped(r *reader, id byte, col *Column) (any, error) {
 			return nil, fmt.Errorf("%w: date of %d bytes", errProtocol, n)
 		}
 		return dateFromDays(int(raw[0]) | int(raw[1])<<8 | int(raw[2])<<16), nil
+	case typeTimeN:
+		col.Type, col.Scale = TypeTime, r.byte()
+		n := int(r.byte())
+		if n == 0 || r.err != nil || col.Scale > 7 {
+			return nil, r.err
+		}
+		raw := r.bytes(n)
+		if r.err != nil || n != timeSize(col.Scale) {
+			return nil, fmt.Errorf("%w: time of %d bytes", errProtocol, n)
+		}
+		return decodeTimeDate(append(raw[:n:n], 0x5B, 0x95, 0x0A), col.Scale, false) // on 1900-01-01 (day 693595)
 	case typeDateTime2N, typeDateTimeOffset:
 		col.Scale = r.byte()
 		col.Type = TypeDateTime2

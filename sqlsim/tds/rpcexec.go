@@ -19,9 +19,19 @@ type ProcSession interface {
 // database/sql's BeginTx sends). Without it the server only acknowledges
 // them.
 type TxSession interface {
-	BeginTx(ctx context.Context) error
+	BeginTx(ctx context.Context, name string) error
 	CommitTx(ctx context.Context) error
 	RollbackTx(ctx context.Context) error
+}
+
+// SavepointSession is optionally implemented by a TxSession that keeps
+// savepoints: TM_SAVE_XACT sets one, and a TM_ROLLBACK_XACT naming one
+// goes back to it without ending the transaction ([MS-TDS] 2.2.6.9).
+// RollbackToTx reports whether the transaction ended (the name was the
+// transaction's own). Without it such requests are refused.
+type SavepointSession interface {
+	SaveTx(ctx context.Context, name string) error
+	RollbackToTx(ctx context.Context, name string) (ended bool, err error)
 }
 
 // System procedure names by id, for messages.
@@ -34,7 +44,7 @@ var procNames = map[uint16]string{
 
 // handleRPC runs every call of an RPC request in one response.
 func (c *conn) handleRPC(ctx context.Context, m message, msgs <-chan message) error {
-	calls, err := parseRPC(m.Data)
+	calls, err := parseRPC(m.Data, c.ver)
 	if err != nil {
 		var u *unsupportedTypeError
 		if errors.As(err, &u) {
@@ -164,7 +174,9 @@ const (
 // send back in ALL_HEADERS of later requests.
 func (c *conn) handleTransMgr(ctx context.Context, m message) error {
 	r := &reader{b: m.Data}
-	r.skipAllHeaders()
+	if !legacy71(c.ver) {
+		r.skipAllHeaders()
+	}
 	typ := r.u16()
 	if r.err != nil {
 		return r.err
@@ -173,14 +185,16 @@ func (c *conn) handleTransMgr(ctx context.Context, m message) error {
 	w := newResponseWriter(c, false)
 	switch typ {
 	case tmBegin:
+		r.byte() // isolation level
+		name := tmName(r)
 		if tx != nil {
-			if err := tx.BeginTx(ctx); err != nil {
-				return c.errorResponse(Message{Number: 50000, State: 1, Class: 16, Line: 1, Text: err.Error()})
+			if err := tx.BeginTx(ctx, name); err != nil {
+				return c.errorResponse(tmError(err))
 			}
 		}
 		c.beginTran(w)
 	case tmCommit, tmRollback:
-		r.bVarChar() // transaction name
+		name := tmName(r)
 		flags := r.byte()
 		if c.tranID == 0 {
 			n, verb := int32(3902), "COMMIT"
@@ -190,13 +204,21 @@ func (c *conn) handleTransMgr(ctx context.Context, m message) error {
 			return c.errorResponse(Message{Number: n, State: 1, Class: 16, Line: 1,
 				Text: fmt.Sprintf("The %s TRANSACTION request has no corresponding BEGIN TRANSACTION.", verb)})
 		}
-		if tx != nil {
+		if typ == tmRollback && name != "" {
+			ended, err := c.rollbackTo(ctx, name)
+			if err != nil {
+				return c.errorResponse(tmError(err))
+			}
+			if !ended { // back to a savepoint: the transaction goes on
+				return w.finish()
+			}
+		} else if tx != nil {
 			end := tx.CommitTx
 			if typ == tmRollback {
 				end = tx.RollbackTx
 			}
 			if err := end(ctx); err != nil {
-				return c.errorResponse(Message{Number: 50000, State: 1, Class: 16, Line: 1, Text: err.Error()})
+				return c.errorResponse(tmError(err))
 			}
 		}
 		env := byte(envCommitTran)
@@ -209,12 +231,46 @@ func (c *conn) handleTransMgr(ctx context.Context, m message) error {
 			c.beginTran(w)
 		}
 	case tmSave:
+		name := tmName(r)
+		sp, ok := c.sess.(SavepointSession)
+		if !ok {
+			return c.errorResponse(Message{Number: 50000, State: 1, Class: 16, Line: 1, Text: "Savepoints are not supported by this server."})
+		}
+		if err := sp.SaveTx(ctx, name); err != nil {
+			return c.errorResponse(tmError(err))
+		}
 	default:
 		return c.errorResponse(Message{Number: 8509, State: 1, Class: 16, Line: 1,
 			Text: "Distributed transactions are not supported by this server."})
 	}
 	return w.finish()
 }
+
+// rollbackTo hands a named TM_ROLLBACK_XACT to the session's savepoints.
+func (c *conn) rollbackTo(ctx context.Context, name string) (bool, error) {
+	sp, ok := c.sess.(SavepointSession)
+	if !ok {
+		return false, &Message{Number: 50000, State: 1, Class: 16, Text: "Savepoints are not supported by this server."}
+	}
+	return sp.RollbackToTx(ctx, name)
+}
+
+// tmError is the message a failed transaction manager request answers: the
+// session's own SQL error, or 50000 with its text.
+func tmError(err error) Message {
+	var m *Message
+	if errors.As(err, &m) {
+		out := *m
+		out.Line = max(out.Line, 1)
+		return out
+	}
+	return Message{Number: 50000, State: 1, Class: 16, Line: 1, Text: err.Error()}
+}
+
+// tmName reads a transaction manager request's transaction name, a
+// B_VARBYTE of UCS-2 (the length counts bytes, as Microsoft's mssql-tds
+// crate and tedious write it: [MS-TDS] 2.2.6.9).
+func tmName(r *reader) string { return decodeUCS2(r.bytes(int(r.byte()))) }
 
 func (c *conn) beginTran(w *responseWriter) {
 	c.nextTranID++

@@ -67,9 +67,9 @@ type testSession struct {
 func (s *testSession) Database() string { return s.db }
 func (s *testSession) Close()           {}
 
-func (s *testSession) BeginTx(context.Context) error    { s.event("begin"); return nil }
-func (s *testSession) CommitTx(context.Context) error   { s.event("commit"); return nil }
-func (s *testSession) RollbackTx(context.Context) error { s.event("rollback"); return nil }
+func (s *testSession) BeginTx(context.Context, string) error { s.event("begin"); return nil }
+func (s *testSession) CommitTx(context.Context) error        { s.event("commit"); return nil }
+func (s *testSession) RollbackTx(context.Context) error      { s.event("rollback"); return nil }
 
 func (s *testSession) event(e string) {
 	s.mu.Lock()

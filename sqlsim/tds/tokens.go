@@ -111,16 +111,41 @@ func decodeUCS2(b []byte) string {
 	return string(utf16.Decode(u))
 }
 
-// done writes DONE, DONEPROC or DONEINPROC ([MS-TDS] 2.2.7.6-8).
-func (b *tokenBuf) done(tok byte, status, curCmd uint16, count uint64) {
+// done writes DONE, DONEPROC or DONEINPROC ([MS-TDS] 2.2.7.6-8): the
+// row count is a ULONGLONG from TDS 7.2, a LONG before.
+func (b *tokenBuf) done(ver uint32, tok byte, status, curCmd uint16, count uint64) {
 	b.byte(tok)
 	b.u16(status)
 	b.u16(curCmd)
+	if legacy71(ver) {
+		b.u32(uint32(min(count, 1<<31-1)))
+		return
+	}
 	b.u64(count)
 }
 
+// userType writes a column's UserType 0: a ULONG from TDS 7.2, a USHORT
+// before ([MS-TDS] 2.2.7.4).
+func (b *tokenBuf) userType(ver uint32) {
+	if legacy71(ver) {
+		b.u16(0)
+		return
+	}
+	b.u32(0)
+}
+
+// legacy71 reports a TDS 7.1 client: 32-bit DONE counts, 16-bit user
+// types and message line numbers, no ALL_HEADERS and no (max) types
+// ([MS-TDS] 2.2.7.4, 2.2.7.6, 2.2.7.10; 2.2.5.3).
+func legacy71(ver uint32) bool { return ver != 0 && ver < verTDS72 && ver != verTDS80 }
+
+// preDate reports a client before TDS 7.3, which has no date, time,
+// datetime2 or datetimeoffset: SQL Server sends them as nvarchar literals
+// (learn.microsoft.com/previous-versions/SQL/SQL-server-2008-r2/bb677302(v=sql.105)).
+func preDate(ver uint32) bool { return ver != 0 && ver < verTDS73A && ver != verTDS80 }
+
 // message writes INFO or ERROR ([MS-TDS] 2.2.7.10, 2.2.7.13).
-func (b *tokenBuf) message(m Message, server string) {
+func (b *tokenBuf) message(ver uint32, m Message, server string) {
 	tok := byte(tokenInfo)
 	if m.Class > 10 {
 		tok = tokenError
@@ -135,6 +160,10 @@ func (b *tokenBuf) message(m Message, server string) {
 		b.usVarChar(m.Text)
 		b.bVarChar(m.Server)
 		b.bVarChar(m.Proc)
+		if legacy71(ver) {
+			b.u16(uint16(m.Line))
+			return
+		}
 		b.u32(uint32(m.Line))
 	})
 }

@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/big"
 	"time"
+
+	"golang.org/x/text/encoding/charmap"
 )
 
 // Types added to the contract in handler.go. They appear in parameters that
@@ -27,7 +29,23 @@ const (
 	// time.Time -> datetime, Decimal -> numeric, []byte -> varbinary,
 	// [16]byte -> uniqueidentifier).
 	TypeVariant
+	// TypeChar and TypeNChar are char(n) and nchar(n): fixed-length
+	// strings (Length characters; values are sent as given, the engine
+	// pads them), BIGCHAR and NCHAR on the wire.
+	TypeChar
+	TypeNChar
+	// TypeTime is time(n): the clock of a time.Time (its date ignored).
+	TypeTime
+	// TypeMoney is money (Length 8) or smallmoney (Length 4): Decimal
+	// values at scale 4, sent as MONEYN, a scaled integer.
+	TypeMoney
+	// TypeBinary is binary(n): fixed-length bytes (Length), BIGBINARY on
+	// the wire; values are sent as given, the engine pads them.
+	TypeBinary
 )
+
+// A TypeFloat column of Length 4 is real (FLTN 4), a TypeDateTime column
+// of Length 4 smalldatetime (DATETIMN 4) ([MS-TDS] 2.2.5.4.1).
 
 // TDS data type ids ([MS-TDS] 2.2.5.4).
 const (
@@ -113,6 +131,16 @@ func (t Type) String() string {
 		return "varbinary"
 	case TypeVariant:
 		return "sql_variant"
+	case TypeChar:
+		return "char"
+	case TypeNChar:
+		return "nchar"
+	case TypeMoney:
+		return "money"
+	case TypeTime:
+		return "time"
+	case TypeBinary:
+		return "binary"
 	}
 	return fmt.Sprintf("Type(%d)", int(t))
 }
@@ -177,7 +205,9 @@ func (b *tokenBuf) typeInfo(c Column) error {
 	case TypeBigInt:
 		b.bytes([]byte{typeIntN, 8})
 	case TypeFloat:
-		b.bytes([]byte{typeFltN, 8})
+		b.bytes([]byte{typeFltN, byte(shortSize(c))})
+	case TypeMoney:
+		b.bytes([]byte{typeMoneyN, byte(moneySize(c))})
 	case TypeDecimal, TypeNumeric:
 		id := byte(typeDecimalN)
 		if c.Type == TypeNumeric {
@@ -200,17 +230,30 @@ func (b *tokenBuf) typeInfo(c Column) error {
 		b.byte(typeBigVarChar)
 		b.u16(varLen(c, 8000))
 		b.bytes(defaultCollation[:])
+	case TypeChar:
+		b.byte(typeBigChar)
+		b.u16(uint16(max(c.Length, 1)))
+		b.bytes(defaultCollation[:])
+	case TypeNChar:
+		b.byte(typeNChar)
+		b.u16(uint16(max(c.Length, 1) * 2))
+		b.bytes(defaultCollation[:])
 	case TypeVarBinary:
 		b.byte(typeBigVarBin)
 		b.u16(varLen(c, 8000))
+	case TypeBinary:
+		b.byte(typeBigBinary)
+		b.u16(uint16(max(c.Length, 1)))
 	case TypeDateTime:
-		b.bytes([]byte{typeDateTimeN, 8})
+		b.bytes([]byte{typeDateTimeN, byte(shortSize(c))})
 	case TypeDateTime2:
 		b.bytes([]byte{typeDateTime2N, min(c.Scale, 7)})
 	case TypeDateTimeOffset:
 		b.bytes([]byte{typeDateTimeOffset, min(c.Scale, 7)})
 	case TypeDate:
 		b.byte(typeDateN)
+	case TypeTime:
+		b.bytes([]byte{typeTimeN, min(c.Scale, 7)})
 	case TypeUniqueIdentifier:
 		b.bytes([]byte{typeGUID, 16})
 	case TypeVariant:
@@ -264,29 +307,36 @@ func (b *tokenBuf) value(c Column, v any) error {
 		default:
 			return typeErr(c, v)
 		}
+		if shortSize(c) == 4 { // real
+			b.byte(4)
+			b.u32(math.Float32bits(float32(f)))
+			break
+		}
 		b.byte(8)
 		b.u64(math.Float64bits(f))
 	case TypeDecimal, TypeNumeric:
 		return b.decimalValue(c, v)
-	case TypeNVarChar:
+	case TypeMoney:
+		return b.moneyValue(c, v)
+	case TypeNVarChar, TypeNChar:
 		s, ok := v.(string)
 		if !ok {
 			return typeErr(c, v)
 		}
 		b.varBytes(c, appendUCS2(nil, s))
-	case TypeVarChar:
+	case TypeVarChar, TypeChar:
 		s, ok := v.(string)
 		if !ok {
 			return typeErr(c, v)
 		}
 		b.varBytes(c, latin1(s))
-	case TypeVarBinary:
+	case TypeVarBinary, TypeBinary:
 		x, ok := v.([]byte)
 		if !ok {
 			return typeErr(c, v)
 		}
 		b.varBytes(c, x)
-	case TypeDateTime, TypeDateTime2, TypeDateTimeOffset, TypeDate:
+	case TypeDateTime, TypeDateTime2, TypeDateTimeOffset, TypeDate, TypeTime:
 		t, ok := v.(time.Time)
 		if !ok {
 			return typeErr(c, v)
@@ -323,7 +373,7 @@ func (b *tokenBuf) null(c Column) {
 	switch {
 	case c.isMax():
 		b.u64(plpNull)
-	case c.Type == TypeNVarChar || c.Type == TypeVarChar || c.Type == TypeVarBinary:
+	case c.Type == TypeNVarChar || c.Type == TypeVarChar || c.Type == TypeVarBinary || c.Type == TypeChar || c.Type == TypeNChar || c.Type == TypeBinary:
 		b.u16(0xFFFF) // CHARBIN_NULL
 	case c.Type == TypeVariant:
 		b.u32(0)
@@ -448,6 +498,13 @@ func (b *tokenBuf) decimalValue(c Column, v any) error {
 func (b *tokenBuf) timeValue(c Column, t time.Time) {
 	switch c.Type {
 	case TypeDateTime:
+		if shortSize(c) == 4 { // smalldatetime: days since 1900 and minutes of the day (the engine rounds)
+			day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+			b.byte(4)
+			b.u16(uint16(day.Sub(time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)) / (24 * time.Hour)))
+			b.u16(uint16(t.Hour()*60 + t.Minute()))
+			break
+		}
 		days, ticks := dateTimeParts(t)
 		b.byte(8)
 		b.u32(uint32(days))
@@ -458,6 +515,12 @@ func (b *tokenBuf) timeValue(c Column, t time.Time) {
 	case TypeDateTime2:
 		scale := min(c.Scale, 7)
 		tb := encodeTimeDate(t, scale)
+		b.byte(byte(len(tb)))
+		b.bytes(tb)
+	case TypeTime: // the time part of datetime2's encoding ([MS-TDS] 2.2.5.5.1.8)
+		scale := min(c.Scale, 7)
+		tb := encodeTimeDate(time.Date(2000, 1, 1, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC), scale)
+		tb = tb[:timeSize(scale)]
 		b.byte(byte(len(tb)))
 		b.bytes(tb)
 	case TypeDateTimeOffset:
@@ -534,24 +597,34 @@ func swapGUID(g []byte) []byte {
 	return out
 }
 
+// latin1 encodes s in code page 1252, the code page of the default
+// collation SQL_Latin1_General_CP1_CI_AS; a character it lacks becomes
+// '?', as SQL Server's conversion to a non-Unicode type does
+// (learn.microsoft.com/sql/relational-databases/collations/collation-and-unicode-support).
 func latin1(s string) []byte {
 	out := make([]byte, 0, len(s))
 	for _, r := range s {
-		if r > 0xFF {
-			r = '?'
+		b, ok := charmap.Windows1252.EncodeRune(r)
+		if !ok {
+			b = '?'
 		}
-		out = append(out, byte(r))
+		out = append(out, b)
 	}
 	return out
 }
 
+// fromLatin1 decodes code page 1252 bytes.
 func fromLatin1(b []byte) string {
 	r := make([]rune, len(b))
 	for i, c := range b {
-		r[i] = rune(c)
+		r[i] = charmap.Windows1252.DecodeByte(c)
 	}
 	return string(r)
 }
+
+// CodePageText is s as a varchar of the default collation holds it: each
+// character code page 1252 lacks is '?'.
+func CodePageText(s string) string { return fromLatin1(latin1(s)) }
 
 // variantValue writes a sql_variant value ([MS-TDS] 2.2.5.5.4): total
 // length, base type, the count of property bytes, the properties, data.
@@ -605,4 +678,47 @@ func (b *tokenBuf) variantValue(c Column, v any) error {
 	b.bytes(props)
 	b.bytes(data)
 	return nil
+}
+
+func moneySize(c Column) int {
+	if c.Length == 4 {
+		return 4
+	}
+	return 8
+}
+
+// moneyValue writes money as its value times 10^4 in a signed integer:
+// 8 bytes, the high 32 bits first, or 4 bytes for smallmoney ([MS-TDS]
+// 2.2.5.5.1.2).
+func (b *tokenBuf) moneyValue(c Column, v any) error {
+	d, ok := v.(Decimal)
+	if !ok {
+		return typeErr(c, v)
+	}
+	mag := d.rescale(4)
+	if d.Negative {
+		mag.Neg(mag)
+	}
+	size := moneySize(c)
+	if !mag.IsInt64() || (size == 4 && (mag.Int64() > math.MaxInt32 || mag.Int64() < math.MinInt32)) {
+		return fmt.Errorf("tds: column %q: %s overflows money", c.Name, d)
+	}
+	n := mag.Int64()
+	b.byte(byte(size))
+	if size == 4 {
+		b.u32(uint32(int32(n)))
+		return nil
+	}
+	b.u32(uint32(uint64(n) >> 32))
+	b.u32(uint32(uint64(n)))
+	return nil
+}
+
+// shortSize is 4 for real and smalldatetime columns, 8 for float and
+// datetime.
+func shortSize(c Column) int {
+	if c.Length == 4 {
+		return 4
+	}
+	return 8
 }

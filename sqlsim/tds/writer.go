@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 )
@@ -46,6 +47,7 @@ type responseWriter struct {
 	colsInStmt bool
 	errInStmt  bool
 	errAny     bool
+	down       []downCol   // columns of this result set sent as a down-level type
 	params     []rpcParam  // parameters of the RPC call running now
 	outVals    map[int]any // values set with SetOutput, by parameter index
 
@@ -63,7 +65,7 @@ var errNoColumns = errors.New("tds: Row called before Columns")
 
 func (w *responseWriter) emitPending() {
 	if p := w.pending; p != nil {
-		w.buf.done(p.token, p.status|doneMore, p.curCmd, p.count)
+		w.buf.done(w.c.ver, p.token, p.status|doneMore, p.curCmd, p.count)
 		w.pending = nil
 	}
 }
@@ -74,11 +76,19 @@ func (w *responseWriter) Columns(cols []Column) error {
 		return fmt.Errorf("tds: a result set needs 1..4096 columns, got %d", len(cols))
 	}
 	w.emitPending()
+	w.down = w.down[:0]
+	cols = slices.Clone(cols)
+	for i := range cols {
+		if d, ok := downlevel(cols[i], w.c.ver); ok {
+			w.down = append(w.down, downCol{i, cols[i]})
+			cols[i] = d
+		}
+	}
 	var b tokenBuf
 	b.byte(tokenColMetadata)
 	b.u16(uint16(len(cols)))
 	for _, c := range cols {
-		b.u32(0) // UserType
+		b.userType(w.c.ver)
 		flags := uint16(colFlagUpdateableUnkown)
 		if c.Nullable {
 			flags |= colFlagNullable
@@ -105,6 +115,12 @@ func (w *responseWriter) Row(values ...any) error {
 	}
 	if len(values) != len(w.cols) {
 		return fmt.Errorf("tds: row has %d values for %d columns", len(values), len(w.cols))
+	}
+	if len(w.down) > 0 {
+		values = slices.Clone(values)
+		for _, d := range w.down {
+			values[d.i] = literal(d.orig, values[d.i])
+		}
 	}
 	mark := len(w.buf)
 	w.buf.byte(tokenRow)
@@ -143,7 +159,7 @@ func (w *responseWriter) Done(count int64, hasCount bool) error {
 // Message writes INFO or ERROR.
 func (w *responseWriter) Message(m Message) error {
 	w.emitPending()
-	w.buf.message(m, w.c.serverName())
+	w.buf.message(w.c.ver, m, w.c.serverName())
 	if m.Class > 10 {
 		w.errInStmt, w.errAny = true, true
 	}
@@ -156,7 +172,7 @@ func (w *responseWriter) ChangeDatabase(name string) error {
 	w.emitPending()
 	old := w.c.database
 	w.buf.envChangeStrings(envDatabase, name, old)
-	w.buf.message(Message{Number: 5701, State: 1, Class: 0, Line: 1,
+	w.buf.message(w.c.ver, Message{Number: 5701, State: 1, Class: 0, Line: 1,
 		Text: fmt.Sprintf("Changed database context to '%s'.", name)}, w.c.serverName())
 	w.c.database = name
 	return nil
@@ -222,14 +238,14 @@ func (w *responseWriter) send(n int, eom bool) error {
 // one (or a bare DONE if the engine sent none).
 func (w *responseWriter) finish() error {
 	if p := w.pending; p != nil {
-		w.buf.done(p.token, p.status, p.curCmd, p.count)
+		w.buf.done(w.c.ver, p.token, p.status, p.curCmd, p.count)
 		w.pending = nil
 	} else {
 		status := uint16(doneFinal)
 		if w.errAny {
 			status |= doneError
 		}
-		w.buf.done(tokenDone, status, curCmdNone, 0)
+		w.buf.done(w.c.ver, tokenDone, status, curCmdNone, 0)
 	}
 	return w.send(len(w.buf), true)
 }
@@ -258,7 +274,7 @@ func (w *responseWriter) finishProc(more, eom bool) error {
 	if w.errAny {
 		status |= doneError
 	}
-	w.buf.done(tokenDoneProc, status, curCmdExecute, 0)
+	w.buf.done(w.c.ver, tokenDoneProc, status, curCmdExecute, 0)
 	w.errAny = false
 	if eom {
 		return w.send(len(w.buf), true)
@@ -274,7 +290,7 @@ func (w *responseWriter) returnValue(ordinal int, p rpcParam, v any) error {
 	b.u16(uint16(ordinal))
 	b.bVarChar(p.Name)
 	b.byte(0x01) // output parameter of an RPC
-	b.u32(0)     // UserType
+	b.userType(w.c.ver)
 	b.u16(colFlagNullable)
 	col := p.Type
 	if err := b.typeInfo(col); err != nil {
@@ -292,6 +308,49 @@ func (w *responseWriter) returnValue(ordinal int, p rpcParam, v any) error {
 // ([MS-TDS] 2.2.1.7).
 func (w *responseWriter) finishAttention() error {
 	w.emitPending()
-	w.buf.done(tokenDone, doneAttn, curCmdNone, 0)
+	w.buf.done(w.c.ver, tokenDone, doneAttn, curCmdNone, 0)
 	return w.send(len(w.buf), true)
+}
+
+// finishCancelled ends a request cancelled while it ran: its response
+// message is closed with a DONE, then the acknowledgment follows as a
+// message of its own. tedious relies on this order: it reads the message
+// that answers the request before the one that acknowledges the
+// attention (lib/connection.js, SENT_CLIENT_REQUEST state).
+func (w *responseWriter) finishCancelled() error {
+	if err := w.finish(); err != nil {
+		return err
+	}
+	w.started = false
+	return w.finishAttention()
+}
+
+// TranWriter is implemented by the ResultWriter the server passes to
+// Session.Exec: the engine reports that a T-SQL BEGIN TRANSACTION started
+// the outermost transaction or a COMMIT or ROLLBACK ended it, and the
+// server sends ENVCHANGE 8, 9 or 10 with the transaction descriptor
+// clients send back in ALL_HEADERS ([MS-TDS] 2.2.7.9, 2.2.5.3.2).
+type TranWriter interface {
+	TranBegun() error
+	TranEnded(committed bool) error
+}
+
+func (w *responseWriter) TranBegun() error {
+	w.emitPending()
+	w.c.beginTran(w)
+	return nil
+}
+
+func (w *responseWriter) TranEnded(committed bool) error {
+	w.emitPending()
+	if w.c.tranID == 0 {
+		return nil
+	}
+	env := byte(envRollbackTran)
+	if committed {
+		env = envCommitTran
+	}
+	w.buf.envChangeBytes(env, nil, tranBytes(w.c.tranID))
+	w.c.tranID = 0
+	return nil
 }
