@@ -1,0 +1,112 @@
+package sqlsim
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Subqueries (learn.microsoft.com/sql/relational-databases/performance/subqueries):
+// EXISTS (SELECT ...) is TRUE when the query returns a row
+// (learn.microsoft.com/sql/t-sql/language-elements/exists-transact-sql);
+// (SELECT ...) as a value is its one column's value, NULL without a row,
+// 512 with more than one, 116 with more than one column. They do not see
+// the outer query's row (not simulated: its columns are 207). Evaluated
+// with the instance's lock held, as a query is.
+
+type (
+	existsExpr   struct{ st *selectStmt }
+	subqueryExpr struct{ st *selectStmt }
+)
+
+// subquery reads ( SELECT ... ) at p.
+func (p *parser) subquery() (*selectStmt, error) {
+	if err := p.expectOp("("); err != nil {
+		return nil, err
+	}
+	if !p.is("SELECT") {
+		return nil, p.syntaxErr()
+	}
+	st, err := p.parseSelect()
+	if err != nil {
+		return nil, err
+	}
+	return st, p.expectOp(")")
+}
+
+func (x *execCtx) exists(e existsExpr) (any, error) {
+	rs, err := x.runSelect(e.st)
+	if err != nil {
+		return nil, err
+	}
+	return len(rs.rows) > 0, nil
+}
+
+func (x *execCtx) scalarSubquery(e subqueryExpr) (any, error) {
+	rs, err := x.runSelect(e.st)
+	switch {
+	case err != nil:
+		return nil, err
+	case len(rs.cols) != 1:
+		return nil, sqlErr(116, 16, "Only one expression can be specified in the select list when the subquery is not introduced with EXISTS.")
+	case len(rs.rows) > 1:
+		return nil, sqlErr(512, 16, "Subquery returned more than 1 value. This is not permitted when the subquery follows =, !=, <, <= , >, >= or when the subquery is used as an expression.")
+	case len(rs.rows) == 0:
+		return nil, nil
+	}
+	return rs.rows[0][0], nil
+}
+
+// hasSubquery reports whether e holds a subquery, which needs the lock
+// where an expression is evaluated outside a query (DECLARE, SET).
+func hasSubquery(e expr) bool {
+	switch e.(type) {
+	case existsExpr, subqueryExpr:
+		return true
+	}
+	for _, c := range children(e) {
+		if hasSubquery(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// objectID is OBJECT_ID('[db.][schema.]name' [, 'type'])
+// (learn.microsoft.com/sql/t-sql/functions/object-id-transact-sql): the
+// id sys.tables shows for a user table of the current or named
+// database, NULL for anything else (types other than U, no such table or
+// database). Schemas are not simulated. Callers hold in.mu.
+func (x *execCtx) objectID(args []any) (any, error) {
+	if len(args) < 1 || len(args) > 2 {
+		return nil, sqlErr(174, 15, "The object_id function requires 1 to 2 argument(s).")
+	}
+	if args[0] == nil {
+		return nil, nil
+	}
+	if len(args) == 2 && (args[1] == nil || !strings.EqualFold(strings.TrimSpace(fmt.Sprint(args[1])), "U")) {
+		return nil, nil
+	}
+	toks, err := lex(fmt.Sprint(args[0]))
+	if err != nil {
+		return nil, nil
+	}
+	p := &parser{toks: toks}
+	parts, err := p.multipart()
+	if err != nil || p.peek().kind != tEOF || len(parts) > 3 {
+		return nil, nil
+	}
+	dbName := x.s.db
+	if len(parts) == 3 {
+		dbName = parts[0]
+	}
+	d, ok := x.s.in.st.Databases[strings.ToLower(dbName)]
+	if !ok {
+		return nil, nil
+	}
+	for i, n := range tableNames(d) { // numbered as sys.tables numbers them
+		if strings.EqualFold(n, parts[len(parts)-1]) {
+			return int64(1000 + i), nil
+		}
+	}
+	return nil, nil
+}
