@@ -100,11 +100,18 @@ func (x *execCtx) backup(p *parser) error {
 	if !x.s.login.Sysadmin {
 		return terminate(verb, sqlErr(262, 14, fmt.Sprintf("BACKUP DATABASE permission denied in database '%s'.", name)))
 	}
+	if isLog {
+		x.s.in.agLogBackupOnPrimary(name) // ag.go
+	}
 	job, err := x.prepareBackup(name, isLog, o, urls)
 	if err != nil {
 		return err
 	}
-	return x.runBackup(job, o)
+	err = x.runBackup(job, o)
+	if err == nil && isLog {
+		x.s.in.agLogBackedUp(name, job.meta.LastN) // one log chain across replicas
+	}
+	return err
 }
 
 func verbOf(isLog bool, stmt string) string {
@@ -142,6 +149,9 @@ func (x *execCtx) prepareBackup(name string, isLog bool, o backupOpts, urls []st
 	if strings.EqualFold(d.Name, "tempdb") {
 		return nil, terminate(verb, sqlErr(3147, 16, "Backup and restore operations are not allowed on database tempdb."))
 	}
+	if m := in.agBackupRefusal(d, isLog, o); m != nil {
+		return nil, terminate(verb, m)
+	}
 	j := &backupJob{verb: verb, db: d, isLog: isLog, urls: urls, seed: seedOf(d.GUID)}
 	for _, u := range urls {
 		if isDisk(u) {
@@ -159,7 +169,7 @@ func (x *execCtx) prepareBackup(name string, isLog bool, o backupOpts, urls []st
 	now := in.cfg.Now().UTC()
 	m := backupMeta{Database: d.Name, DatabaseGUID: d.GUID, CopyOnly: o.copyOnly, Compressed: o.compression, Recovery: d.Recovery,
 		Files: filesOf(d), Start: now, Name: o.name, Description: o.description, Server: in.ServerName(), Created: d.Created,
-		DatabaseBackup: d.DiffBase, BlockSize: urlBlockSize(o)}
+		DatabaseBackup: d.DiffBase, BlockSize: urlBlockSize(o), CorruptPage: in.corruptPage(d)}
 	switch {
 	case isLog:
 		if d.Recovery == "SIMPLE" {
@@ -171,7 +181,7 @@ func (x *execCtx) prepareBackup(name string, isLog bool, o backupOpts, urls []st
 		m.Type = "L"
 		// The backup itself is logged, so every log backup covers at
 		// least one record and its last LSN moves forward.
-		d.appendLog(now, LogRecord{Op: "log_backup"})
+		in.agLogRecord(d, now, LogRecord{Op: "log_backup"})
 		m.FirstN, m.LastN = d.LastLogBack, d.LogN+1
 		for _, r := range d.Log {
 			if r.N >= d.LastLogBack {
@@ -187,7 +197,7 @@ func (x *execCtx) prepareBackup(name string, isLog bool, o backupOpts, urls []st
 			return nil, terminate(verb, sqlErr(3035, 16, fmt.Sprintf("Cannot perform a differential backup for database \"%s\", because a current database backup does not exist. Perform a full database backup by reissuing BACKUP DATABASE, omitting the WITH DIFFERENTIAL option.", d.Name)))
 		}
 		m.Type = "I"
-		m.CheckpointN = d.appendLog(now, LogRecord{Op: "checkpoint"})
+		m.CheckpointN = in.agLogRecord(d, now, LogRecord{Op: "checkpoint"})
 		m.FirstN, m.LastN, m.DiffBase = m.CheckpointN, d.LogN+1, d.DiffBase
 		for pg := range d.ChangedPages {
 			j.pages = append(j.pages, pg)
@@ -199,7 +209,7 @@ func (x *execCtx) prepareBackup(name string, isLog bool, o backupOpts, urls []st
 		}
 	default:
 		m.Type = "D"
-		m.CheckpointN = d.appendLog(now, LogRecord{Op: "checkpoint"})
+		m.CheckpointN = in.agLogRecord(d, now, LogRecord{Op: "checkpoint"})
 		m.FirstN, m.LastN = m.CheckpointN, d.LogN+1
 		for pg := int64(0); pg < max(d.Pages, 128); pg++ {
 			j.pages = append(j.pages, pg)

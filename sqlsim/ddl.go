@@ -27,10 +27,10 @@ func (x *execCtx) ddl(p *parser) error {
 			return err
 		}
 		if verb == "CREATE" {
-			return x.createTable(p, parts[len(parts)-1])
+			return x.createTable(p, parts)
 		}
 		if verb == "DROP" {
-			return x.dropTable(parts[len(parts)-1])
+			return x.dropTable(parts)
 		}
 	case p.accept("LOGIN"):
 		name, err := p.name()
@@ -44,6 +44,8 @@ func (x *execCtx) ddl(p *parser) error {
 			return err
 		}
 		return x.credential(p, verb, name)
+	case verb == "ALTER" && p.accept("AVAILABILITY"):
+		return x.alterAG(p) // ag_views.go
 	case verb == "ALTER" && p.accept("SERVER"):
 		if err := p.expect("ROLE"); err != nil {
 			return err
@@ -146,6 +148,13 @@ func (x *execCtx) alterDatabase(p *parser, name string) error {
 			return sqlErr(5093, 16, "The operation cannot be performed on a database snapshot.")
 		}
 		d.ReadOnly = strings.EqualFold(p.toks[p.pos-1].text, "READ_ONLY")
+	case p.accept("HADR"): // SET HADR OFF (ag.go)
+		if !p.accept("OFF") {
+			return p.syntaxErr()
+		}
+		if err := in.agHadrOff(d); err != nil {
+			return err
+		}
 	case p.accept("COMPATIBILITY_LEVEL"):
 		p.expectOp("=")
 		var lvl int
@@ -173,6 +182,9 @@ func (x *execCtx) dropDatabase(name string) error {
 	if !ok {
 		return sqlErr(3701, 11, fmt.Sprintf("Cannot drop the database '%s', because it does not exist or you do not have permission.", name))
 	}
+	if m := in.agDropRefusal(d.Name); m != nil {
+		return m
+	}
 	if d.isSystem() {
 		return sqlErr(3708, 16, fmt.Sprintf("Cannot drop the database '%s' because it is a system database.", d.Name))
 	}
@@ -187,15 +199,28 @@ func (x *execCtx) dropDatabase(name string) error {
 }
 
 // currentDB returns the session's database for writing; callers hold in.mu.
-func (x *execCtx) currentDB() (*Database, error) {
-	d, ok := x.s.in.st.Databases[strings.ToLower(x.s.db)]
-	if !ok || d.State != "ONLINE" {
-		return nil, sqlErr(942, 14, fmt.Sprintf("Database '%s' cannot be opened because it is offline or restoring.", x.s.db))
+func (x *execCtx) currentDB() (*Database, error) { return x.dbFor([]string{""}) }
+
+// dbFor returns the database a db.schema.object name writes to: its first
+// part when it has three, else the session's; callers hold in.mu.
+func (x *execCtx) dbFor(parts []string) (*Database, error) {
+	name := x.s.db
+	if len(parts) == 3 {
+		name = parts[0]
 	}
+	d, ok := x.s.in.st.Databases[strings.ToLower(name)]
+	if !ok {
+		return nil, sqlErr(2702, 16, fmt.Sprintf("Database '%s' does not exist.", name))
+	}
+	if d.State != "ONLINE" {
+		return nil, sqlErr(942, 14, fmt.Sprintf("Database '%s' cannot be opened because it is offline or restoring.", name))
+	}
+	x.s.touch(d)
 	return d, readOnlyErr(d)
 }
 
-func (x *execCtx) createTable(p *parser, name string) error {
+func (x *execCtx) createTable(p *parser, parts []string) error {
+	name := parts[len(parts)-1]
 	if err := p.expectOp("("); err != nil {
 		return err
 	}
@@ -226,7 +251,7 @@ func (x *execCtx) createTable(p *parser, name string) error {
 	in := x.s.in
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	d, err := x.currentDB()
+	d, err := x.dbFor(parts)
 	if err != nil {
 		return err
 	}
@@ -262,11 +287,12 @@ func skipParens(p *parser) {
 	}
 }
 
-func (x *execCtx) dropTable(name string) error {
+func (x *execCtx) dropTable(parts []string) error {
+	name := parts[len(parts)-1]
 	in := x.s.in
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	d, err := x.currentDB()
+	d, err := x.dbFor(parts)
 	if err != nil {
 		return err
 	}

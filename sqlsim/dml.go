@@ -39,11 +39,7 @@ func (x *execCtx) insert(p *parser) error {
 		}
 		var vals []any
 		for {
-			e, err := p.expr()
-			if err != nil {
-				return err
-			}
-			v, err := x.eval(e, nil)
+			v, err := x.value(p)
 			if err != nil {
 				return err
 			}
@@ -131,6 +127,7 @@ func (x *execCtx) writeTarget(parts []string) (*Database, *Table, error) {
 	if !ok {
 		return nil, nil, sqlErr(208, 16, fmt.Sprintf("Invalid object name '%s'.", strings.Join(parts, ".")))
 	}
+	x.s.touch(d)
 	return d, t, nil
 }
 

@@ -48,6 +48,11 @@ func (x *execCtx) eval(e expr, row *rowCtx) (any, error) {
 	switch e := e.(type) {
 	case litExpr:
 		return e.v, nil
+	case strLit:
+		if e.national {
+			return e.s, nil
+		}
+		return tds.CodePageText(e.s), nil // translated to the database's code page
 	case paramExpr:
 		v, ok := x.params[e.name]
 		if !ok {
@@ -103,6 +108,10 @@ func (x *execCtx) eval(e expr, row *rowCtx) (any, error) {
 		return castTo(v, e.typ)
 	case funcExpr:
 		return x.call(e, row)
+	case existsExpr:
+		return x.exists(e)
+	case subqueryExpr:
+		return x.scalarSubquery(e)
 	}
 	return nil, fmt.Errorf("sqlsim: cannot evaluate %T", e)
 }
@@ -170,6 +179,9 @@ func compare(a, b any) (int, bool) {
 	}
 	if v, ok := b.(variant); ok {
 		b = v.v
+	}
+	if c, ok := compareExact(a, b); ok {
+		return c, true
 	}
 	if fa, ok := num(a); ok {
 		if fb, ok := num(b); ok {
@@ -248,8 +260,21 @@ func arith(op string, l, r any) (any, error) {
 	if l == nil || r == nil {
 		return nil, nil
 	}
-	if ls, ok := l.(string); ok && op == "+" {
-		return ls + fmt.Sprint(r), nil
+	ls, lstr := l.(string)
+	rs, rstr := r.(string)
+	switch {
+	case lstr && rstr && op == "+":
+		return ls + rs, nil
+	case lstr != rstr: // text meets a number: the text converts to it (data type precedence)
+		var err error
+		if lstr {
+			l, err = toNumberLike(ls, r)
+		} else {
+			r, err = toNumberLike(rs, l)
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	li, lok := l.(int64)
 	ri, rok := r.(int64)
@@ -270,6 +295,9 @@ func arith(op string, l, r any) (any, error) {
 			}
 			return li % ri, nil
 		}
+	}
+	if d, ok, err := decimalArith(op, l, r); ok {
+		return d, err
 	}
 	lf, ok1 := num(l)
 	rf, ok2 := num(r)
@@ -327,7 +355,7 @@ func like(s, pat string) bool {
 }
 
 func parseTime(s string) (time.Time, error) {
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.9999999", "2006-01-02 15:04:05.9999999", "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02"} {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.9999999 -07:00", "2006-01-02T15:04:05.9999999-07:00", "2006-01-02T15:04:05.9999999", "2006-01-02 15:04:05.9999999", "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02"} {
 		if t, err := time.Parse(layout, strings.TrimSpace(s)); err == nil {
 			return t, nil
 		}
@@ -359,8 +387,8 @@ func castTo(v any, typ string) (any, error) {
 				return int64(1), nil
 			}
 			return int64(0), nil
-		case tds.Decimal:
-			return v.Unscaled().Int64(), nil
+		case tds.Decimal: // the fraction is truncated
+			return new(big.Int).Quo(v.Unscaled(), new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(v.Scale)), nil)).Int64(), nil
 		case string:
 			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 			if err != nil {
@@ -379,21 +407,17 @@ func castTo(v any, typ string) (any, error) {
 			return nil, sqlErr(8114, 16, "Error converting data type to float.")
 		}
 		r, _ := f.Float64()
-		return r, nil
-	case "decimal", "numeric", "money":
-		switch v := v.(type) {
-		case int64:
-			return tds.DecimalFromInt64(v, 0), nil
-		case string:
-			d, err := tds.ParseDecimal(v)
-			if err != nil {
-				return nil, sqlErr(8114, 16, "Error converting data type nvarchar to numeric.")
-			}
-			return d, nil
-		case float64:
-			return tds.ParseDecimal(strconv.FormatFloat(v, 'f', -1, 64))
+		if base == "real" { // 4 bytes: 7 digits
+			r = float64(float32(r))
 		}
-		return v, nil
+		return r, nil
+	case "decimal", "numeric", "money", "smallmoney":
+		d, err := toDecimal(v)
+		if err != nil {
+			return nil, err
+		}
+		prec, scale := numericPrecision(typ)
+		return fitNumeric(d, prec, scale)
 	case "nvarchar", "varchar", "nchar", "char", "sysname", "ntext", "text":
 		switch v := v.(type) {
 		case [16]byte:
@@ -406,7 +430,21 @@ func castTo(v any, typ string) (any, error) {
 			}
 			return "0", nil
 		}
-		return fmt.Sprint(v), nil
+		str := fmt.Sprint(v)
+		if d, ok := v.(tds.Decimal); ok {
+			str = d.String()
+		}
+		if base == "varchar" || base == "char" || base == "text" {
+			str = tds.CodePageText(str)
+		}
+		if base == "char" || base == "nchar" { // fixed length: padded with spaces
+			if n, err := strconv.Atoi(strings.Trim(typ[len(base):], "()")); err == nil && len([]rune(str)) < n {
+				str += strings.Repeat(" ", n-len([]rune(str)))
+			}
+		}
+		return str, nil
+	case "time":
+		return timeOfDay(v)
 	case "datetime", "datetime2", "date", "smalldatetime", "datetimeoffset":
 		var t time.Time
 		switch v := v.(type) {
@@ -420,8 +458,14 @@ func castTo(v any, typ string) (any, error) {
 		default:
 			return v, nil
 		}
-		if base == "datetimeoffset" {
+		switch base {
+		case "datetimeoffset":
 			return offsetValue(t), nil // without an offset: +00:00
+		case "smalldatetime":
+			return smallDateTime(wallClock(t)), nil
+		case "date":
+			w := wallClock(t)
+			return time.Date(w.Year(), w.Month(), w.Day(), 0, 0, 0, 0, time.UTC), nil
 		}
 		return wallClock(t), nil // an offset is dropped, the wall clock kept
 	case "uniqueidentifier":
@@ -432,12 +476,19 @@ func castTo(v any, typ string) (any, error) {
 			return parseGUID(v)
 		}
 	case "varbinary", "binary", "image":
+		var b []byte
 		switch v := v.(type) {
 		case []byte:
-			return v, nil
+			b = v
 		case string:
-			return []byte(v), nil
+			b = []byte(v)
+		default:
+			return v, nil
 		}
+		if n, err := strconv.Atoi(strings.Trim(typ[len(base):], "()")); err == nil && base == "binary" && len(b) < n {
+			b = append(append([]byte(nil), b...), make([]byte, n-len(b))...) // binary(n) pads with 0x00
+		}
+		return b, nil
 	}
 	return v, nil
 }
@@ -456,4 +507,178 @@ func parseGUID(s string) ([16]byte, error) {
 		g[i] = byte(b)
 	}
 	return g, nil
+}
+
+// toDecimal converts a number or numeric text to an exact decimal.
+func toDecimal(v any) (tds.Decimal, error) {
+	switch v := v.(type) {
+	case tds.Decimal:
+		return v, nil
+	case int64:
+		return tds.DecimalFromInt64(v, 0), nil
+	case bool:
+		if v {
+			return tds.DecimalFromInt64(1, 0), nil
+		}
+		return tds.DecimalFromInt64(0, 0), nil
+	case float64:
+		return tds.ParseDecimal(strconv.FormatFloat(v, 'f', -1, 64))
+	case string:
+		d, err := tds.ParseDecimal(v)
+		if err != nil {
+			return d, sqlErr(8114, 16, "Error converting data type nvarchar to numeric.")
+		}
+		return d, nil
+	}
+	return tds.Decimal{}, sqlErr(8114, 16, fmt.Sprintf("Error converting data type %T to numeric.", v))
+}
+
+// numericPrecision reads decimal(p,s) from a type name: decimal alone is
+// decimal(18,0), money is (19,4), smallmoney (10,4)
+// (learn.microsoft.com/sql/t-sql/data-types/decimal-and-numeric-transact-sql,
+// .../money-and-smallmoney-transact-sql).
+func numericPrecision(typ string) (prec, scale int) {
+	base, args, _ := strings.Cut(typ, "(")
+	switch base {
+	case "money":
+		return 19, 4
+	case "smallmoney":
+		return 10, 4
+	}
+	prec = 18
+	if args != "" {
+		ps, ss, _ := strings.Cut(strings.TrimSuffix(args, ")"), ",")
+		if n, err := strconv.Atoi(strings.TrimSpace(ps)); err == nil {
+			prec = n
+		}
+		if n, err := strconv.Atoi(strings.TrimSpace(ss)); err == nil {
+			scale = n
+		}
+	}
+	return prec, scale
+}
+
+// fitNumeric rounds d to scale and refuses a value with more than prec
+// digits, as a conversion to numeric(p,s) does (error 8115).
+func fitNumeric(d tds.Decimal, prec, scale int) (tds.Decimal, error) {
+	r, err := d.Rescale(uint8(scale))
+	if err != nil || r.Digits() > prec {
+		return tds.Decimal{}, sqlErr(8115, 16, "Arithmetic overflow error converting numeric to data type numeric.")
+	}
+	return r, nil
+}
+
+// decimalArith is + - * on exact operands (int or decimal): the result
+// keeps every digit, as SQL Server's numeric result types do
+// (learn.microsoft.com/sql/t-sql/data-types/precision-scale-and-length-transact-sql).
+func decimalArith(op string, l, r any) (any, bool, error) {
+	_, lf := l.(float64)
+	_, rf := r.(float64)
+	_, ld := l.(tds.Decimal)
+	_, rd := r.(tds.Decimal)
+	if lf || rf || !(ld || rd) || (op != "+" && op != "-" && op != "*") {
+		return nil, false, nil
+	}
+	a, err1 := toDecimal(l)
+	b, err2 := toDecimal(r)
+	if err1 != nil || err2 != nil {
+		return nil, false, nil
+	}
+	var out *big.Int
+	scale := max(a.Scale, b.Scale)
+	switch op {
+	case "*":
+		out, scale = new(big.Int).Mul(a.Unscaled(), b.Unscaled()), a.Scale+b.Scale
+	default:
+		ax, _ := a.Rescale(scale)
+		bx, _ := b.Rescale(scale)
+		if op == "+" {
+			out = new(big.Int).Add(ax.Unscaled(), bx.Unscaled())
+		} else {
+			out = new(big.Int).Sub(ax.Unscaled(), bx.Unscaled())
+		}
+	}
+	d, err := tds.DecimalFromBig(out, scale)
+	if err != nil || scale > 38 || d.Digits() > 38 {
+		return nil, true, sqlErr(8115, 16, "Arithmetic overflow error converting expression to data type numeric.")
+	}
+	return d, true, nil
+}
+
+// timeOfDay converts to time: a clock on 1900-01-01
+// (learn.microsoft.com/sql/t-sql/data-types/time-transact-sql).
+func timeOfDay(v any) (any, error) {
+	var t time.Time
+	switch v := v.(type) {
+	case time.Time:
+		t = v
+	case string:
+		var err error
+		if t, err = time.Parse("15:04:05.9999999", strings.TrimSpace(v)); err != nil {
+			if t, err = time.Parse("15:04", strings.TrimSpace(v)); err != nil {
+				if t, err = parseTime(v); err != nil {
+					return nil, sqlErr(241, 16, "Conversion failed when converting date and/or time from character string.")
+				}
+			}
+		}
+	default:
+		return nil, sqlErr(529, 16, fmt.Sprintf("Explicit conversion from data type %T to time is not allowed.", v))
+	}
+	return time.Date(1900, 1, 1, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC), nil
+}
+
+// compareExact orders integers and decimals without rounding (25-digit
+// LSNs differ in their last digits, beyond a float's precision).
+func compareExact(a, b any) (int, bool) {
+	exact := func(v any) (*big.Int, uint8, bool) {
+		switch v := v.(type) {
+		case int64:
+			return big.NewInt(v), 0, true
+		case tds.Decimal:
+			return v.Unscaled(), v.Scale, true
+		}
+		return nil, 0, false
+	}
+	x, sx, ok1 := exact(a)
+	y, sy, ok2 := exact(b)
+	if !ok1 || !ok2 {
+		return 0, false
+	}
+	ten := big.NewInt(10)
+	if sx < sy {
+		x = new(big.Int).Mul(x, new(big.Int).Exp(ten, big.NewInt(int64(sy-sx)), nil))
+	} else if sy < sx {
+		y = new(big.Int).Mul(y, new(big.Int).Exp(ten, big.NewInt(int64(sx-sy)), nil))
+	}
+	return x.Cmp(y), true
+}
+
+// smallDateTime rounds to the minute as smalldatetime does: 29.998
+// seconds or less down, 29.999 or more up
+// (learn.microsoft.com/sql/t-sql/data-types/smalldatetime-transact-sql).
+func smallDateTime(t time.Time) time.Time {
+	m := t.Truncate(time.Minute)
+	if t.Sub(m) >= 29999*time.Millisecond {
+		m = m.Add(time.Minute)
+	}
+	return m
+}
+
+// toNumberLike converts text to the numeric type of other, as an
+// operator between text and a number does: the type of higher precedence
+// wins (learn.microsoft.com/sql/t-sql/data-types/data-type-precedence-transact-sql).
+func toNumberLike(s string, other any) (any, error) {
+	switch other.(type) {
+	case int64:
+		return castTo(s, "int")
+	case float64:
+		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil {
+			return nil, sqlErr(8114, 16, "Error converting data type varchar to float.")
+		}
+		return f, nil
+	case tds.Decimal:
+		return toDecimal(strings.TrimSpace(s))
+	}
+	return s, nil
 }

@@ -1,16 +1,24 @@
 package sqlsim
 
 import (
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf16"
+
+	"github.com/sqlvault/sqlvault/sqlsim/tds"
 )
 
 // expr is a parsed T-SQL expression.
 type expr interface{}
 
 type (
-	litExpr   struct{ v any }
+	litExpr struct{ v any }
+	strLit  struct { // 'text' (varchar) or N'text' (nvarchar)
+		s        string
+		national bool
+	}
 	colExpr   struct{ qual, name string }
 	paramExpr struct{ name string }
 	varExpr   struct{ name string }
@@ -174,18 +182,10 @@ func (p *parser) primary() (expr, error) {
 	switch t.kind {
 	case tNumber:
 		p.next()
-		if strings.Contains(t.text, ".") {
-			f, err := strconv.ParseFloat(t.text, 64)
-			return litExpr{f}, err
-		}
-		n, err := strconv.ParseInt(t.text, 10, 64)
-		if err != nil {
-			return litExpr{t.text}, nil // beyond bigint: keep digits (LSNs)
-		}
-		return litExpr{n}, nil
+		return numberLiteral(t)
 	case tString:
 		p.next()
-		return litExpr{t.text}, nil
+		return strLit{t.text, t.national}, nil
 	case tParam:
 		p.next()
 		return paramExpr{strings.ToLower(t.text)}, nil
@@ -193,6 +193,10 @@ func (p *parser) primary() (expr, error) {
 		p.next()
 		return varExpr{t.text}, nil
 	case tOp:
+		if t.text == "(" && p.peekAt(1).kind == tIdent && word(p.peekAt(1), "SELECT") {
+			st, err := p.subquery()
+			return subqueryExpr{st}, err
+		}
 		if t.text == "(" {
 			p.next()
 			e, err := p.expr()
@@ -207,7 +211,17 @@ func (p *parser) primary() (expr, error) {
 			p.next()
 			return litExpr{nil}, nil
 		}
+		if word(t, "EXISTS") && p.peekAt(1).text == "(" {
+			p.next()
+			st, err := p.subquery()
+			return existsExpr{st}, err
+		}
 		if p.peekAt(1).kind == tOp && p.peekAt(1).text == "(" && !t.quoted {
+			return p.call()
+		}
+		if strings.EqualFold(t.text, "sys") && p.peekAt(1).text == "." && p.peekAt(3).text == "(" { // sys.fn_...(...)
+			p.next()
+			p.next()
 			return p.call()
 		}
 		parts, err := p.multipart()
@@ -310,4 +324,110 @@ func (e colExpr) String() string {
 		return fmt.Sprintf("%s.%s", e.qual, e.name)
 	}
 	return e.name
+}
+
+// numberLiteral types a numeric constant as SQL Server does
+// (learn.microsoft.com/sql/t-sql/data-types/constants-transact-sql): 0x...
+// is binary, digits are int (bigint, or numeric beyond it), digits with a
+// point are decimal with the digits written, and an exponent makes float.
+func numberLiteral(t token) (expr, error) {
+	text := t.text
+	switch {
+	case len(text) > 1 && (text[1] == 'x' || text[1] == 'X'):
+		h := text[2:]
+		if len(h)%2 == 1 {
+			h = "0" + h
+		}
+		b, err := hex.DecodeString(h)
+		if err != nil {
+			return nil, sqlErr(102, 15, fmt.Sprintf("Incorrect syntax near '%s'.", text))
+		}
+		return litExpr{b}, nil
+	case strings.ContainsAny(text, "eE"):
+		f, err := strconv.ParseFloat(text, 64)
+		if err != nil {
+			return nil, sqlErr(102, 15, fmt.Sprintf("Incorrect syntax near '%s'.", text))
+		}
+		return litExpr{f}, nil
+	case strings.Contains(text, "."):
+		if strings.Count(text, ".") > 1 {
+			return nil, sqlErr(102, 15, fmt.Sprintf("Incorrect syntax near '%s'.", text))
+		}
+		d, err := tds.ParseDecimal(text)
+		if err != nil || d.Digits() > 38 {
+			return litExpr{text}, nil
+		}
+		return litExpr{d}, nil
+	}
+	n, err := strconv.ParseInt(text, 10, 64)
+	if err != nil || n > 1<<31-1 { // beyond int: numeric(p,0), there is no bigint constant
+		if d, err := tds.ParseDecimal(text); err == nil && d.Digits() <= 38 {
+			return litExpr{d}, nil
+		}
+		return litExpr{text}, nil
+	}
+	return litExpr{n}, nil
+}
+
+// staticType is the type SQL Server gives an expression before it runs,
+// for the kinds whose type does not follow from the value: a character
+// constant is varchar(n) in the database's collation, N'...' nvarchar(n)
+// (learn.microsoft.com/sql/t-sql/data-types/constants-transact-sql); a
+// concatenation of two is the Unicode one if either is, its length the
+// sum (.../precision-scale-and-length-transact-sql); a column its own.
+func staticType(e expr, row *rowCtx) (tds.Column, bool) {
+	switch e := e.(type) {
+	case litExpr: // a numeric constant: int, numeric(digits, scale), float, varbinary(n)
+		switch v := e.v.(type) {
+		case int64:
+			return tds.Column{Type: tds.TypeInt}, true
+		case tds.Decimal:
+			return tds.Column{Type: tds.TypeNumeric, Precision: uint8(max(v.Digits(), int(v.Scale), 1)), Scale: v.Scale}, true
+		case float64:
+			return tds.Column{Type: tds.TypeFloat}, true
+		case []byte:
+			return tds.Column{Type: tds.TypeVarBinary, Length: max(len(v), 1)}, true
+		}
+	case strLit:
+		if e.national {
+			return tds.Column{Type: tds.TypeNVarChar, Length: max(len(utf16.Encode([]rune(e.s))), 1)}, true
+		}
+		return tds.Column{Type: tds.TypeVarChar, Length: max(len([]rune(e.s)), 1)}, true
+	case colExpr:
+		if _, c, err := row.lookup(e.qual, e.name); err == nil {
+			return *c, true
+		}
+	case binExpr:
+		if e.op != "+" {
+			break
+		}
+		l, ok1 := staticType(e.l, row)
+		r, ok2 := staticType(e.r, row)
+		if !ok1 || !ok2 || !isText(l.Type) || !isText(r.Type) || l.Length < 0 || r.Length < 0 {
+			break
+		}
+		c := tds.Column{Type: tds.TypeVarChar, Length: l.Length + r.Length}
+		if isUnicode(l.Type) || isUnicode(r.Type) {
+			c.Type = tds.TypeNVarChar
+		}
+		if c.Length > 8000 || (c.Type == tds.TypeNVarChar && c.Length > 4000) {
+			break // beyond 8000 bytes: not simulated, typed by its value
+		}
+		return c, true
+	}
+	return tds.Column{}, false
+}
+
+func isText(t tds.Type) bool {
+	return t == tds.TypeVarChar || t == tds.TypeChar || isUnicode(t)
+}
+
+func isUnicode(t tds.Type) bool { return t == tds.TypeNVarChar || t == tds.TypeNChar }
+
+func isConstant(e expr) bool {
+	switch e.(type) {
+	case strLit, litExpr:
+		return true
+	}
+	return false
 }

@@ -5,6 +5,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
+
+	"github.com/sqlvault/sqlvault/sqlsim/tds"
 )
 
 // sysVar evaluates @@VERSION, @@SERVERNAME and friends.
@@ -18,8 +21,12 @@ func (x *execCtx) sysVar(name string) (any, error) {
 		return x.s.in.cfg.InstanceName, nil
 	case "SPID":
 		return int64(52), nil
-	case "ROWCOUNT", "ERROR", "TRANCOUNT":
-		return int64(0), nil
+	case "TRANCOUNT":
+		return int64(x.s.tx.count), nil
+	case "ROWCOUNT": // rowcount.go
+		return x.s.rowCount, nil
+	case "ERROR":
+		return int64(x.s.lastError), nil
 	}
 	return nil, sqlErr(137, 15, fmt.Sprintf("Must declare the scalar variable \"@@%s\".", name))
 }
@@ -48,7 +55,7 @@ func (x *execCtx) serverProperty(prop string) any {
 	case "servername":
 		return in.ServerName()
 	case "ishadrenabled": // Always On availability groups: on where a database is a replica
-		if len(in.cfg.AGSecondaries) > 0 {
+		if len(in.cfg.AGSecondaries) > 0 || in.ag.Load() != nil {
 			return int64(1)
 		}
 		return int64(0)
@@ -64,6 +71,18 @@ func (x *execCtx) serverProperty(prop string) any {
 
 // call evaluates a scalar function.
 func (x *execCtx) call(f funcExpr, row *rowCtx) (any, error) {
+	switch f.name { // functions that read their argument's type, not only its value
+	case "SQL_VARIANT_PROPERTY":
+		return x.variantProperty(f, row)
+	case "DATALENGTH":
+		if c, ok := staticType(firstArg(f), row); ok && (c.Type == tds.TypeVarChar || c.Type == tds.TypeChar) {
+			v, err := x.eval(f.args[0], row)
+			if s, isStr := v.(string); isStr {
+				return int64(len([]rune(s))), err // one byte a character in code page 1252
+			}
+			return dataLength(v), err
+		}
+	}
 	args := make([]any, len(f.args))
 	for i, a := range f.args {
 		v, err := x.eval(a, row)
@@ -216,10 +235,177 @@ func (x *execCtx) call(f funcExpr, row *rowCtx) (any, error) {
 			return strings.TrimRight(s, " "), nil
 		}
 		return "[" + strings.ReplaceAll(s, "]", "]]") + "]", nil
+	case "DATALENGTH": // learn.microsoft.com/sql/t-sql/functions/datalength-transact-sql
+		if err := argc(1); err != nil {
+			return nil, err
+		}
+		return dataLength(args[0]), nil
+	case "SESSIONPROPERTY": // learn.microsoft.com/sql/t-sql/functions/sessionproperty-transact-sql
+		if err := argc(1); err != nil {
+			return nil, err
+		}
+		return sessionProperty(fmt.Sprint(args[0])), nil
 	case "NEWID":
 		return newGUID(), nil
+	case "ERROR_NUMBER", "ERROR_MESSAGE", "ERROR_SEVERITY", "ERROR_STATE", "ERROR_LINE", "ERROR_PROCEDURE":
+		return x.errorFunc(f.name), argc(0)
+	case "XACT_STATE":
+		return x.xactState(), argc(0)
+	case "OBJECT_ID": // subquery.go
+		return x.objectID(args)
+	case "FN_HADR_BACKUP_IS_PREFERRED_REPLICA":
+		if err := argc(1); err != nil {
+			return nil, err
+		}
+		return x.backupIsPreferred(fmt.Sprint(args[0])), nil
 	case "COUNT", "MAX", "MIN", "SUM", "COUNT_BIG":
 		return nil, sqlErr(147, 15, "An aggregate may not appear in this position.")
 	}
 	return nil, sqlErr(195, 15, fmt.Sprintf("'%s' is not a recognized built-in function name.", f.name))
+}
+
+// dataLength is the bytes a value takes: UTF-16 for strings (the
+// simulator keeps strings as nvarchar), 8 for a float or bigint.
+func dataLength(v any) any {
+	switch v := v.(type) {
+	case nil:
+		return nil
+	case string:
+		return int64(len(utf16.Encode([]rune(v))) * 2)
+	case []byte:
+		return int64(len(v))
+	case bool:
+		return int64(1)
+	case int64:
+		if v > 1<<31-1 || v < -1<<31 {
+			return int64(8)
+		}
+		return int64(4)
+	case float64:
+		return int64(8)
+	case [16]byte:
+		return int64(16)
+	case time.Time:
+		return int64(8)
+	}
+	return int64(len(fmt.Sprint(v)))
+}
+
+// sessionProperty answers the SET options a session has as SQL Server's
+// defaults for a client that sets the ANSI options at login (ODBC, OLE DB
+// and the TDS drivers): on, except NUMERIC_ROUNDABORT; unknown names NULL.
+func sessionProperty(name string) any {
+	switch strings.ToUpper(name) {
+	case "ANSI_NULLS", "ANSI_PADDING", "ANSI_WARNINGS", "ARITHABORT", "CONCAT_NULL_YIELDS_NULL", "QUOTED_IDENTIFIER":
+		return variant{int64(1)}
+	case "NUMERIC_ROUNDABORT":
+		return variant{int64(0)}
+	}
+	return nil
+}
+
+func firstArg(f funcExpr) expr {
+	if len(f.args) == 0 {
+		return nil
+	}
+	return f.args[0]
+}
+
+// variantProperty is SQL_VARIANT_PROPERTY(expression, property) for
+// BaseType, Precision, Scale, Collation and MaxLength
+// (learn.microsoft.com/sql/t-sql/functions/sql-variant-property-transact-sql):
+// the type the expression has, a constant's included.
+func (x *execCtx) variantProperty(f funcExpr, row *rowCtx) (any, error) {
+	if len(f.args) != 2 {
+		return nil, sqlErr(174, 15, "The sql_variant_property function requires 2 argument(s).")
+	}
+	v, err := x.eval(f.args[0], row)
+	if err != nil {
+		return nil, err
+	}
+	prop, err := x.eval(f.args[1], row)
+	if err != nil || v == nil || prop == nil {
+		return nil, err
+	}
+	c, ok := staticType(f.args[0], row)
+	if !ok {
+		if vv, isVariant := v.(variant); isVariant {
+			v = vv.v
+		}
+		c = typeOf("", [][]any{{v}}, 0)
+	}
+	base, prec, scale, size := typeFacts(c)
+	switch strings.ToLower(fmt.Sprint(prop)) {
+	case "basetype":
+		return variant{base}, nil
+	case "precision":
+		return variant{int64(prec)}, nil
+	case "scale":
+		return variant{int64(scale)}, nil
+	case "maxlength":
+		return variant{int64(size)}, nil
+	case "collation":
+		if isText(c.Type) {
+			return variant{"SQL_Latin1_General_CP1_CI_AS"}, nil
+		}
+	}
+	return nil, nil
+}
+
+// typeFacts names a column's type with its precision, scale and the
+// bytes it takes at most
+// (learn.microsoft.com/sql/t-sql/data-types/data-types-transact-sql).
+func typeFacts(c tds.Column) (name string, prec, scale, size int) {
+	switch c.Type {
+	case tds.TypeVarChar:
+		return "varchar", 0, 0, c.Length
+	case tds.TypeChar:
+		return "char", 0, 0, c.Length
+	case tds.TypeNVarChar:
+		return "nvarchar", 0, 0, 2 * c.Length
+	case tds.TypeNChar:
+		return "nchar", 0, 0, 2 * c.Length
+	case tds.TypeInt:
+		return "int", 10, 0, 4
+	case tds.TypeBigInt:
+		return "bigint", 19, 0, 8
+	case tds.TypeSmallInt:
+		return "smallint", 5, 0, 2
+	case tds.TypeTinyInt:
+		return "tinyint", 3, 0, 1
+	case tds.TypeBit:
+		return "bit", 1, 0, 1
+	case tds.TypeFloat:
+		if c.Length == 4 {
+			return "real", 24, 0, 4
+		}
+		return "float", 53, 0, 8
+	case tds.TypeDecimal, tds.TypeNumeric:
+		name = "numeric"
+		if c.Type == tds.TypeDecimal {
+			name = "decimal"
+		}
+		p := int(c.Precision)
+		return name, p, int(c.Scale), []int{5, 9, 13, 17}[min((max(p, 1)-1)/9, 3)]
+	case tds.TypeUniqueIdentifier:
+		return "uniqueidentifier", 0, 0, 16
+	case tds.TypeVarBinary:
+		return "varbinary", 0, 0, c.Length
+	case tds.TypeBinary:
+		return "binary", 0, 0, c.Length
+	case tds.TypeDateTime:
+		if c.Length == 4 {
+			return "smalldatetime", 16, 0, 4
+		}
+		return "datetime", 23, 3, 8
+	case tds.TypeDateTime2:
+		return "datetime2", 27, int(c.Scale), 8
+	case tds.TypeDateTimeOffset:
+		return "datetimeoffset", 34, int(c.Scale), 10
+	case tds.TypeDate:
+		return "date", 10, 0, 3
+	case tds.TypeTime:
+		return "time", 16, int(c.Scale), 5
+	}
+	return "sql_variant", 0, 0, 0
 }

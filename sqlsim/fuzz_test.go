@@ -9,16 +9,6 @@ import (
 	"github.com/sqlvault/sqlvault/sqlsim/tds"
 )
 
-// discard is a ResultWriter that drops everything.
-type discard struct{}
-
-func (discard) Columns([]tds.Column) error  { return nil }
-func (discard) Row(...any) error            { return nil }
-func (discard) Done(int64, bool) error      { return nil }
-func (discard) Message(tds.Message) error   { return nil }
-func (discard) Flush() error                { return nil }
-func (discard) ChangeDatabase(string) error { return nil }
-
 type noBlobs struct{}
 
 func (noBlobs) Create(context.Context, string, string, int) (BlobWriter, error) {

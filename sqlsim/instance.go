@@ -87,6 +87,9 @@ type Fault struct {
 	// leave the database RESTORING, as a real restore does when STOPAT
 	// lies beyond the last log applied.
 	RestoreLeavesRestoring bool
+	// CorruptPages names databases with a damaged data page (dbcc.go):
+	// DBCC CHECKDB reports 8928/8939 and backups carry the page.
+	CorruptPages []string
 }
 
 // SyntheticDatabase is a database of Size bytes of generated pages.
@@ -108,7 +111,14 @@ type Instance struct {
 	st    *state
 	fault Fault
 	inUse map[string]int // database -> sessions using it
+	ag    agMember       // its availability group (ag.go)
+
+	tlsCertPEM []byte // the TDS port's self-signed certificate (Config.TLS)
 }
+
+// TLSCertPEM is the certificate the TDS port presents with Config.TLS, for
+// clients that verify it (TDS 8.0 strict encryption always does).
+func (in *Instance) TLSCertPEM() []byte { return in.tlsCertPEM }
 
 // state is what persists.
 type state struct {
@@ -120,6 +130,7 @@ type state struct {
 	Backupsets  []*Backupset
 	NextSetID   int64
 	Restores    []*Restorehistory
+	AG          *agRecord // the availability group it is a replica of (ag_state.go)
 }
 
 // Start opens (or creates) the instance's state and listens.
@@ -161,10 +172,11 @@ func Start(ctx context.Context, cfg Config) (*Instance, error) {
 	}
 	opts := tds.Options{Logger: cfg.Logger}
 	if cfg.TLS {
-		tlsCfg, _, err := tds.SelfSignedTLS(cfg.MachineName, "localhost")
+		tlsCfg, certPEM, err := tds.SelfSignedTLS(cfg.MachineName, "localhost")
 		if err != nil {
 			return nil, err
 		}
+		in.tlsCertPEM = certPEM
 		opts.TLSConfig = tlsCfg
 	}
 	l, err := net.Listen("tcp", cfg.Addr)
@@ -260,11 +272,35 @@ func (in *Instance) applyConfigLogins() {
 	}
 }
 
-// save writes the state atomically. Callers hold in.mu.
+// save writes the state atomically. Callers hold in.mu. A failure is
+// logged and answered as an error: a change that is not durable says so.
 func (in *Instance) save() error {
 	if in.cfg.DataDir == "" {
 		return nil
 	}
+	if err := in.writeState(); err != nil {
+		in.cfg.Logger.Error("sqlsim: state not saved; the change is undone", "path", in.statePath(), "err", err)
+		in.reloadState()
+		return sqlErr(50000, 16, "sqlsim could not save its state ("+err.Error()+"): the change is not durable and was undone.")
+	}
+	return nil
+}
+
+// reloadState goes back to the last state saved, so a change that could
+// not be made durable is not kept in memory either. Callers hold in.mu.
+func (in *Instance) reloadState() {
+	data, err := os.ReadFile(in.statePath())
+	if err != nil {
+		return
+	}
+	var st state
+	if gob.NewDecoder(bytes.NewReader(data)).Decode(&st) == nil {
+		in.st = &st
+		in.applyConfigLogins()
+	}
+}
+
+func (in *Instance) writeState() error {
 	var buf bytes.Buffer
 	if err := gob.NewEncoder(&buf).Encode(in.st); err != nil {
 		return err

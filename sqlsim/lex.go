@@ -23,13 +23,30 @@ type token struct {
 	kind   tokKind
 	text   string // identifiers unquoted; strings unescaped
 	quoted bool   // identifier was [bracketed] or "quoted": never a keyword
+	// national marks N'text', a Unicode constant; 'text' is varchar
+	// (learn.microsoft.com/sql/t-sql/data-types/constants-transact-sql).
+	national bool
+	line     int // 1-based line of the batch where the token starts
 }
 
 // lex splits T-SQL into tokens, dropping comments.
 func lex(src string) ([]token, error) {
 	var out []token
 	r := []rune(src)
+	line, counted, start, emitted := 1, 0, 0, 0
+	markLine := func() { // the token emitted by the last step starts at start
+		for ; counted < start; counted++ {
+			if r[counted] == '\n' {
+				line++
+			}
+		}
+		for ; emitted < len(out); emitted++ {
+			out[emitted].line = line
+		}
+	}
 	for i := 0; i < len(r); {
+		markLine()
+		start = i
 		c := r[i]
 		switch {
 		case unicode.IsSpace(c):
@@ -64,14 +81,15 @@ func lex(src string) ([]token, error) {
 			out = append(out, token{kind: tIdent, text: b.String(), quoted: true})
 			i = j + 1
 		case c == '\'' || ((c == 'N' || c == 'n') && i+1 < len(r) && r[i+1] == '\''):
-			if c != '\'' {
+			national := c != '\''
+			if national {
 				i++
 			}
 			s, next, ok := quoted(r, i, '\'')
 			if !ok {
 				return nil, sqlErr(105, 15, fmt.Sprintf("Unclosed quotation mark after the character string '%s'.", s))
 			}
-			out = append(out, token{kind: tString, text: s})
+			out = append(out, token{kind: tString, text: s, national: national})
 			i = next
 		case c == '"':
 			s, next, ok := quoted(r, i, '"')
@@ -95,11 +113,8 @@ func lex(src string) ([]token, error) {
 				out[len(out)-1].text = "@" + string(r[start:j])
 			}
 			i = j
-		case unicode.IsDigit(c):
-			j := i
-			for j < len(r) && (unicode.IsDigit(r[j]) || r[j] == '.') {
-				j++
-			}
+		case unicode.IsDigit(c) || (c == '.' && i+1 < len(r) && unicode.IsDigit(r[i+1])):
+			j := numberEnd(r, i)
 			out = append(out, token{kind: tNumber, text: string(r[i:j])})
 			i = j
 		case unicode.IsLetter(c) || c == '_' || c == '#':
@@ -128,7 +143,10 @@ func lex(src string) ([]token, error) {
 			return nil, sqlErr(102, 15, fmt.Sprintf("Incorrect syntax near '%c'.", c))
 		}
 	}
-	return append(out, token{kind: tEOF}), nil
+	markLine()
+	start = len(r)
+	markLine()
+	return append(out, token{kind: tEOF, line: line}), nil
 }
 
 // quoted reads a string delimited by q, where a doubled q is one q.
@@ -214,10 +232,12 @@ func (p *parser) expectOp(op string) error {
 // syntaxErr is SQL Server's error 102.
 func (p *parser) syntaxErr() error {
 	t := p.peek()
+	m := sqlErr(102, 15, fmt.Sprintf("Incorrect syntax near '%s'.", t.text))
 	if t.kind == tEOF {
-		return sqlErr(102, 15, "Incorrect syntax near the end of the statement.")
+		m = sqlErr(102, 15, "Incorrect syntax near the end of the statement.")
 	}
-	return sqlErr(102, 15, fmt.Sprintf("Incorrect syntax near '%s'.", t.text))
+	m.Line = int32(t.line) // a syntax error names the line it is on
+	return m
 }
 
 // name reads an identifier.
@@ -263,6 +283,33 @@ func (p *parser) atStmtEnd() bool {
 
 var stmtStarts = map[string]bool{"SELECT": true, "INSERT": true, "UPDATE": true, "DELETE": true, "CREATE": true, "ALTER": true,
 	"DROP": true, "USE": true, "BACKUP": true, "RESTORE": true, "EXEC": true, "EXECUTE": true, "IF": true, "SET": true,
-	"DECLARE": true, "GO": true, "BEGIN": true, "COMMIT": true, "ROLLBACK": true, "PRINT": true, "CHECKPOINT": true, "WAITFOR": true}
+	"DECLARE": true, "GO": true, "BEGIN": true, "COMMIT": true, "ROLLBACK": true, "PRINT": true, "CHECKPOINT": true, "WAITFOR": true,
+	"RAISERROR": true, "THROW": true, "DBCC": true, "SAVE": true, "END": true}
 
 func isStmtStart(s string) bool { return stmtStarts[strings.ToUpper(s)] }
+
+// numberEnd finds the end of a numeric constant at i: a binary constant
+// 0x..., an integer, a decimal 1.5, or a float 1.5e10
+// (learn.microsoft.com/sql/t-sql/data-types/constants-transact-sql).
+func numberEnd(r []rune, i int) int {
+	j := i
+	if r[i] == '0' && i+1 < len(r) && (r[i+1] == 'x' || r[i+1] == 'X') {
+		for j = i + 2; j < len(r) && strings.ContainsRune("0123456789abcdefABCDEF", r[j]); j++ {
+		}
+		return j
+	}
+	for j < len(r) && (unicode.IsDigit(r[j]) || r[j] == '.') {
+		j++
+	}
+	if j < len(r) && (r[j] == 'e' || r[j] == 'E') {
+		k := j + 1
+		if k < len(r) && (r[k] == '+' || r[k] == '-') {
+			k++
+		}
+		if k < len(r) && unicode.IsDigit(r[k]) {
+			for j = k; j < len(r) && unicode.IsDigit(r[j]); j++ {
+			}
+		}
+	}
+	return j
+}

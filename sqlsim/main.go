@@ -49,6 +49,9 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.Var(&synth, "synthetic", "NAME=SIZE: create a database of SIZE (e.g. 2GiB, 500MiB, bytes) of generated pages at start, repeatable")
 	cutAt := fs.Int("fault-cut-at-percent", 0, "fault: drop the client connection when a backup reaches this percent")
 	delay := fs.Duration("fault-device-delay", 0, "fault: pause this long before each block written to or read from a URL")
+	var corrupt stringList
+	fs.Var(&corrupt, "fault-corrupt-page", "fault: database DB has a damaged data page (DBCC CHECKDB 8928/8939, RESTORE WITH CHECKSUM 3183); repeatable")
+	agf := agFlags(fs) // ag_flags.go
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -57,7 +60,7 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	cfg := Config{Addr: *addr, DataDir: *data, SAPassword: *sa, InstanceName: *instance, MachineName: *machine,
 		AllowedDevicePort: *port, Logins: logins, Hosts: map[string]string{}, TLS: *tlsOn,
-		SyntheticDatabases: synth, Fault: Fault{CutAtPercent: *cutAt, DeviceDelay: *delay},
+		SyntheticDatabases: synth, Fault: Fault{CutAtPercent: *cutAt, DeviceDelay: *delay, CorruptPages: corrupt},
 		ProductVersion: *version, TimeZone: *zone}
 	var err error
 	if cfg.HostOS, err = ParseHostOS(*hostOS); err != nil {
@@ -91,8 +94,16 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	g, err := agf.join(in, stdout)
+	if err != nil {
+		in.Close()
+		return err
+	}
 	fmt.Fprintf(stdout, "sqlsim %s listening on %s (data %s)\n", in.ServerName(), in.Addr(), *data)
 	<-ctx.Done()
+	if g != nil {
+		g.Close()
+	}
 	return in.Close()
 }
 

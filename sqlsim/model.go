@@ -14,6 +14,7 @@ func init() {
 	gob.Register(time.Time{})
 	gob.Register([16]byte{})
 	gob.Register([]byte{})
+	gob.Register(tds.Decimal{}) // numeric values in user tables and msdb
 }
 
 // sqlErr makes a SQL Server error message (state 1).
@@ -110,6 +111,7 @@ type Database struct {
 	RestoredBase int64 // checkpoint counter of the full it was restored from
 	TailBacked   bool  // the tail of the log was backed up (NORECOVERY)
 	RestoredAt   time.Time
+	CorruptPage  int64 // a damaged data page restored from a damaged backup (dbcc.go)
 }
 
 func newGUID() [16]byte {

@@ -207,7 +207,14 @@ func (x *execCtx) runSelect(st *selectStmt) (*rowset, error) {
 		}
 		srcs = append(srcs, rs)
 	}
-	// Nested-loop join of the sources, filtered by ON and WHERE.
+	// Nested-loop join of the sources, filtered by ON and WHERE; an
+	// integer equality in ON narrows each source's rows first (join.go).
+	idx := make([]*joinIndex, len(st.from))
+	for i, s := range st.from {
+		if i > 0 && s.on != nil {
+			idx[i] = newJoinIndex(s.on, s.alias, st.from[:i], srcs[i])
+		}
+	}
 	var matched []*rowCtx
 	var walk func(i int, cur []*boundRow) error
 	walk = func(i int, cur []*boundRow) error {
@@ -226,7 +233,7 @@ func (x *execCtx) runSelect(st *selectStmt) (*rowset, error) {
 			return nil
 		}
 		hit := false
-		for _, r := range srcs[i].rows {
+		for _, r := range joinRows(x, idx[i], srcs[i], cur) {
 			b := &boundRow{alias: st.from[i].alias, rs: srcs[i], vals: r}
 			if st.from[i].on != nil {
 				v, err := x.eval(st.from[i].on, &rowCtx{sources: append(slices.Clone(cur), b)})
@@ -317,6 +324,24 @@ func (x *execCtx) project(st *selectStmt, srcs []*rowset, rows []*rowCtx) (*rows
 			continue
 		}
 		col := tds.Column{Name: it.alias, Nullable: true}
+		if ce, ok := it.e.(castExpr); ok { // CAST names its result's type
+			typ := ce.typ
+			if !strings.Contains(typ, "(") && strings.Contains(" varchar nvarchar char nchar varbinary binary ", " "+typ+" ") {
+				typ += "(30)" // CAST's default length (learn.microsoft.com/sql/t-sql/functions/cast-and-convert-transact-sql)
+			}
+			col = colForType(ColDef{Name: it.alias, Type: typ})
+			col.Nullable = true
+		}
+		if _, ok := it.e.(binExpr); ok || isConstant(it.e) { // constants and concatenations of text
+			scope := &rowCtx{sources: boundEmpty(st, srcs)}
+			if len(rows) > 0 && rows[0] != nil {
+				scope = rows[0]
+			}
+			if c, ok := staticType(it.e, scope); ok {
+				col = c
+				col.Name, col.Nullable = it.alias, true
+			}
+		}
 		if ce, ok := it.e.(colExpr); ok {
 			if len(rows) > 0 && rows[0] != nil {
 				if _, c, err := rows[0].lookup(ce.qual, ce.name); err == nil {
@@ -399,8 +424,13 @@ func typeOf(name string, rows [][]any, i int) tds.Column {
 			c.Type = tds.TypeBit
 		case float64:
 			c.Type = tds.TypeFloat
-		case tds.Decimal:
+		case tds.Decimal: // numeric(38, the largest scale) holds every value
 			c.Type, c.Precision, c.Scale = tds.TypeNumeric, 25, 0
+			for _, r2 := range rows {
+				if d, ok := r2[i].(tds.Decimal); ok && (d.Scale > 0 || d.Digits() > 25) {
+					c.Precision, c.Scale = 38, max(c.Scale, d.Scale)
+				}
+			}
 		case time.Time:
 			c.Type, c.Scale = tds.TypeDateTime2, 7
 			if isOffsetValue(r[i].(time.Time)) {

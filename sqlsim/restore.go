@@ -114,7 +114,8 @@ func (x *execCtx) restoreInfo(p *parser, kind string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := x.parseOpts(p); err != nil {
+	o, err := x.parseOpts(p)
+	if err != nil {
 		return err
 	}
 	verb := "RESTORE " + kind
@@ -123,6 +124,9 @@ func (x *execCtx) restoreInfo(p *parser, kind string) error {
 		return err
 	}
 	defer sr.Close()
+	if kind == "VERIFYONLY" && o.checksum && m.CorruptPage != 0 {
+		return damagedBackup("VERIFY DATABASE", m.Database, m.CorruptPage)
+	}
 	switch kind {
 	case "HEADERONLY":
 		sr.Close() // the leases go before the statement ends
@@ -214,8 +218,14 @@ func (x *execCtx) restoreFrom(verb, name string, isLog bool, urls []string, o ba
 	if msg := blockSizeMismatch(urls[0], m, o); msg != nil {
 		return terminate(verb, msg)
 	}
+	if o.checksum && m.CorruptPage != 0 {
+		return damagedBackup(verb, m.Database, m.CorruptPage)
+	}
 	in.mu.Lock()
 	err = x.checkRestore(name, m, o)
+	if msg := in.agRestoreRefusal(name); msg != nil && err == nil {
+		err = terminate(verb, msg)
+	}
 	in.mu.Unlock()
 	if err != nil {
 		return err
@@ -374,6 +384,7 @@ func (x *execCtx) applyRestore(name string, m backupMeta, payload backupPayload,
 			d.Tables = map[string]*Table{}
 		}
 		d.Pages, d.PageVersion = payload.Pages, payload.PageV
+		d.CorruptPage = m.CorruptPage
 		d.LogN, d.RedoN = m.LastN-1, m.LastN
 		d.RestoredAt = m.Start
 		d.Log, d.LogStart = nil, m.LastN

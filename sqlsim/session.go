@@ -19,6 +19,15 @@ type session struct {
 	// loginDB is where the login put the session; a pooled connection's
 	// reset (RESETCONNECTION) returns there.
 	loginDB string
+	tx      tran // the explicit transaction, if any (tran.go)
+	// compiling marks the copy a batch is compiled on (batch.go): it
+	// does not wait.
+	compiling bool
+	// xactAbort is SET XACT_ABORT ON (tran.go).
+	xactAbort bool
+	// rowCount and lastError are @@ROWCOUNT and @@ERROR (rowcount.go).
+	rowCount  int64
+	lastError int32
 }
 
 func (s *session) Database() string { return s.db }
@@ -28,6 +37,8 @@ func (s *session) Database() string { return s.db }
 func (s *session) Reset(ctx context.Context) error {
 	s.in.mu.Lock()
 	defer s.in.mu.Unlock()
+	s.endTran()
+	s.xactAbort = false
 	s.in.inUse[strings.ToLower(s.db)]--
 	s.db = s.loginDB
 	if _, ok := s.in.st.Databases[strings.ToLower(s.db)]; !ok {
@@ -39,6 +50,7 @@ func (s *session) Reset(ctx context.Context) error {
 
 func (s *session) Close() {
 	s.in.mu.Lock()
+	s.endTran()
 	s.in.inUse[strings.ToLower(s.db)]--
 	s.in.mu.Unlock()
 }
@@ -48,40 +60,86 @@ type execCtx struct {
 	ctx    context.Context
 	s      *session
 	w      tds.ResultWriter
-	params map[string]any
-	now    time.Time // the batch's clock reading for GETDATE and friends
+	params map[string]any    // parameters and DECLAREd variables, by lower-case name
+	now    time.Time         // the batch's clock reading for GETDATE and friends
+	line   int               // line of the batch where the running statement starts
+	types  map[string]string // DECLAREd variables' types
+	// caught is the error the running CATCH block handles (trycatch.go);
+	// tryDepth and catchDepth count the TRY and CATCH blocks running.
+	caught               *tds.Message
+	tryDepth, catchDepth int
 }
 
-// Exec runs a batch: statements one after another until one fails, as SQL
-// Server aborts a batch on the errors the simulator raises.
+// Exec runs a batch. As SQL Server, it compiles the whole batch first
+// (learn.microsoft.com/sql/t-sql/language-elements/batches): a syntax
+// error runs none of it. Then statements run one after another until one
+// fails, as SQL Server aborts a batch on the errors the simulator raises.
+// A USE inside sp_executesql lasts until the call returns, as with
+// EXECUTE (learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-executesql-transact-sql).
 func (s *session) Exec(ctx context.Context, sql string, params []tds.Param, w tds.ResultWriter) error {
+	s.in.agSync() // a replica reads what its primary committed (ag.go)
+	// A primary ships the batch's changes before the final DONE:
+	// synchronous commit (ag_commit.go).
+	defer s.in.agCommitted()
 	toks, err := lex(sql)
 	if err != nil {
-		return s.fail(w, err)
+		return s.fail(w, err, 1)
 	}
 	ps := map[string]any{}
 	for _, p := range params {
 		ps[strings.ToLower(p.Name)] = p.Value
 	}
+	if err := s.compile(ctx, toks, ps); err != nil {
+		return s.fail(w, err, 0)
+	}
+	if params != nil {
+		defer s.restoreDB(s.db)
+	}
 	p := &parser{toks: toks}
-	x := &execCtx{ctx: ctx, s: s, w: w, params: ps}
+	x := &execCtx{ctx: ctx, s: s, w: &stmtWriter{ResultWriter: w}, params: ps}
 	for {
 		for p.acceptOp(";") {
 		}
 		if p.peek().kind == tEOF {
-			return nil
+			return s.endBatch(w)
 		}
-		if err := x.statement(p); err != nil {
+		x.line, x.now = p.peek().line, time.Time{}
+		if err := x.run(p); err != nil {
 			if errors.Is(err, context.Canceled) || errors.Is(err, errConnectionCut) {
 				return err
 			}
-			return s.fail(w, err)
+			if errors.Is(err, errContinue) {
+				continue
+			}
+			s.abortTran(w, err)
+			return s.fail(w, err, x.line)
 		}
 	}
 }
 
-// fail reports a SQL error and ends the batch.
-func (s *session) fail(w tds.ResultWriter, err error) error {
+// restoreDB puts the session back in database name after sp_executesql.
+func (s *session) restoreDB(name string) {
+	s.in.mu.Lock()
+	defer s.in.mu.Unlock()
+	if _, ok := s.in.st.Databases[strings.ToLower(name)]; !ok || strings.EqualFold(name, s.db) {
+		return
+	}
+	s.in.inUse[strings.ToLower(s.db)]--
+	s.db = name
+	s.in.inUse[strings.ToLower(name)]++
+}
+
+// endTran rolls back a transaction the session leaves open (a closed or
+// reset connection); callers hold in.mu.
+func (s *session) endTran() {
+	if s.tx.count > 0 {
+		s.rollback()
+	}
+}
+
+// fail reports a SQL error and ends the batch; a message without a line
+// gets the line of the statement that raised it.
+func (s *session) fail(w tds.ResultWriter, err error, line int) error {
 	var msgs []*tds.Message
 	var me *multiErr
 	var m *tds.Message
@@ -95,6 +153,9 @@ func (s *session) fail(w tds.ResultWriter, err error) error {
 	}
 	for _, m := range msgs {
 		m.Server = s.in.ServerName()
+		if m.Line == 0 {
+			m.Line = int32(max(line, 1))
+		}
 		w.Message(*m)
 	}
 	return w.Done(0, false)
@@ -115,7 +176,7 @@ func (e *multiErr) Error() string {
 var errConnectionCut = errors.New("sqlsim: connection cut by fault injection")
 
 func (x *execCtx) info(text string) {
-	x.w.Message(tds.Message{Number: 0, Class: 0, State: 1, Text: text, Server: x.s.in.ServerName()})
+	x.w.Message(tds.Message{Number: 0, Class: 0, State: 1, Text: text, Server: x.s.in.ServerName(), Line: int32(max(x.line, 1))})
 }
 
 // statement dispatches on the first keywords.
@@ -131,6 +192,9 @@ func (x *execCtx) statement(p *parser) error {
 		}
 		return x.use(name)
 	case p.is("CREATE"), p.is("ALTER"), p.is("DROP"):
+		if x.s.tx.count > 0 && strings.EqualFold(p.peekAt(1).text, "DATABASE") { // learn.microsoft.com/sql/t-sql/statements/create-database-transact-sql#limitations-and-restrictions
+			return sqlErr(226, 16, strings.ToUpper(p.peek().text)+" DATABASE statement not allowed within multi-statement transaction.")
+		}
 		return x.ddl(p)
 	case p.is("INSERT"):
 		return x.insert(p)
@@ -138,15 +202,41 @@ func (x *execCtx) statement(p *parser) error {
 		return x.update(p)
 	case p.is("DELETE"):
 		return x.deleteStmt(p)
-	case p.is("BACKUP"):
-		return x.backup(p)
-	case p.is("RESTORE"):
+	case p.is("BACKUP"), p.is("RESTORE"):
+		if x.s.tx.count > 0 { // learn.microsoft.com/sql/t-sql/statements/backup-transact-sql#limitations-and-restrictions
+			return &multiErr{[]*tds.Message{sqlErr(3021, 16, "Cannot perform a backup or restore operation within a transaction."),
+				sqlErr(3013, 16, strings.ToUpper(p.peek().text)+" DATABASE is terminating abnormally.")}}
+		}
+		if p.is("BACKUP") {
+			return x.backup(p)
+		}
 		return x.restore(p)
 	case p.is("EXEC"), p.is("EXECUTE"):
 		return x.exec(p)
-	case p.is("SET"), p.is("BEGIN"), p.is("COMMIT"), p.is("CHECKPOINT"), p.is("PRINT"), p.is("GO"):
-		// Session options and transaction brackets change nothing here:
-		// every statement commits on its own.
+	case p.is("DBCC"):
+		return x.dbcc(p)
+	case p.is("IF"):
+		return x.ifStmt(p)
+	case isBlockStart(p.toks, p.pos):
+		return x.blockStmt(p)
+	case p.is("BEGIN") && (strings.EqualFold(p.peekAt(1).text, "TRY")):
+		return x.tryCatch(p)
+	case p.is("BEGIN"), p.is("COMMIT"), p.is("ROLLBACK"), p.is("SAVE"):
+		return x.tranStmt(p)
+	case p.is("PRINT"), p.is("RAISERROR"), p.is("THROW"):
+		return x.messageStmt(p)
+	case p.is("DECLARE"):
+		return x.declare(p)
+	case p.is("WAITFOR"):
+		return x.waitfor(p)
+	case p.is("SET") && p.peekAt(1).kind == tParam:
+		return x.setVar(p)
+	case p.is("SET") && strings.EqualFold(p.peekAt(1).text, "XACT_ABORT"):
+		return x.setXactAbort(p)
+	case x.s.tx.doomed && writes(p):
+		return errDoomed()
+	case p.is("SET"), p.is("CHECKPOINT"), p.is("GO"):
+		// Session options change nothing here.
 		p.next()
 		for !p.atStmtEnd() {
 			p.next()
@@ -188,11 +278,7 @@ func (x *execCtx) exec(p *parser) error {
 			p.next()
 			p.next()
 		}
-		e, err := p.expr()
-		if err != nil {
-			return err
-		}
-		v, err := x.eval(e, nil)
+		v, err := x.value(p)
 		if err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 	"hash/crc64"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sqlvault/sqlvault/sqlsim/tds"
@@ -44,6 +45,7 @@ type backupMeta struct {
 	Description    string
 	Server         string
 	Created        time.Time
+	CorruptPage    int64 // the damaged page the backup holds, 0 none (dbcc.go)
 }
 
 // backupPayload is the data part.
@@ -102,13 +104,36 @@ func (s *stripedWriter) Write(p []byte) (int, error) {
 	return total, nil
 }
 
-// stripedReader reads the stream back in the order it was dealt.
+// stripedReader reads the stream back in the order it was dealt. Each
+// stripe has its own reader goroutine fetching its chunks ahead, as SQL
+// Server reads the devices of a striped backup at once (see
+// docs/compatibility.md, Unknowns); Read takes the chunks round robin, so
+// the stream's order is the one written.
 type stripedReader struct {
 	rs    []BlobReader
 	chunk int64
 	off   int64 // logical offset
 	size  int64
 	slow  deviceDelay
+
+	start   sync.Once
+	feeds   []*stripeFeed
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	cur     *stripePiece // the chunk Read is in, from feeds[curFeed]
+	curFeed int
+}
+
+// stripeFeed is one stripe's chunks in order, and the buffers its reader
+// may fill: two, so it reads one chunk ahead of the one being consumed.
+type stripeFeed struct {
+	full chan *stripePiece
+	free chan []byte
+}
+
+type stripePiece struct {
+	buf []byte // the chunk's bytes (shorter for the stripe's last chunk)
+	err error  // set on the stripe's last piece if reading it failed
 }
 
 func newStripedReader(rs []BlobReader) (*stripedReader, error) {
@@ -119,7 +144,7 @@ func newStripedReader(rs []BlobReader) (*stripedReader, error) {
 	if string(head[:8]) != magic {
 		return nil, sqlErr(3241, 16, "The media family on device is incorrectly formed. SQL Server cannot process this media family.")
 	}
-	s := &stripedReader{rs: rs, chunk: int64(binary.LittleEndian.Uint32(head[8:]))}
+	s := &stripedReader{rs: rs, chunk: int64(binary.LittleEndian.Uint32(head[8:])), stop: make(chan struct{})}
 	for _, r := range rs {
 		s.size += r.Size()
 	}
@@ -129,9 +154,15 @@ func newStripedReader(rs []BlobReader) (*stripedReader, error) {
 	return s, nil
 }
 
-// Close closes every stripe once: over HTTPS that releases the restore
-// leases.
+// Close stops the stripe readers, waits for them, then closes every
+// stripe once: over HTTPS that releases the restore leases.
 func (s *stripedReader) Close() error {
+	if s.rs == nil {
+		return nil
+	}
+	s.start.Do(func() {}) // no reader starts after Close
+	close(s.stop)
+	s.wg.Wait()
 	rs := s.rs
 	s.rs = nil
 	return closeAll(rs)
@@ -145,26 +176,86 @@ func closeAll(rs []BlobReader) error {
 	return errors.Join(errs...)
 }
 
+// readStripe fetches stripe i's chunks in order into its feed until the
+// stripe ends, a read fails or the reader is closed.
+func (s *stripedReader) readStripe(i int) {
+	defer s.wg.Done()
+	f, r := s.feeds[i], s.rs[i]
+	defer close(f.full) // Read past the stripe's end sees it ended
+	for at := int64(0); at < r.Size(); at += s.chunk {
+		var buf []byte
+		select {
+		case buf = <-f.free:
+		case <-s.stop:
+			return
+		}
+		n := min(s.chunk, r.Size()-at)
+		got, err := r.ReadAt(buf[:n], at)
+		if int64(got) == n {
+			err = nil
+		} else if err == nil || errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		select {
+		case f.full <- &stripePiece{buf: buf[:got], err: err}:
+		case <-s.stop:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (s *stripedReader) startReaders() {
+	for range s.rs {
+		f := &stripeFeed{full: make(chan *stripePiece, 2), free: make(chan []byte, 2)}
+		f.free <- make([]byte, s.chunk)
+		f.free <- make([]byte, s.chunk)
+		s.feeds = append(s.feeds, f)
+	}
+	for i := range s.rs {
+		s.wg.Add(1)
+		go s.readStripe(i)
+	}
+}
+
 func (s *stripedReader) Read(p []byte) (int, error) {
 	if s.off >= s.size {
 		return 0, io.EOF
 	}
-	k := int64(len(s.rs))
-	idx := s.off / s.chunk
-	stripe, within := idx%k, s.off%s.chunk
-	at := (idx/k)*s.chunk + within
-	if within == 0 {
-		if err := s.slow.wait(); err != nil {
-			return 0, err
+	if s.rs == nil {
+		return 0, errors.New("sqlsim: read of a closed backup stream")
+	}
+	s.start.Do(s.startReaders)
+	within := s.off % s.chunk
+	if s.cur == nil {
+		if within == 0 {
+			if err := s.slow.wait(); err != nil {
+				return 0, err
+			}
 		}
+		s.curFeed = int((s.off / s.chunk) % int64(len(s.rs)))
+		piece, ok := <-s.feeds[s.curFeed].full
+		if !ok {
+			return 0, io.ErrUnexpectedEOF
+		}
+		s.cur = piece
 	}
-	n := min(int64(len(p)), s.chunk-within)
-	got, err := s.rs[stripe].ReadAt(p[:n], at)
-	s.off += int64(got)
-	if errors.Is(err, io.EOF) && got > 0 {
-		err = nil
+	piece := s.cur
+	if within >= int64(len(piece.buf)) {
+		if piece.err != nil {
+			return 0, piece.err
+		}
+		return 0, io.ErrUnexpectedEOF
 	}
-	return got, err
+	n := copy(p, piece.buf[within:])
+	s.off += int64(n)
+	if within+int64(n) == int64(len(piece.buf)) && piece.err == nil {
+		s.feeds[s.curFeed].free <- piece.buf[:cap(piece.buf)]
+		s.cur = nil
+	}
+	return n, nil
 }
 
 // writeStream writes header and body to w, calling progress with bytes

@@ -3,17 +3,28 @@ package sqlsim
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sqlvault/sqlvault/sqlsim/tds"
 )
 
+// longText are the catalog's text columns longer than sysname, as their
+// pages declare them: sys.master_files and RESTORE FILELISTONLY paths,
+// backupmediafamily devices (nvarchar(260)), backupset and HEADERONLY
+// descriptions (nvarchar(255)), sys.credentials identities (nvarchar(4000)).
+var longText = map[string]int{"physical_name": 260, "PhysicalName": 260, "physical_device_name": 260,
+	"description": 255, "BackupDescription": 255, "credential_identity": 4000}
+
 func col(name string, t tds.Type) tds.Column {
 	c := tds.Column{Name: name, Type: t, Nullable: true}
 	switch t {
 	case tds.TypeNVarChar:
-		c.Length = 256
+		c.Length = 128 // sysname, the type of catalog names
+		if n, ok := longText[name]; ok {
+			c.Length = n
+		}
 	case tds.TypeNumeric:
 		c.Precision, c.Scale = 25, 0
 	case tds.TypeDateTime2:
@@ -44,7 +55,13 @@ func (x *execCtx) source(parts []string) (*rowset, error) {
 		case "dm_os_host_info":
 			return x.dmOSHostInfo(), nil
 		case "dm_hadr_database_replica_states":
+			if x.s.in.ag.Load() != nil {
+				return x.agDatabaseReplicaStates(), nil // ag_views.go
+			}
 			return x.dmHadrDatabaseReplicaStates(), nil
+		case "availability_groups", "availability_replicas", "availability_group_listeners",
+			"availability_databases_cluster", "dm_hadr_availability_replica_states":
+			return x.agView(name), nil // ag_views.go
 		case "server_principals", "sql_logins":
 			return x.sysPrincipals(), nil
 		case "server_role_members":
@@ -53,6 +70,8 @@ func (x *execCtx) source(parts []string) (*rowset, error) {
 			return x.sysCredentials(), nil
 		case "tables":
 			return x.sysTables(parts)
+		case "partitions":
+			return x.sysPartitions(parts)
 		}
 		return nil, sqlErr(208, 16, fmt.Sprintf("Invalid object name '%s'.", strings.Join(parts, ".")))
 	}
@@ -98,37 +117,93 @@ func tableRowset(t *Table) *rowset {
 	return rs
 }
 
+// colForType is the column a declared type sends: SQL Server's own type
+// with its length, precision and scale
+// (learn.microsoft.com/sql/t-sql/data-types/data-types-transact-sql).
 func colForType(c ColDef) tds.Column {
-	base := c.Type
-	if i := strings.IndexByte(base, '('); i >= 0 {
-		base = base[:i]
+	base, args, _ := strings.Cut(c.Type, "(")
+	args = strings.TrimSuffix(args, ")")
+	length := func(dflt int) int { // n of char(n); max is -1
+		if strings.EqualFold(args, "max") {
+			return -1
+		}
+		if n, err := strconv.Atoi(args); err == nil {
+			return n
+		}
+		return dflt
 	}
-	switch base {
-	case "int", "smallint", "tinyint":
-		return col(c.Name, tds.TypeInt)
-	case "bigint":
-		return col(c.Name, tds.TypeBigInt)
-	case "bit":
-		return col(c.Name, tds.TypeBit)
-	case "float", "real":
-		return col(c.Name, tds.TypeFloat)
-	case "decimal", "numeric", "money":
-		cc := col(c.Name, tds.TypeDecimal)
-		cc.Precision, cc.Scale = 38, 0
-		return cc
-	case "datetime", "smalldatetime":
-		return col(c.Name, tds.TypeDateTime)
-	case "datetime2", "date", "datetimeoffset":
-		return col(c.Name, tds.TypeDateTime2)
-	case "uniqueidentifier":
-		return col(c.Name, tds.TypeUniqueIdentifier)
-	case "varbinary", "binary", "image":
-		cc := col(c.Name, tds.TypeVarBinary)
-		cc.Length = -1
-		return cc
+	scaleOr7 := func() uint8 {
+		if n, err := strconv.Atoi(args); err == nil && n >= 0 && n <= 7 {
+			return uint8(n)
+		}
+		return 7
 	}
 	cc := col(c.Name, tds.TypeNVarChar)
-	cc.Length = 4000
+	switch base {
+	case "int":
+		cc.Type = tds.TypeInt
+	case "smallint":
+		cc.Type = tds.TypeSmallInt
+	case "tinyint":
+		cc.Type = tds.TypeTinyInt
+	case "bigint":
+		cc.Type = tds.TypeBigInt
+	case "bit":
+		cc.Type = tds.TypeBit
+	case "float", "real":
+		cc.Type = tds.TypeFloat
+		if base == "real" {
+			cc.Length = 4 // FLTN 4
+		}
+	case "money":
+		cc.Type, cc.Length, cc.Precision, cc.Scale = tds.TypeMoney, 8, 19, 4
+	case "smallmoney":
+		cc.Type, cc.Length, cc.Precision, cc.Scale = tds.TypeMoney, 4, 10, 4
+	case "decimal", "numeric":
+		cc.Type = tds.TypeDecimal
+		if base == "numeric" {
+			cc.Type = tds.TypeNumeric
+		}
+		p, sc := numericPrecision(c.Type)
+		cc.Precision, cc.Scale = uint8(p), uint8(sc)
+	case "datetime", "smalldatetime":
+		cc.Type = tds.TypeDateTime
+		if base == "smalldatetime" {
+			cc.Length = 4 // DATETIMN 4
+		}
+	case "datetime2":
+		cc.Type, cc.Scale = tds.TypeDateTime2, scaleOr7()
+	case "datetimeoffset":
+		cc.Type, cc.Scale = tds.TypeDateTimeOffset, scaleOr7()
+	case "date":
+		cc.Type = tds.TypeDate
+	case "time":
+		cc.Type, cc.Scale = tds.TypeTime, scaleOr7()
+	case "uniqueidentifier":
+		cc.Type = tds.TypeUniqueIdentifier
+	case "binary":
+		cc.Type, cc.Length = tds.TypeBinary, length(1)
+	case "varbinary", "image":
+		cc.Type, cc.Length = tds.TypeVarBinary, length(1)
+		if base == "image" {
+			cc.Length = -1
+		}
+	case "varchar", "text":
+		cc.Type, cc.Length = tds.TypeVarChar, length(1)
+		if base == "text" {
+			cc.Length = -1
+		}
+	case "char":
+		cc.Type, cc.Length = tds.TypeChar, length(1)
+	case "nchar":
+		cc.Type, cc.Length = tds.TypeNChar, length(1)
+	case "sysname": // nvarchar(128) NOT NULL
+		cc.Length, cc.Nullable = 128, false
+	case "ntext":
+		cc.Length = -1
+	default: // nvarchar(n)
+		cc.Length = length(1)
+	}
 	return cc
 }
 
@@ -156,6 +231,9 @@ func (x *execCtx) sysDatabases() *rowset {
 		}
 		if d.AGSecondary {
 			replica, groupDB = agReplicaID, d.GUID
+		}
+		if r, g, ok := x.s.in.agIDs(d.Name); ok {
+			replica, groupDB = r, g
 		}
 		rs.rows = append(rs.rows, []any{d.Name, int64(d.ID), source, d.Created, int64(d.Compat), "SQL_Latin1_General_CP1_CI_AS",
 			int64(0), "MULTI_USER", d.ReadOnly || d.Standby, stateCodes[d.State], d.State, d.Standby,
