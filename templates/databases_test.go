@@ -33,7 +33,7 @@ func TestDatabaseListShowsWhyNotProtectable(t *testing.T) {
 	}
 	for name, want := range map[string][]string{
 		"Sales":   {"/databases/1/protect"},
-		"Replica": {"Cannot be protected", "availability group secondary: not supported yet"},
+		"Replica": {"Cannot be protected", "availability group secondary: its group is not discovered yet"},
 		"Off":     {"Cannot be protected", "offline"},
 		"Archive": {"Protected: view backup item", "read-only: full and copy-only full backups only"},
 		"Standby": {"Cannot be protected", "standby"},

@@ -39,31 +39,21 @@ type ItemView struct {
 	db.Item
 	Health coordinator.ItemHealth
 	Last   *db.Job // the most recent finished backup job
+	Group  string  // its availability group, for a group database
 }
 
-// Item health states on the overview and the item list.
+// Item health states on the overview and the item list (stored in the
+// catalog: db/health.go).
 const (
-	HealthHealthy  = "healthy"
-	HealthBreached = "rpo_breached"
-	HealthFailed   = "failed_last_backup"
-	HealthStopped  = "stopped"
-	HealthPending  = "pending"
+	HealthHealthy  = db.HealthHealthy
+	HealthBreached = db.HealthBreached
+	HealthFailed   = db.HealthFailed
+	HealthStopped  = db.HealthStopped
+	HealthPending  = db.HealthPending
 )
 
 // State classifies the item for the overview.
-func (v ItemView) State() string {
-	switch {
-	case v.Item.State != db.ItemProtected:
-		return HealthStopped
-	case v.Last != nil && v.Last.Status == db.JobFailed:
-		return HealthFailed
-	case v.Health.Breaching:
-		return HealthBreached
-	case !v.Health.HasPoint:
-		return HealthPending
-	}
-	return HealthHealthy
-}
+func (v ItemView) State() string { return coordinator.StateOf(v.Item, v.Last, v.Health) }
 
 func healthLabel(s string) string {
 	return map[string]string{HealthHealthy: "Healthy", HealthBreached: "RPO breached", HealthFailed: "Last backup failed",
@@ -106,13 +96,6 @@ func ts(t *time.Time) string {
 }
 
 func tsv(t time.Time) string { return ts(&t) }
-
-func ago(now time.Time, t *time.Time) string {
-	if t == nil {
-		return ""
-	}
-	return Dur(now.Sub(*t)) + " ago"
-}
 
 // Dur formats a duration for people, coarsely.
 func Dur(d time.Duration) string {
