@@ -33,6 +33,7 @@ var approvalOps = map[string]string{
 	"PUT /api/v1/policies/:id":                  "policy.update",
 	"DELETE /api/v1/servers/:id":                "server.remove",
 	"POST /api/v1/recovery-points/:id/undelete": "recovery_point.undelete",
+	"POST /api/v1/recovery-points/:id/purge":    "recovery_point.purge",
 	"PUT /api/v1/settings":                      "settings.update",
 }
 
@@ -225,6 +226,8 @@ func (h *Handlers) runApproved(ctx context.Context, a db.Approval) error {
 		return h.Coord.RemoveServer(ctx, id)
 	case "recovery_point.undelete":
 		return h.Coord.UndeletePoint(ctx, id)
+	case "recovery_point.purge":
+		return h.Coord.PurgePoint(ctx, id)
 	case "settings.update":
 		var b settingsBody
 		if err := json.Unmarshal([]byte(a.Params), &b); err != nil {

@@ -244,10 +244,11 @@ func (h *Handlers) ListPointsAPI(c echo.Context) error {
 	if err != nil {
 		return apiErr(c, err)
 	}
-	if points == nil {
-		points = []db.Point{} // [] rather than null
+	views, err := h.withVerifications(ctx, id, points) // [] rather than null
+	if err != nil {
+		return apiErr(c, err)
 	}
-	return c.JSON(http.StatusOK, map[string]any{"recovery_points": points})
+	return c.JSON(http.StatusOK, map[string]any{"recovery_points": views})
 }
 
 // LogRangesAPI returns the spans of an item restorable to any second.
@@ -338,6 +339,19 @@ func (h *Handlers) UndeletePointAPI(c echo.Context) error {
 		return apiErr(c, err)
 	}
 	return c.JSON(http.StatusOK, p)
+}
+
+// PurgePointAPI deletes a soft-deleted point for good before its soft
+// delete period ends: POST /recovery-points/{id}/purge answers 204.
+func (h *Handlers) PurgePointAPI(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return apiErr(c, err)
+	}
+	if err := h.Coord.PurgePoint(c.Request().Context(), id); err != nil {
+		return apiErr(c, err)
+	}
+	return c.NoContent(http.StatusNoContent)
 }
 
 // ChangePolicyAPI moves a protected item to another policy:

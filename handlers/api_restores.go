@@ -18,6 +18,30 @@ type restoreBody struct {
 	RecoveryPointID int64                     `json:"recovery_point_id"`
 	PointInTime     *string                   `json:"point_in_time"`
 	Target          coordinator.RestoreTarget `json:"target"`
+	Items           []coordinator.RestoreItem `json:"items"`
+}
+
+// request checks the body's own shape and makes it the coordinator's.
+func (b restoreBody) request() (coordinator.RestoreRequest, error) {
+	r := coordinator.RestoreRequest{ItemID: b.ItemID, RecoveryPointID: b.RecoveryPointID, Target: b.Target, Items: b.Items}
+	if b.PointInTime != nil {
+		at, err := parseTime("point_in_time", *b.PointInTime)
+		if err != nil {
+			return r, err
+		}
+		r.PointInTime = at
+	}
+	switch {
+	case r.ItemID <= 0 && len(r.Items) == 0:
+		return r, invalidField("item_id", "choose the backup item to restore")
+	case r.RecoveryPointID < 0:
+		return r, invalidField("recovery_point_id", "must be a recovery point id")
+	case r.RecoveryPointID != 0 && r.PointInTime != nil:
+		return r, invalidField("point_in_time", "give recovery_point_id or point_in_time, not both")
+	case r.Target.Mode == "":
+		return r, invalidField("target.mode", "choose original, alternate or files")
+	}
+	return r, nil
 }
 
 // RestoreAPI checks a restore request against the planner and queues it.
@@ -26,29 +50,37 @@ func (h *Handlers) RestoreAPI(c echo.Context) error {
 	if err := decodeBody(c, &b, false); err != nil {
 		return apiErr(c, err)
 	}
-	r := coordinator.RestoreRequest{ItemID: b.ItemID, RecoveryPointID: b.RecoveryPointID, Target: b.Target}
-	if b.PointInTime != nil {
-		at, err := parseTime("point_in_time", *b.PointInTime)
-		if err != nil {
-			return apiErr(c, err)
-		}
-		r.PointInTime = at
-	}
-	switch {
-	case r.ItemID <= 0:
-		return apiErr(c, invalidField("item_id", "choose the backup item to restore"))
-	case r.RecoveryPointID < 0:
-		return apiErr(c, invalidField("recovery_point_id", "must be a recovery point id"))
-	case r.RecoveryPointID != 0 && r.PointInTime != nil:
-		return apiErr(c, invalidField("point_in_time", "give recovery_point_id or point_in_time, not both"))
-	case r.Target.Mode == "":
-		return apiErr(c, invalidField("target.mode", "choose original, alternate or files"))
+	r, err := b.request()
+	if err != nil {
+		return apiErr(c, err)
 	}
 	jobID, err := h.Coord.Restore(c.Request().Context(), r)
 	if err != nil {
 		return apiErr(c, err)
 	}
 	return jobAccepted(c, jobID)
+}
+
+// ProposedFilesAPI lists the files the restore in the body would write,
+// each with the path it gets (the target's default folders for a new
+// database, the user's files entries over them); nothing is queued.
+func (h *Handlers) ProposedFilesAPI(c echo.Context) error {
+	var b restoreBody
+	if err := decodeBody(c, &b, false); err != nil {
+		return apiErr(c, err)
+	}
+	r, err := b.request()
+	if err == nil && len(r.Items) > 0 {
+		err = invalidField("items", "propose the files of one database at a time")
+	}
+	if err != nil {
+		return apiErr(c, err)
+	}
+	files, err := h.Coord.ProposeFiles(c.Request().Context(), r)
+	if err != nil {
+		return apiErr(c, err)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"files": files})
 }
 
 // CancelJobAPI cancels a queued or running job; a running one ends as

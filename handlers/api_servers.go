@@ -13,6 +13,7 @@ import (
 	"github.com/sqlvault/sqlvault/db"
 	"github.com/sqlvault/sqlvault/engine"
 	"github.com/sqlvault/sqlvault/engine/coordinator"
+	"github.com/sqlvault/sqlvault/engine/mssql"
 )
 
 // serverJSON is a server as the API shows it: never its password.
@@ -210,7 +211,7 @@ func (h *Handlers) PermissionScriptAPI(c echo.Context) error {
 		return apiErr(c, err)
 	}
 	if linux {
-		attachment(c, "sqlvault-permissions-"+fileName(s.Name)+".sh")
+		attachment(c, mssql.ScriptFileName(s.Name, true))
 		return c.Blob(http.StatusOK, "text/plain; charset=utf-8", []byte(script))
 	}
 	b := []byte(script)
@@ -218,7 +219,7 @@ func (h *Handlers) PermissionScriptAPI(c echo.Context) error {
 		// Windows PowerShell 5.1 reads a script without a BOM as ANSI.
 		b = append([]byte("\xef\xbb\xbf"), b...)
 	}
-	attachment(c, "sqlvault-permissions-"+fileName(s.Name)+".ps1")
+	attachment(c, mssql.ScriptFileName(s.Name, false))
 	return c.Blob(http.StatusOK, "text/plain; charset=utf-8", b)
 }
 

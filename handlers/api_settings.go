@@ -1,10 +1,12 @@
 package handlers
 
 import (
+	"encoding/json"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sqlvault/sqlvault/db"
 	"github.com/sqlvault/sqlvault/engine"
 	"github.com/sqlvault/sqlvault/engine/coordinator"
 	"github.com/sqlvault/sqlvault/engine/vault"
@@ -14,7 +16,8 @@ import (
 // storage enforces by itself.
 type settingsJSON struct {
 	vault.Settings
-	Storage storageJSON `json:"storage"`
+	Storage       storageJSON        `json:"storage"`
+	Notifications *notificationsJSON `json:"notifications,omitempty"` // admins only
 }
 
 type storageJSON struct {
@@ -30,6 +33,17 @@ type settingsBody struct {
 	// ObjectLock asks the storage to enforce write-once (S3 Object Lock,
 	// Azure immutability policies); not supported yet, refused clearly.
 	ObjectLock bool `json:"object_lock,omitempty"`
+	// Notifications, when present, replace the notification settings.
+	Notifications *notificationsJSON `json:"notifications,omitempty"`
+}
+
+// MarshalJSON keeps the notifications, and the SMTP password in them, out
+// of what an approval request stores: they are saved at once, unguarded.
+func (b settingsBody) MarshalJSON() ([]byte, error) {
+	type plain settingsBody
+	p := plain(b)
+	p.Notifications = nil
+	return json.Marshal(p)
 }
 
 // apply is cur with the body's fields, saved by who.
@@ -47,14 +61,19 @@ func (b settingsBody) apply(cur vault.Settings, who string) vault.Settings {
 	return cur
 }
 
-func (h *Handlers) settingsJSON() settingsJSON {
+func (h *Handlers) settingsJSON(c echo.Context) settingsJSON {
 	kind, worm := h.Coord.Storage()
-	return settingsJSON{Settings: h.Coord.Settings(), Storage: storageJSON{Kind: kind, EnforcesWriteOnce: worm}}
+	s := settingsJSON{Settings: h.Coord.Settings(), Storage: storageJSON{Kind: kind, EnforcesWriteOnce: worm}}
+	if p, _ := PrincipalOf(c); p.Role == db.RoleAdmin {
+		s.Notifications = h.notificationsJSON()
+	}
+	return s
 }
 
-// GetSettingsAPI answers the vault's settings.
+// GetSettingsAPI answers the vault's settings and, to admins, the
+// notification settings (secrets never).
 func (h *Handlers) GetSettingsAPI(c echo.Context) error {
-	return c.JSON(http.StatusOK, h.settingsJSON())
+	return c.JSON(http.StatusOK, h.settingsJSON(c))
 }
 
 // UpdateSettingsAPI changes the vault's settings: immutability (disabled,
@@ -71,9 +90,24 @@ func (h *Handlers) UpdateSettingsAPI(c echo.Context) error {
 		return apiErr(c, &engine.Error{Code: engine.CodeStorageLockMissing, Message: "object_lock: " + msg,
 			Err: &coordinator.FieldError{Field: "object_lock", Message: msg}})
 	}
-	p, _ := PrincipalOf(c)
-	if _, err := h.Coord.UpdateSettings(c.Request().Context(), b.apply(h.Coord.Settings(), person(p))); err != nil {
-		return apiErr(c, err)
+	ctx := c.Request().Context()
+	if n := b.Notifications; n != nil {
+		if err := n.Validate(); err != nil {
+			return apiErr(c, err)
+		}
 	}
-	return c.JSON(http.StatusOK, h.settingsJSON())
+	// A body of notifications only leaves the vault settings, and their
+	// approval rules, alone.
+	if b.Immutability != nil || b.SoftDeleteDays != nil || b.MultiUserAuth != nil {
+		p, _ := PrincipalOf(c)
+		if _, err := h.Coord.UpdateSettings(ctx, b.apply(h.Coord.Settings(), person(p))); err != nil {
+			return apiErr(c, err)
+		}
+	}
+	if n := b.Notifications; n != nil {
+		if err := h.Coord.Notifier().Save(ctx, n.Config); err != nil {
+			return apiErr(c, err)
+		}
+	}
+	return c.JSON(http.StatusOK, h.settingsJSON(c))
 }

@@ -24,7 +24,7 @@ func (h *Handlers) creator(c echo.Context) (accounts.Creator, error) {
 		if err != nil {
 			return by, err
 		}
-		by.UserID = t.CreatorID
+		by.UserID, by.Token = t.CreatorID, &t
 		return by, nil
 	}
 	u, err := h.DB.UserByName(ctx, p.Name)

@@ -42,8 +42,19 @@ type Principal struct {
 
 const principalKey = "sqlvault.principal"
 
-// SetPrincipal records who makes the request (the auth middleware calls it).
-func SetPrincipal(c echo.Context, p Principal) { c.Set(principalKey, p) }
+// SetPrincipal records who makes the request (the auth middleware calls
+// it), also in the request's context, so the jobs it queues name them (a
+// token acts for the user who made it).
+func SetPrincipal(c echo.Context, p Principal) {
+	c.Set(principalKey, p)
+	who := p.Name
+	if p.ViaToken && p.Owner != "" {
+		who = p.Owner + " (token " + p.Name + ")"
+	} else if p.ViaToken {
+		who = "token " + p.Name
+	}
+	c.SetRequest(c.Request().WithContext(engine.WithActor(c.Request().Context(), who)))
+}
 
 // PrincipalOf returns who makes the request.
 func PrincipalOf(c echo.Context) (Principal, bool) {
@@ -59,7 +70,8 @@ func CSRFToken(c echo.Context) string {
 
 func (h *Handlers) page(c echo.Context, title, nav string) templates.Page {
 	p, _ := PrincipalOf(c)
-	return templates.Page{Title: title, Nav: nav, User: p.Name, Role: string(p.Role), CSRF: CSRFToken(c), Version: h.Version}
+	return templates.Page{Title: title, Nav: nav, User: p.Name, Role: string(p.Role), CSRF: CSRFToken(c), Version: h.Version,
+		Flash: h.takeFlash(c)}
 }
 
 func render(c echo.Context, status int, comp templ.Component) error {
@@ -90,7 +102,7 @@ func statusOf(code engine.Code) int {
 		// The planner's refusals and restore or backup requests that cannot be met.
 		engine.CodeTimeNotCovered, engine.CodeLogChainBroken, engine.CodeMissingFullBackup,
 		engine.CodeRecoveryPointExpired, engine.CodeOverwriteNotConfirmed, engine.CodeLogBackupSimple,
-		engine.CodeStorageLockMissing:
+		engine.CodeStorageLockMissing, engine.CodeAGRestoreOverGroup:
 		return http.StatusUnprocessableEntity
 	case engine.CodeUnauthorized:
 		return http.StatusUnauthorized

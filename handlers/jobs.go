@@ -59,6 +59,11 @@ func (h *Handlers) jobView(c echo.Context, id int64) (templates.JobView, error) 
 			v.Restore = &r
 		}
 	}
+	if j.Operation == "verify" && j.ItemID != nil {
+		if ver, ok, err := h.DB.VerificationOfJob(ctx, id); err == nil && ok {
+			v.Verification = &ver
+		}
+	}
 	if j.Operation == "restore" && j.Kind == "files" && j.Status == db.JobCompleted && h.Coord != nil {
 		if res, err := h.Coord.RestoreFiles(ctx, id); err == nil {
 			v.Files = &res

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -18,8 +19,8 @@ func (h *Handlers) Alerts(c echo.Context) error {
 	d := templates.AlertsData{Show: c.QueryParam("show"), PrevOffset: -1}
 	f := db.AlertFilter{Limit: alertsPerPage + 1}
 	switch d.Show {
-	case "open":
-		f.Open = true
+	case "open", "":
+		d.Show, f.Open = "open", true // what a link to the alerts means
 	case "resolved":
 		f.Resolved = true
 	default:
@@ -64,4 +65,42 @@ func (h *Handlers) Alerts(c echo.Context) error {
 		d.Alerts = append(d.Alerts, v)
 	}
 	return render(c, http.StatusOK, templates.Alerts(h.page(c, "Alerts", "alerts"), d))
+}
+
+// AcknowledgeAlert marks an open alert as seen by the signed-in user and
+// returns to the tab the form was on; what raised it still resolves it.
+func (h *Handlers) AcknowledgeAlert(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return h.NotFound(c)
+	}
+	p, _ := PrincipalOf(c)
+	if err := h.DB.AcknowledgeAlert(c.Request().Context(), id, p.Name); err != nil {
+		if errors.Is(err, db.ErrNotFound) {
+			return h.ErrorPage(c, http.StatusNotFound, "No open alert", "Alert "+c.Param("id")+" does not exist or is resolved.")
+		}
+		return err
+	}
+	show := c.FormValue("show")
+	if show != "resolved" && show != "all" {
+		show = "open"
+	}
+	return h.seeOtherFlash(c, "/alerts?show="+show, "Alert acknowledged.")
+}
+
+// AcknowledgeAlertAPI marks an open alert as seen by the caller.
+func (h *Handlers) AcknowledgeAlertAPI(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return apiErr(c, err)
+	}
+	p, _ := PrincipalOf(c)
+	who := p.Name
+	if p.ViaToken && p.Owner != "" {
+		who = p.Owner
+	}
+	if err := h.DB.AcknowledgeAlert(c.Request().Context(), id, who); err != nil {
+		return apiErr(c, notFound(err, "no open alert %d", id))
+	}
+	return c.NoContent(http.StatusNoContent)
 }

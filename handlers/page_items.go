@@ -3,6 +3,7 @@ package handlers
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -18,28 +19,39 @@ const itemsPerPage = 50
 func (h *Handlers) Items(c echo.Context) error {
 	ctx := c.Request().Context()
 	pol, _ := strconv.ParseInt(c.QueryParam("policy"), 10, 64)
-	d := templates.ItemsData{Health: c.QueryParam("health"), Now: time.Now(), PrevOffset: -1}
+	srv, _ := strconv.ParseInt(c.QueryParam("server"), 10, 64)
+	q := templates.ItemsQuery{Search: strings.TrimSpace(c.QueryParam("q")), ServerID: srv, PolicyID: pol}
+	d := templates.ItemsData{Health: c.QueryParam("health"), Query: q, Now: time.Now(), PrevOffset: -1}
+	var err error
+	if d.Servers, err = h.DB.ListServers(ctx); err != nil {
+		return err
+	}
+	if d.Policies, err = h.Coord.Policies(ctx); err != nil {
+		return err
+	}
 	off, _ := strconv.Atoi(c.QueryParam("offset"))
-	f := db.ItemFilter{PolicyID: pol}
+	f := db.ItemFilter{PolicyID: pol, ServerID: srv, Search: q.Search}
 	if d.Health != "" {
-		// Health is computed, not stored: filter every item, then page.
-		f.Limit = 1000000
-		views, err := h.itemViews(c, f)
+		// Health is stored in the catalog: the page and a count, by index.
+		if h.Coord != nil {
+			if err := h.Coord.EnsureHealth(ctx); err != nil {
+				return err
+			}
+		}
+		if d.Total, err = h.DB.CountItemsByHealth(ctx, f, d.Health, d.Now); err != nil {
+			return err
+		}
+		off = min(max(off, 0), max(d.Total-1, 0))
+		f.Limit, f.Offset = itemsPerPage, off
+		items, err := h.DB.ListItemsByHealth(ctx, f, d.Health, d.Now)
 		if err != nil {
 			return err
 		}
-		var keep []templates.ItemView
-		for _, v := range views {
-			if v.State() == d.Health {
-				keep = append(keep, v)
-			}
+		if d.Items, err = h.viewsOf(c, items); err != nil {
+			return err
 		}
-		d.Total = len(keep)
-		off = min(max(off, 0), max(d.Total-1, 0))
-		d.Items = keep[off:min(off+itemsPerPage, d.Total)]
 	} else {
 		// Only the page is read.
-		var err error
 		if d.Total, err = h.DB.CountItems(ctx, f); err != nil {
 			return err
 		}
@@ -55,6 +67,9 @@ func (h *Handlers) Items(c echo.Context) error {
 	}
 	if off+itemsPerPage < d.Total {
 		d.NextOffset = off + itemsPerPage
+	}
+	if d.Verified, err = h.DB.LatestItemVerifications(ctx); err != nil {
+		return err
 	}
 	return render(c, http.StatusOK, templates.Items(h.page(c, "Backup items", "items"), d))
 }
@@ -73,12 +88,18 @@ func (h *Handlers) itemData(c echo.Context, id int64) (templates.ItemData, error
 	if d.Points, err = h.DB.ListPoints(ctx, id); err != nil {
 		return d, err
 	}
+	if d.Verifications, err = h.DB.LatestVerifications(ctx, id); err != nil {
+		return d, err
+	}
 	d.Shown = len(d.Points)
 	if c.QueryParam("points") != "all" {
 		d.Shown = min(d.Shown, 50)
 	}
 	if d.Totals, err = h.DB.ItemPointTotals(ctx, id); err != nil {
 		return d, err
+	}
+	if o, ok, err := h.Coord.OriginalReplicaOf(ctx, id, 0); ok && err == nil {
+		d.Primary = o.ServerName // the header names the group and its primary
 	}
 	if d.Policies, err = h.Coord.Policies(ctx); err != nil {
 		return d, err
@@ -193,7 +214,11 @@ func (h *Handlers) StopProtection(c echo.Context) error {
 	} else if err != nil {
 		return h.itemProblem(c, id, err)
 	}
-	return seeOther(c, "/items/"+c.Param("id"))
+	msg := "Protection stopped; the recovery points are kept."
+	if del {
+		msg = "Protection stopped; the recovery points are deleted (undeletable while soft delete keeps them)."
+	}
+	return h.seeOtherFlash(c, "/items/"+c.Param("id"), msg)
 }
 
 // ResumeProtection restarts an item's backups with a policy.
@@ -209,5 +234,5 @@ func (h *Handlers) ResumeProtection(c echo.Context) error {
 	if err != nil {
 		return h.itemProblem(c, id, err)
 	}
-	return seeOther(c, "/items/"+c.Param("id"))
+	return h.seeOtherFlash(c, "/items/"+c.Param("id"), "Protection resumed.")
 }

@@ -23,6 +23,9 @@ func (h *Handlers) policiesPage(c echo.Context, problem error) error {
 		return err
 	}
 	d := templates.PoliciesData{Policies: pols, Problem: templates.ProblemOf(problem)}
+	if engine.CodeOf(problem) == engine.CodePolicyInUse {
+		d.InUse, _ = pathID(c) // the way out: Modify policy of its items
+	}
 	pushURL(c, "/policies")
 	return render(c, statusFor(problem), templates.Policies(h.page(c, "Policies", "policies"), d))
 }
@@ -56,6 +59,7 @@ func policyFromForm(c echo.Context) (policy.Policy, templates.FieldErrs) {
 	}
 	heal := formBool(c, "auto_heal")
 	p.AutoHeal = &heal
+	p.Verify = verifyFromForm(c, num)
 	if p.Full.Frequency == "weekly" {
 		p.Full.Days = form["full.days"]
 	}
@@ -83,7 +87,7 @@ func fieldErrs(err error, into templates.FieldErrs) templates.FieldErrs {
 func (h *Handlers) NewPolicy(c echo.Context) error {
 	p := policy.Policy{Log: policy.LogSchedule{Enabled: true}}
 	p.Defaults()
-	return render(c, http.StatusOK, templates.PolicyForm(h.page(c, "New policy", "policies"), templates.PolicyFormData{P: p}))
+	return render(c, http.StatusOK, templates.PolicyForm(h.page(c, "New policy", "policies"), h.withServers(c, templates.PolicyFormData{P: p})))
 }
 
 // EditPolicy shows a policy's form.
@@ -96,7 +100,7 @@ func (h *Handlers) EditPolicy(c echo.Context) error {
 	if err != nil {
 		return h.NotFound(c)
 	}
-	return render(c, http.StatusOK, templates.PolicyForm(h.page(c, "Edit policy", "policies"), templates.PolicyFormData{ID: id, P: p}))
+	return render(c, http.StatusOK, templates.PolicyForm(h.page(c, "Edit policy", "policies"), h.withServers(c, templates.PolicyFormData{ID: id, P: p})))
 }
 
 // SavePolicy creates (no id) or updates a policy; validation messages are
@@ -119,12 +123,16 @@ func (h *Handlers) SavePolicy(c echo.Context) error {
 		_, err = h.Coord.UpdatePolicy(c.Request().Context(), id, p)
 	}
 	if err == nil {
-		return seeOther(c, "/policies")
+		msg := "Policy " + p.Name + " created."
+		if id != 0 {
+			msg = "Policy " + p.Name + " saved."
+		}
+		return h.seeOtherFlash(c, "/policies", msg)
 	}
 	if engine.CodeOf(err) == engine.CodeApprovalNeeded {
 		return h.afterPortalChange(c, "policy.update", p, err, "")
 	}
-	d := templates.PolicyFormData{ID: id, P: p, Errors: fieldErrs(err, errs)}
+	d := h.withServers(c, templates.PolicyFormData{ID: id, P: p, Errors: fieldErrs(err, errs)})
 	if len(d.Errors) == 0 {
 		d.Problem = templates.ProblemOf(err)
 	} else {
@@ -157,5 +165,5 @@ func (h *Handlers) DeletePolicy(c echo.Context) error {
 	if err := h.Coord.DeletePolicy(c.Request().Context(), id); err != nil {
 		return h.policiesPage(c, err)
 	}
-	return seeOther(c, "/policies")
+	return h.seeOtherFlash(c, "/policies", "Policy deleted.")
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -19,12 +20,26 @@ import (
 // registerTimeout bounds the connection test of the register form.
 const registerTimeout = 20 * time.Second
 
+// cardDatabases is how many databases a server's card on /servers lists;
+// a server with more shows its counts and links to its own page, so the
+// page stays small with thousands of databases.
+const cardDatabases = 25
+
+// serverPageSize is a page of the server page's database list.
+const serverPageSize = 50
+
 func (h *Handlers) serverView(c echo.Context, s db.Server) (templates.ServerView, error) {
 	ctx := c.Request().Context()
 	v := templates.ServerView{Server: s}
 	var err error
-	if v.Databases, err = h.DB.ListDatabases(ctx, s.ID); err != nil {
+	if v.Counts, err = h.DB.CountDatabases(ctx, s.ID); err != nil {
 		return v, err
+	}
+	v.Collapsed = v.Counts.Total > cardDatabases
+	if !v.Collapsed {
+		if v.Databases, err = h.DB.ListDatabasesPage(ctx, s.ID, 0, cardDatabases); err != nil {
+			return v, err
+		}
 	}
 	if jid, err := h.DB.ActiveServerJob(ctx, "rediscover", s.ID); err == nil && jid != 0 {
 		if j, err := h.DB.JobByID(ctx, jid); err == nil {
@@ -48,6 +63,9 @@ func (h *Handlers) serversData(c echo.Context) (templates.ServersData, error) {
 		}
 		d.Servers = append(d.Servers, v)
 	}
+	if d.Groups, err = h.Coord.AvailabilityGroups(ctx); err != nil {
+		return d, err
+	}
 	d.Policies, err = h.Coord.Policies(ctx)
 	return d, err
 }
@@ -64,6 +82,7 @@ func (h *Handlers) Servers(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	d.Form.Port = "1433" // SQL Server's default TCP port
 	return render(c, http.StatusOK, templates.Servers(h.page(c, "Protected servers", "servers"), d))
 }
 
@@ -99,13 +118,17 @@ func (h *Handlers) RegisterServer(c echo.Context) error {
 		s, _, err = h.Coord.RegisterServer(ctx, in)
 		cancel()
 		if err == nil {
-			return seeOther(c, "/servers#server-"+strconv.FormatInt(s.ID, 10))
+			return h.seeOtherFlash(c, "/servers#server-"+strconv.FormatInt(s.ID, 10), "Server "+s.Name+" registered.")
 		}
 		if field := coordinator.FieldOf(err); field != "" {
 			msg := engine.MessageOf(err)
 			var fe *coordinator.FieldError
 			if errors.As(err, &fe) {
 				msg = fe.Message
+			}
+			if refused(err) {
+				// The host answered and refused: the port is what is wrong.
+				field, msg = "port", "nothing listens on this port of "+in.Host+" (connection refused): check the instance's TCP port and the firewall"
 			}
 			f.Errors = templates.FieldErrs{field: msg}
 		}
@@ -120,6 +143,12 @@ func (h *Handlers) RegisterServer(c echo.Context) error {
 	return render(c, statusFor(err), templates.Servers(h.page(c, "Protected servers", "servers"), d))
 }
 
+// refused reports a connection the host actively refused.
+func refused(err error) bool {
+	return engine.CodeOf(err) == engine.CodeInstanceUnreachable &&
+		(errors.Is(err, syscall.ECONNREFUSED) || strings.Contains(engine.MessageOf(err), "connection refused"))
+}
+
 // UnregisterServer removes a server under the API's rules (refused while
 // it protects a database or keeps backups); a refusal is shown on the
 // server's card with the way out.
@@ -130,7 +159,7 @@ func (h *Handlers) UnregisterServer(c echo.Context) error {
 	}
 	err = h.Coord.RemoveServer(c.Request().Context(), id)
 	if err == nil {
-		return seeOther(c, "/servers")
+		return h.seeOtherFlash(c, "/servers", "Server unregistered.")
 	}
 	if engine.CodeOf(err) == engine.CodeNotFound {
 		return h.pageErr(c, err)
@@ -173,20 +202,27 @@ func (h *Handlers) Rediscover(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, templates.JobProgress(j, time.Now(), "/servers/"+c.Param("id")+"/databases", "#dbs-"+c.Param("id"), true))
+	return render(c, http.StatusOK, templates.JobProgress(j, time.Now(), "/servers/"+c.Param("id")+"/databases", "#server-"+c.Param("id"), true))
 }
 
-// ServerDatabases is the fragment of a server's database list.
-func (h *Handlers) ServerDatabases(c echo.Context) error {
+// pathServer is the server the path's :id names; false when there is none.
+func (h *Handlers) pathServer(c echo.Context) (db.Server, bool) {
 	id, err := pathID(c)
 	if err != nil {
+		return db.Server{}, false
+	}
+	s, err := h.DB.ServerByID(c.Request().Context(), id)
+	return s, err == nil
+}
+
+// ServerDatabases is the fragment of a server's card: its health, error,
+// version, discovery time and databases, refreshed after a discovery.
+func (h *Handlers) ServerDatabases(c echo.Context) error {
+	s, ok := h.pathServer(c)
+	if !ok {
 		return h.NotFound(c)
 	}
 	ctx := c.Request().Context()
-	s, err := h.DB.ServerByID(ctx, id)
-	if err != nil {
-		return h.NotFound(c)
-	}
 	if !isFragment(c) {
 		return seeOther(c, "/servers#server-"+c.Param("id"))
 	}
@@ -198,7 +234,32 @@ func (h *Handlers) ServerDatabases(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, templates.DatabaseList(h.page(c, "", ""), v, pols))
+	return render(c, http.StatusOK, templates.ServerCard(h.page(c, "", ""), v, pols, time.Now()))
+}
+
+// Server is one server's page: its card with its databases, a page at a
+// time (?offset=).
+func (h *Handlers) Server(c echo.Context) error {
+	s, ok := h.pathServer(c)
+	if !ok {
+		return h.NotFound(c)
+	}
+	ctx := c.Request().Context()
+	v, err := h.serverView(c, s)
+	if err != nil {
+		return err
+	}
+	offset, _ := strconv.Atoi(c.QueryParam("offset"))
+	offset = max(offset, 0)
+	if v.Databases, err = h.DB.ListDatabasesPage(ctx, s.ID, offset, serverPageSize); err != nil {
+		return err
+	}
+	v.Collapsed, v.Pager = false, &templates.DatabasePager{Offset: offset, Size: serverPageSize}
+	pols, err := h.Coord.Policies(ctx)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, templates.ServerPage(h.page(c, s.Name, "servers"), v, pols, time.Now()))
 }
 
 // SetAutoProtect turns auto-protection of new databases on or off.
@@ -253,5 +314,5 @@ func (h *Handlers) Protect(c echo.Context) error {
 	if err != nil {
 		return h.pageErr(c, err)
 	}
-	return seeOther(c, "/items/"+strconv.FormatInt(it.ID, 10))
+	return h.seeOtherFlash(c, "/items/"+strconv.FormatInt(it.ID, 10), "Protection configured; the first full backup is queued.")
 }

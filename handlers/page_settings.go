@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/sqlvault/sqlvault/engine"
+	"github.com/sqlvault/sqlvault/engine/notify"
 	"github.com/sqlvault/sqlvault/templates"
 )
 
@@ -18,11 +19,19 @@ func (h *Handlers) Settings(c echo.Context) error {
 }
 
 func (h *Handlers) renderSettings(c echo.Context, status int, notice string, err error) error {
+	return h.renderSettingsWith(c, status, notice, err, nil)
+}
+
+// renderSettingsWith also shows a notification test's outcomes.
+func (h *Handlers) renderSettingsWith(c echo.Context, status int, notice string, err error, outcomes []notify.Outcome) error {
 	ctx := c.Request().Context()
 	s := h.Coord.Settings()
 	kind, _ := h.Coord.Storage()
 	d := templates.SettingsData{Settings: s, Storage: kind, Notice: notice, Problem: templates.ProblemOf(err)}
 	var lerr error
+	if d.Notify, lerr = h.notifyView(c, outcomes); lerr != nil {
+		return lerr
+	}
 	if d.Approvals, lerr = h.DB.ListApprovals(ctx, "", 50); lerr != nil {
 		return lerr
 	}
@@ -69,6 +78,16 @@ func (h *Handlers) UndeletePoint(c echo.Context) error {
 	}
 	err = h.Coord.UndeletePoint(c.Request().Context(), id)
 	return h.afterPortalChange(c, "recovery_point.undelete", nil, err, fmt.Sprintf("Recovery point %d undeleted.", id))
+}
+
+// PurgePoint handles a soft-deleted point's Purge now button.
+func (h *Handlers) PurgePoint(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return h.NotFound(c)
+	}
+	err = h.Coord.PurgePoint(c.Request().Context(), id)
+	return h.afterPortalChange(c, "recovery_point.purge", nil, err, fmt.Sprintf("Recovery point %d purged.", id))
 }
 
 // afterPortalChange answers a portal form: done, held for approval (a

@@ -27,23 +27,22 @@ func (h *Handlers) Overview(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	views, err := h.itemViews(c, db.ItemFilter{Limit: 1000000})
-	if err != nil {
-		return err
-	}
-	days, err := h.DB.BytesPerDay(ctx, now, 14)
+	days, err := h.DB.SummaryBytesPerDay(ctx, now, 14)
 	if err != nil {
 		return err
 	}
 	d := templates.OverviewData{Servers: s.Servers, Items: s.Items, Jobs24h: jobs, OpenAlerts: s.OpenAlerts,
-		ByHealth: map[string]int{}, Days: days, Now: now}
+		ServersBy: map[string]int{}, Days: days, Now: now}
+	servers, err := h.DB.ListServers(ctx)
+	if err != nil {
+		return err
+	}
+	for _, srv := range servers {
+		d.ServersBy[srv.Status]++
+	}
 	jobs["active"] = s.JobsRunning
-	for _, v := range views {
-		st := v.State()
-		d.ByHealth[st]++
-		if st == templates.HealthBreached {
-			d.Breaching = append(d.Breaching, v)
-		}
+	if err := h.overviewHealth(c, &d); err != nil {
+		return err
 	}
 	if h.Coord != nil {
 		vs, err := h.Coord.VaultStats(ctx)
@@ -53,6 +52,39 @@ func (h *Handlers) Overview(c echo.Context) error {
 		d.Logical, d.Stored = vs.LogicalBytes, vs.StoredBytes
 	}
 	return render(c, http.StatusOK, templates.Overview(h.page(c, "Overview", "overview"), d))
+}
+
+// overviewHealth counts the items by their stored health, lists the first
+// ones breaching their RPO and counts the verified ones.
+func (h *Handlers) overviewHealth(c echo.Context, d *templates.OverviewData) error {
+	ctx := c.Request().Context()
+	if h.Coord != nil {
+		if err := h.Coord.EnsureHealth(ctx); err != nil {
+			return err
+		}
+	}
+	var err error
+	if d.ByHealth, err = h.DB.HealthCounts(ctx, d.Now); err != nil {
+		return err
+	}
+	f := db.ItemFilter{Limit: templates.OverviewBreaching}
+	items, err := h.DB.ListItemsByHealth(ctx, f, db.HealthBreached, d.Now)
+	if err != nil {
+		return err
+	}
+	if d.Breaching, err = h.viewsOf(c, items); err != nil {
+		return err
+	}
+	// The verified tile needs only each item's state.
+	states, err := h.DB.ItemStates(ctx)
+	if err != nil {
+		return err
+	}
+	views := make([]templates.ItemView, 0, len(states))
+	for id, st := range states {
+		views = append(views, templates.ItemView{Item: db.Item{ID: id, State: st}})
+	}
+	return h.verifiedTile(ctx, d, views, d.Now)
 }
 
 // itemViews lists items with their health and last backup outcome.
@@ -68,6 +100,9 @@ func (h *Handlers) itemViews(c echo.Context, f db.ItemFilter) ([]templates.ItemV
 // their last backup outcome (one query).
 func (h *Handlers) viewsOf(c echo.Context, items []db.Item) ([]templates.ItemView, error) {
 	ctx := c.Request().Context()
+	if len(items) == 0 {
+		return nil, nil // an empty filter asks about no item (not every item)
+	}
 	var ids []int64
 	if len(items) <= 100 { // a few: ask for those; many: for all
 		for _, it := range items {
@@ -82,9 +117,13 @@ func (h *Handlers) viewsOf(c echo.Context, items []db.Item) ([]templates.ItemVie
 	if h.Coord != nil {
 		healths = h.Coord.HealthOf(ctx, items)
 	}
+	groups, err := h.DB.ItemGroups(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]templates.ItemView, len(items))
 	for i, it := range items {
-		out[i] = templates.ItemView{Item: it}
+		out[i] = templates.ItemView{Item: it, Group: groups[it.ID]}
 		if healths != nil {
 			out[i].Health = healths[i]
 		}
