@@ -518,7 +518,7 @@ func TestAPINoSysadminAndPermissionScript(t *testing.T) {
 			t.Errorf("Content-Disposition = %q", cd)
 		}
 		for _, want := range []string{`[string]$InstanceName = "` + tc.instance + `"`, `[string]$LoginName = 'backup_svc'`,
-			"ALTER SERVER ROLE [sysadmin]", ts.env.DeviceName} {
+			"ALTER SERVER ROLE [sysadmin]", ts.env.DeviceName, "#Requires -RunAsAdministrator", `.\sqlvault-permissions-SQL02_PROD.ps1`} {
 			if !strings.Contains(script, want) {
 				t.Errorf("script%s lacks %s:\n%.1500s", tc.query, want, script)
 			}
@@ -620,6 +620,7 @@ var apiRoles = map[string]db.Role{
 	"GET /api/v1/servers/:id/permission-script": db.RoleReader,
 	"PUT /api/v1/servers/:id/auto-protect":      db.RoleAdmin,
 	"GET /api/v1/databases":                     db.RoleReader,
+	"GET /api/v1/availability-groups":           db.RoleReader,
 	"GET /api/v1/device/ca.crt":                 db.RoleReader,
 	"GET /api/v1/policies":                      db.RoleReader,
 	"POST /api/v1/policies":                     db.RoleAdmin,
@@ -637,13 +638,18 @@ var apiRoles = map[string]db.Role{
 	"GET /api/v1/items/:id/log-ranges":          db.RoleReader,
 	"GET /api/v1/items/:id/plan":                db.RoleReader,
 	"POST /api/v1/recovery-points/:id/undelete": db.RoleAdmin,
+	"POST /api/v1/recovery-points/:id/purge":    db.RoleAdmin,
+	"POST /api/v1/device/test-grants":           db.RoleAdmin,
 	"POST /api/v1/restores":                     db.RoleOperator,
+	"POST /api/v1/restores/proposed-files":      db.RoleOperator,
 	"GET /api/v1/jobs":                          db.RoleReader,
 	"GET /api/v1/jobs/:id":                      db.RoleReader,
 	"POST /api/v1/jobs/:id/cancel":              db.RoleOperator,
 	"GET /api/v1/jobs/:id/files":                db.RoleOperator,
 	"GET /api/v1/jobs/:id/files/:n":             db.RoleOperator,
 	"GET /api/v1/alerts":                        db.RoleReader,
+	"GET /api/v1/reports/:table":                db.RoleReader,
+	"POST /api/v1/alerts/:id/acknowledge":       db.RoleOperator,
 	"GET /api/v1/users":                         db.RoleAdmin,
 	"POST /api/v1/users":                        db.RoleAdmin,
 	"GET /api/v1/users/:id":                     db.RoleAdmin,

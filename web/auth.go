@@ -59,6 +59,9 @@ func (a *authenticator) api(next echo.HandlerFunc) echo.HandlerFunc {
 func (a *authenticator) portal(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if a.session(c) {
+			// A signed-in page must not come back from the browser's cache
+			// (the back button after sign-out).
+			c.Response().Header().Set("Cache-Control", "no-store")
 			return next(c)
 		}
 		login := "/login?next=" + url.QueryEscape(c.Request().URL.RequestURI())

@@ -20,6 +20,7 @@ func init() {
 		"POST /approvals/:id/approve":        db.RoleAdmin,
 		"POST /approvals/:id/reject":         db.RoleAdmin,
 		"POST /recovery-points/:id/undelete": db.RoleAdmin,
+		"POST /recovery-points/:id/purge":    db.RoleAdmin,
 	} {
 		pageRoles[k] = r
 	}

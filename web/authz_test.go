@@ -27,7 +27,7 @@ var pageRoles = map[string]db.Role{
 	"POST /logout": db.RoleReader,
 	"GET /":        db.RoleReader,
 
-	"GET /servers": db.RoleReader, "POST /servers": db.RoleAdmin, "GET /servers/:id/databases": db.RoleReader,
+	"GET /servers": db.RoleReader, "POST /servers": db.RoleAdmin, "GET /servers/:id/databases": db.RoleReader, "GET /servers/:id": db.RoleReader,
 	"POST /servers/:id/rediscover": db.RoleAdmin, "POST /servers/:id/auto-protect": db.RoleAdmin,
 	"POST /servers/:id/unregister": db.RoleAdmin,
 	"POST /databases/:id/protect":  db.RoleAdmin,
@@ -42,8 +42,10 @@ var pageRoles = map[string]db.Role{
 	"GET /jobs": db.RoleReader, "GET /jobs/:id": db.RoleReader, "GET /jobs/:id/progress": db.RoleReader,
 	"POST /jobs/:id/cancel": db.RoleOperator,
 
-	"GET /restore": db.RoleReader, "POST /restore/plan": db.RoleReader, "POST /restore": db.RoleOperator,
-	"GET /alerts": db.RoleReader,
+	"GET /restore": db.RoleReader, "POST /restore/plan": db.RoleReader, "POST /restore": db.RoleOperator, "POST /restore/files": db.RoleOperator,
+	"GET /alerts":                  db.RoleReader,
+	"GET /reports":                 db.RoleReader,
+	"POST /alerts/:id/acknowledge": db.RoleOperator,
 
 	"GET /users": db.RoleAdmin, "POST /users": db.RoleAdmin, "GET /users/:id": db.RoleAdmin, "POST /users/:id": db.RoleAdmin,
 	"POST /users/:id/password": db.RoleAdmin, "POST /users/:id/delete": db.RoleAdmin, "POST /sessions/:id/end": db.RoleAdmin,

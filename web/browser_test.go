@@ -39,7 +39,7 @@ func newBrowser(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	ctx, cancel2 := chromedp.NewContext(actx)
 	t.Cleanup(cancel2)
-	ctx, cancel3 := context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancel3 := context.WithTimeout(ctx, 180*time.Second) // a hang guard, roomy for a loaded CI machine
 	t.Cleanup(cancel3)
 	return ctx
 }
@@ -295,7 +295,7 @@ func TestBrowserUserJourney(t *testing.T) {
 
 	do("backup now", htmxReady(`form[hx-post$="/backup"]`), chromedp.SetValue(css(`#bn-type`), "log"),
 		chromedp.Click(css(`#bn-type ~ p button`)),
-		waitFor(`(document.querySelector('#item-job .jobprog[data-status=completed]')?.textContent || '').includes('backup (log)')`),
+		waitFor(`(document.querySelector('#item-job .jobprog[data-status=completed]')?.textContent || '').includes('Backup (log)')`),
 	)
 	if v, err := chromedp.Run(ctx, chromedp.AttributeValue(css(`#item-job [role=progressbar]`), "aria-valuenow")); err != nil || v.Value != "100" {
 		t.Fatalf("progress bar at %q (%v) after completion, want 100", v.Value, err)

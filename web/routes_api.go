@@ -27,6 +27,7 @@ func apiRoutes(api *echo.Group, h *handlers.Handlers, r roles) {
 	api.GET("/servers/:id/permission-script", h.PermissionScriptAPI, r.reader)
 	api.PUT("/servers/:id/auto-protect", h.SetAutoProtectAPI, r.admin)
 	api.GET("/databases", h.ListDatabasesAPI, r.reader)
+	api.GET("/availability-groups", h.ListAvailabilityGroupsAPI, r.reader)
 	api.GET("/device/ca.crt", h.DeviceCAAPI, r.reader)
 
 	// Policies.
@@ -48,9 +49,14 @@ func apiRoutes(api *echo.Group, h *handlers.Handlers, r roles) {
 	api.GET("/items/:id/log-ranges", h.LogRangesAPI, r.reader)
 	api.GET("/items/:id/plan", h.PlanAPI, r.reader)
 	api.POST("/recovery-points/:id/undelete", h.UndeletePointAPI, r.admin)
+	api.POST("/recovery-points/:id/purge", h.PurgePointAPI, r.admin)
+	api.POST("/recovery-points/:id/verify", h.VerifyPointAPI, r.operator)
+	api.POST("/items/:id/verify", h.VerifyItemAPI, r.operator)
+	api.POST("/device/test-grants", h.CreateTestGrantAPI, r.admin)
 
 	// Restores and jobs.
 	api.POST("/restores", h.RestoreAPI, r.operator)
+	api.POST("/restores/proposed-files", h.ProposedFilesAPI, r.operator) // connects to the instance
 	api.GET("/jobs", h.ListJobsAPI, r.reader)
 	api.GET("/jobs/:id", h.GetJobAPI, r.reader)
 	api.POST("/jobs/:id/cancel", h.CancelJobAPI, r.operator)
@@ -58,6 +64,8 @@ func apiRoutes(api *echo.Group, h *handlers.Handlers, r roles) {
 	api.GET("/jobs/:id/files/:n", h.JobFileAPI, r.operator)
 
 	api.GET("/alerts", h.ListAlertsAPI, r.reader)
+	api.POST("/alerts/:id/acknowledge", h.AcknowledgeAlertAPI, r.operator)
+	api.GET("/reports/:table", h.ReportAPI, r.reader)
 
 	// Users, their sessions and API tokens. Operators make tokens up to
 	// their own role and see and revoke those they made; admins all of them.
@@ -84,6 +92,8 @@ func apiRoutes(api *echo.Group, h *handlers.Handlers, r roles) {
 	api.GET("/approvals", h.ListApprovalsAPI, r.reader)
 	api.POST("/approvals/:id/approve", h.ApproveAPI, r.admin)
 	api.POST("/approvals/:id/reject", h.RejectAPI, r.admin)
+	// Notification channels are part of the settings; Test sends to each now.
+	api.POST("/settings/notifications/test", h.TestNotificationsAPI, r.admin)
 }
 
 // chain runs first, then second, as one middleware.

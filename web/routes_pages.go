@@ -14,6 +14,7 @@ func pageRoutes(p *echo.Group, h *handlers.Handlers, r roles) {
 
 	p.GET("/servers", h.Servers, r.reader)
 	p.POST("/servers", h.RegisterServer, r.admin)
+	p.GET("/servers/:id", h.Server, r.reader)
 	p.GET("/servers/:id/databases", h.ServerDatabases, r.reader)
 	p.POST("/servers/:id/rediscover", h.Rediscover, r.admin)
 	p.POST("/servers/:id/unregister", h.UnregisterServer, r.admin)
@@ -21,9 +22,12 @@ func pageRoutes(p *echo.Group, h *handlers.Handlers, r roles) {
 	p.POST("/databases/:id/protect", h.Protect, r.admin)
 
 	p.GET("/items", h.Items, r.reader)
+	p.GET("/items/policy", h.ChangePolicy, r.admin) // what Modify policy does, to confirm
+	p.POST("/items/policy", h.ChangePolicy, r.admin)
 	p.GET("/items/:id", h.Item, r.reader)
 	p.GET("/items/:id/summary", h.ItemSummary, r.reader)
 	p.POST("/items/:id/backup", h.BackupNow, r.operator)
+	p.POST("/items/:id/verify", h.VerifyItem, r.operator)
 	p.GET("/items/:id/stop", h.StopProtection, r.admin) // the confirmation only
 	p.POST("/items/:id/stop", h.StopProtection, r.admin)
 	p.POST("/items/:id/resume", h.ResumeProtection, r.admin)
@@ -44,8 +48,11 @@ func pageRoutes(p *echo.Group, h *handlers.Handlers, r roles) {
 	p.GET("/restore", h.Restore, r.reader)
 	p.POST("/restore/plan", h.RestorePlan, r.reader)
 	p.POST("/restore", h.StartRestore, r.operator)
+	p.POST("/restore/files", h.RestoreFilesPage, r.operator) // asks the instance
 
 	p.GET("/alerts", h.Alerts, r.reader)
+	p.POST("/alerts/:id/acknowledge", h.AcknowledgeAlert, r.operator)
+	p.GET("/reports", h.Reports, r.reader)
 
 	// Users and their sessions (admins); tokens up to one's own role
 	// (operators); one's own password (everyone); the audit log (read only).
@@ -67,7 +74,10 @@ func pageRoutes(p *echo.Group, h *handlers.Handlers, r roles) {
 	// soft-deleted points that can still be undeleted.
 	p.GET("/settings", h.Settings, r.reader)
 	p.POST("/settings", h.SaveSettings, r.admin)
+	p.POST("/settings/notifications", h.SaveNotifications, r.admin)
+	p.POST("/settings/notifications/test", h.TestNotifications, r.admin)
 	p.POST("/approvals/:id/approve", h.ApproveRequest, r.admin)
 	p.POST("/approvals/:id/reject", h.RejectRequest, r.admin)
 	p.POST("/recovery-points/:id/undelete", h.UndeletePoint, r.admin)
+	p.POST("/recovery-points/:id/purge", h.PurgePoint, r.admin)
 }

@@ -360,3 +360,42 @@ func TestPortalSettingsApprovalsAndUndelete(t *testing.T) {
 	}
 	admin.want(admin.do("GET", fmt.Sprintf("/api/v1/servers/%d", serverID), nil), 200)
 }
+
+// TestAPIPurgeWaitsForASecondAdmin: purging a soft-deleted point before
+// its soft delete period ends is its own route; with MUA on it is a
+// request bea approves, after which the point is no longer listed as
+// soft-deleted (nothing is left to undelete) and the audit log has the
+// purge under its requester. A live point answers 409.
+func TestAPIPurgeWaitsForASecondAdmin(t *testing.T) {
+	ts := newTestServer(t)
+	a, b := adminToken(t, ts, "admin", "a1"), adminToken(t, ts, "bea", "b1")
+	itemID, _, _ := protected(t, ts, a)
+	live := a.points(itemID, false)[0].(map[string]any)
+	a.want(a.do("POST", fmt.Sprintf("/api/v1/recovery-points/%d/purge", num(live, "id")), nil), 409, "UserErrorConflict")
+	a.want(a.do("POST", fmt.Sprintf("/api/v1/items/%d/stop", itemID), map[string]any{"delete_data": true}), 200)
+	a.want(a.do("PUT", "/api/v1/settings", map[string]any{"multi_user_authorization": true}), 200)
+	deleted := a.points(itemID, true)
+	p := deleted[0].(map[string]any)
+	held := a.want(a.do("POST", fmt.Sprintf("/api/v1/recovery-points/%d/purge", num(p, "id")), nil), 202, "UserErrorApprovalRequired")
+	if len(a.points(itemID, true)) != len(deleted) {
+		t.Fatal("the purge ran before approval")
+	}
+	done := b.want(b.do("POST", fmt.Sprintf("/api/v1/approvals/%d/approve", held.num("approval_id")), nil), 200)
+	if done.str("result") != "completed" {
+		t.Fatalf("approved purge = %s", done)
+	}
+	if len(a.points(itemID, true)) != len(deleted)-1 {
+		t.Fatal("the approved purge left the point soft-deleted")
+	}
+	a.want(a.do("POST", fmt.Sprintf("/api/v1/recovery-points/%d/undelete", num(p, "id")), nil), 404, "UserErrorNotFound")
+	entries, err := ts.db.ListAudit(context.Background(), db.AuditFilter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Action == "recovery_point.purge" && e.Actor == "admin" && e.Outcome == db.AuditSuccess {
+			return
+		}
+	}
+	t.Fatalf("no audited purge in %+v", entries)
+}

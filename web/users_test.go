@@ -321,3 +321,31 @@ func TestAuditHasNoWriteRoute(t *testing.T) {
 		t.Fatalf("sign-in entries after the attempts = %v", after)
 	}
 }
+
+// TestTokenMadeWithATokenDiesWithIt: a token made with a token is
+// revoked with it (so a stolen token cannot mint itself a successor that
+// survives revocation), inherits its expiry, and cannot ask for a later
+// one.
+func TestTokenMadeWithATokenDiesWithIt(t *testing.T) {
+	ts := newTestServer(t)
+	admin := ts.client(t, db.RoleAdmin)
+	exp := time.Now().Add(24 * time.Hour).UTC().Truncate(time.Second)
+	parent := admin.want(admin.do("POST", "/api/v1/tokens", map[string]any{"name": "parent", "role": "operator", "expires_at": exp.Format(time.RFC3339)}), 201)
+	p := &apiClient{t: t, base: ts.URL, token: parent.str("token")}
+	p.want(p.do("POST", "/api/v1/tokens", map[string]any{"name": "later", "role": "reader", "expires_at": exp.Add(time.Hour).Format(time.RFC3339)}), 422, "UserErrorInvalidRequest", "expires_at")
+	child := p.want(p.do("POST", "/api/v1/tokens", map[string]any{"name": "child", "role": "operator"}), 201)
+	if got := utcTime(t, child.m, "expires_at"); !got.Equal(exp) {
+		t.Errorf("child expires %s, want its parent's %s", got, exp)
+	}
+	c := &apiClient{t: t, base: ts.URL, token: child.str("token")}
+	g := c.want(c.do("POST", "/api/v1/tokens", map[string]any{"name": "grandchild", "role": "reader"}), 201)
+	grand := &apiClient{t: t, base: ts.URL, token: g.str("token")}
+	grand.want(grand.do("GET", "/api/v1/me", nil), 200)
+	admin.want(admin.do("DELETE", fmt.Sprintf("/api/v1/tokens/%d", parent.num("id")), nil), 204)
+	for name, tok := range map[string]string{"child": child.str("token"), "grandchild": grand.token} {
+		c := &apiClient{t: t, base: ts.URL, token: tok}
+		if a := c.do("GET", "/api/v1/me", nil); a.status != 401 {
+			t.Errorf("the %s of a revoked token still works: %s", name, a)
+		}
+	}
+}
