@@ -92,12 +92,19 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 			s.Close()
 		}
 	}()
+	group, err := startDemoGroup(ctx, sims[0], sims[2], log)
+	if err != nil {
+		log.Warn("demo availability group not formed", "err", err)
+	}
 	if err := seedDemo(ctx, a.coord, sims, log); err != nil {
 		return err
 	}
-	go workload(ctx, sims[0], log)
-	fmt.Fprintf(stdout, "\nsqlvault demo is running.\n  Portal:  http://%s\n  Sign in: admin / %s (a password set in an earlier run still holds)\n  Data:    %s (reused next time; --fresh starts over)\n  SQL:     SQLPROD01 on %s, SQLPROD02 on %s (sa / %s)\n  Stop:    Ctrl-C\n\n",
-		a.portal.Addr(), os.Getenv("SQLVAULT_ADMIN_PASSWORD"), o.data, sims[0].Addr(), sims[1].Addr(), demoSAPassword)
+	if err := seedDemoGroup(ctx, a.coord, group, sims[2]); err != nil {
+		return err
+	}
+	go workload(ctx, sims[0], group, log)
+	fmt.Fprintf(stdout, "\nsqlvault demo is running.\n  Portal:  http://%s\n  Sign in: admin / %s (a password set in an earlier run still holds)\n  Data:    %s (reused next time; --fresh starts over)\n  SQL:     SQLPROD01 on %s, SQLPROD02 on %s, SQLPROD03 on %s (sa / %s); availability group %s on SQLPROD01 and SQLPROD03\n  Stop:    Ctrl-C\n\n",
+		a.portal.Addr(), os.Getenv("SQLVAULT_ADMIN_PASSWORD"), o.data, sims[0].Addr(), sims[1].Addr(), sims[2].Addr(), demoSAPassword, demoGroup)
 	return a.srv.Serve(ctx, a.portal)
 }
 
@@ -112,18 +119,19 @@ func demoDeviceAddr() string {
 	return "127.0.0.1:0"
 }
 
-// startDemoSims starts SQLPROD01 (sa is sysadmin) and SQLPROD02 (whose
-// sqlvault login is not), resolving the device name and trusting its CA.
+// startDemoSims starts SQLPROD01 (sa is sysadmin), SQLPROD02 (whose
+// sqlvault login is not) and SQLPROD03 (the availability group's
+// secondary), resolving the device name and trusting its CA.
 func startDemoSims(ctx context.Context, data string, ca *x509.CertPool, ip string, port int, name string, log *slog.Logger) ([]*sqlsim.Instance, error) {
 	allowed := 0
 	if port != 443 {
 		allowed = port
 	}
 	var out []*sqlsim.Instance
-	for _, machine := range []string{"SQLPROD01", "SQLPROD02"} {
+	for _, machine := range []string{"SQLPROD01", "SQLPROD02", "SQLPROD03"} {
 		cfg := sqlsim.Config{Addr: "127.0.0.1:0", DataDir: filepath.Join(data, "sqlsim", machine), SAPassword: demoSAPassword,
 			TrustCA: ca, Hosts: map[string]string{strings.ToLower(name): ip}, AllowedDevicePort: allowed, MachineName: machine,
-			Logins: []sqlsim.Login{{Name: demoSvcLogin, Password: demoSvcPass, Sysadmin: machine == "SQLPROD01"}}, Logger: log}
+			Logins: []sqlsim.Login{{Name: demoSvcLogin, Password: demoSvcPass, Sysadmin: machine != "SQLPROD02"}}, Logger: log}
 		in, err := sqlsim.Start(ctx, cfg)
 		if err != nil {
 			return out, fmt.Errorf("start %s: %w", machine, err)
@@ -145,7 +153,7 @@ func seedDemo(ctx context.Context, c *coordinator.Coordinator, sims []*sqlsim.In
 	if err := fillDemo(ctx, sims); err != nil {
 		return err
 	}
-	p, err := c.CreatePolicy(ctx, policy.Policy{Name: "Demo: hourly full, logs every minute",
+	p, err := c.CreatePolicy(ctx, policy.Policy{Name: demoPolicyName,
 		Full:         policy.FullSchedule{Frequency: "hourly", Time: "00:00", Timezone: "UTC"},
 		Differential: policy.DiffSchedule{Enabled: true, Time: "00:30"},
 		Log:          policy.LogSchedule{Enabled: true, EveryMinutes: 1},
@@ -160,7 +168,7 @@ func seedDemo(ctx context.Context, c *coordinator.Coordinator, sims []*sqlsim.In
 		Retention:    policy.Retention{DailyDays: 30, WeeklyWeeks: 12, MonthlyMonths: 12, DifferentialDays: 14, LogDays: 14}}); err != nil {
 		return err
 	}
-	for i, in := range sims {
+	for i, in := range sims[:2] {
 		name := []string{"SQLPROD01", "SQLPROD02"}[i]
 		srv, job, err := c.RegisterServer(ctx, coordinator.ServerInput{Name: name, Host: "127.0.0.1", Port: in.Port(),
 			Username: demoSvcLogin, Password: demoSvcPass})
@@ -186,6 +194,9 @@ func seedDemo(ctx context.Context, c *coordinator.Coordinator, sims []*sqlsim.In
 			}
 		}
 	}
+	if err := demoVerify(ctx, c, p); err != nil {
+		return err
+	}
 	log.Info("demo seeded", "policy", p.Name)
 	return nil
 }
@@ -198,8 +209,8 @@ func reconnectDemo(ctx context.Context, c *coordinator.Coordinator, sims []*sqls
 		return err
 	}
 	for _, s := range servers {
-		i := map[string]int{"SQLPROD01": 0, "SQLPROD02": 1}[s.Name]
-		if (s.Name != "SQLPROD01" && s.Name != "SQLPROD02") || s.Port == sims[i].Port() {
+		i, ok := map[string]int{"SQLPROD01": 0, "SQLPROD02": 1, "SQLPROD03": 2}[s.Name]
+		if !ok || s.Port == sims[i].Port() {
 			continue
 		}
 		if _, _, err := c.UpdateServer(ctx, s.ID, coordinator.ServerInput{Host: "127.0.0.1", Port: sims[i].Port(),
@@ -284,7 +295,7 @@ func fillDemo(ctx context.Context, sims []*sqlsim.Instance) error {
 
 // workload keeps inserting orders and updating salaries on SQLPROD01, so
 // log backups have something to carry and point-in-time restores differ.
-func workload(ctx context.Context, in *sqlsim.Instance, log *slog.Logger) {
+func workload(ctx context.Context, in *sqlsim.Instance, group *sqlsim.Group, log *slog.Logger) {
 	conn, err := sa(in)
 	if err != nil {
 		return
@@ -305,6 +316,9 @@ func workload(ctx context.Context, in *sqlsim.Instance, log *slog.Logger) {
 			log.Debug("demo workload", "err", err)
 		}
 		conn.ExecContext(ctx, fmt.Sprintf("UPDATE HRDB.dbo.Employees SET salary = salary + 1, updated_at = SYSUTCDATETIME() WHERE id = %d", 1+rand.IntN(3000)))
+		if group != nil && next%5 == 0 {
+			groupWorkload(ctx, group, next)
+		}
 	}
 }
 
@@ -342,7 +356,7 @@ func runDemoSims(ctx context.Context, o serveOptions, caFile, ip string, port in
 	if err != nil {
 		return err
 	}
-	go workload(ctx, sims[0], log)
+	go workload(ctx, sims[0], nil, log)
 	fmt.Fprintf(stdout, "Simulated instances (device %s -> %s:%d):\n  SQLPROD01 %s  login %s / %s (sysadmin)\n  SQLPROD02 %s  login %s / %s (not sysadmin)\nRegister them in your portal. Ctrl-C stops.\n",
 		o.deviceName, ip, port, sims[0].Addr(), demoSvcLogin, demoSvcPass, sims[1].Addr(), demoSvcLogin, demoSvcPass)
 	<-ctx.Done()

@@ -38,6 +38,7 @@ type serveOptions struct {
 	jobs             int // jobs run at once in all
 	webhook          string
 	codec            string        // chunk compression of a new vault
+	ingestCodec      string        // chunk compression as backups arrive; recompressed to codec when idle
 	limits           policy.Limits // policy bounds; demo relaxes them
 	web              webOptions    // TLS, trusted proxies, metrics (cmd_serve_web.go)
 	newCatalog       bool          // start on an empty catalog beside a vault with points
@@ -53,6 +54,7 @@ func (o *serveOptions) register(fs *flag.FlagSet, defAddr string) {
 	fs.StringVar(&o.logFormat, "log-format", envOr("SQLVAULT_LOG_FORMAT", "text"), "log format: text or json")
 	fs.StringVar(&o.vaultURL, "vault", envOr("SQLVAULT_VAULT", ""), "vault location: a directory, or s3://, azblob://, gs:// bucket URL (default DATA/vault; env SQLVAULT_VAULT)")
 	fs.StringVar(&o.keyFile, "vault-key-file", envOr("SQLVAULT_VAULT_KEY_FILE", ""), "file holding the vault passphrase (default DATA/vault.key, created on first start; env SQLVAULT_VAULT_KEY_FILE; SQLVAULT_VAULT_PASSPHRASE overrides)")
+	fs.StringVar(&o.ingestCodec, "vault-ingest-compression", envOr("SQLVAULT_VAULT_INGEST_COMPRESSION", "s2"), "chunk compression as backups arrive: s2 (fast; the vault rewrites those packs in its own compression after a quiet minute) or zstd (in line, slower backups, no rewrite) (env SQLVAULT_VAULT_INGEST_COMPRESSION)")
 	fs.StringVar(&o.codec, "vault-compression", envOr("SQLVAULT_VAULT_COMPRESSION", "zstd"), "chunk compression of a NEW vault: zstd (smaller) or s2 (about twice the ingest speed); an existing vault keeps its own (env SQLVAULT_VAULT_COMPRESSION)")
 	fs.StringVar(&o.deviceCert, "device-cert", envOr("SQLVAULT_DEVICE_CERT", ""), "PEM certificate for the device instead of its own CA's (env SQLVAULT_DEVICE_CERT)")
 	fs.StringVar(&o.deviceKey, "device-key", envOr("SQLVAULT_DEVICE_KEY", ""), "PEM private key of --device-cert (env SQLVAULT_DEVICE_KEY)")

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/sqlvault/sqlvault/db"
+	"github.com/sqlvault/sqlvault/engine"
 	"github.com/sqlvault/sqlvault/engine/coordinator"
 )
 
@@ -66,6 +67,10 @@ func runVault(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "%d packs, %d chunks, %d bytes read\n", rep.Packs, rep.Chunks, rep.Bytes)
 		if !rep.OK() {
 			return fmt.Errorf("damaged packs %v, %d missing chunks; affected backups: %v", rep.DamagedPacks, rep.MissingChunks, rep.AffectedBlobs)
+		}
+		if rep.Tampered() { // recoverable, but someone tried: fail so a script notices
+			return fmt.Errorf("every chunk authenticated, but %d objects were hidden by delete markers (tampering; read from their retained versions): %v. %s",
+				len(rep.HiddenObjects), rep.HiddenObjects, engine.CodeVaultObjectHidden.Action())
 		}
 		fmt.Fprintln(stdout, "every chunk authenticated: OK")
 		return nil

@@ -83,7 +83,10 @@ func TestDemoStartsAndResumes(t *testing.T) {
 				return false, "SQLPROD02 status " + s.StatusCode
 			}
 		}
-		return len(servers) == 2 && len(items) == 3 && len(done) >= 3, "servers, items or first backups missing"
+		// With the availability group, SQLPROD03, the group's listener and
+		// its one group item too.
+		groups, _ := c.ListAGs(ctx)
+		return len(servers) == 2+2*len(groups) && len(items) == 3+len(groups) && len(done) >= 3, "servers, items or first backups missing"
 	})
 	if !strings.Contains(out, "admin / demo") {
 		t.Errorf("demo did not print the login:\n%s", out)
@@ -94,12 +97,13 @@ func TestDemoStartsAndResumes(t *testing.T) {
 	runDemoUntil(t, dir, func(ctx context.Context, c *db.DB) (bool, string) {
 		servers, _ := c.ListServers(ctx)
 		items, _ := c.ListItems(ctx, db.ItemFilter{})
-		if len(servers) != 2 || len(items) != 3 {
+		groups, _ := c.ListAGs(ctx)
+		if len(servers) != 2+2*len(groups) || len(items) != 3+len(groups) {
 			return false, "the second run changed the catalog"
 		}
 		for _, s := range servers {
-			if s.Name == "SQLPROD01" && s.Status != db.StatusHealthy {
-				return false, "SQLPROD01 is " + s.Status + " " + s.StatusCode
+			if (s.Name == "SQLPROD01" || s.Name == demoListener) && s.Status != db.StatusHealthy {
+				return false, s.Name + " is " + s.Status + " " + s.StatusCode
 			}
 		}
 		scans, _ := c.ListJobs(ctx, db.JobFilter{Operation: "rediscover", Status: db.JobCompleted})

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -22,12 +23,20 @@ import (
 
 // engineParts are the data path's long-lived pieces.
 type engineParts struct {
-	vault   *vault.Vault
-	device  *vdi.Device
-	secrets *secret.Box
+	vault          *vault.Vault
+	device         *vdi.Device
+	secrets        *secret.Box
+	stopRecompress func() // ends background recompression and waits
 }
 
-func (e *engineParts) close() { e.vault.Close() }
+func (e *engineParts) close() {
+	e.stopRecompress()
+	e.vault.Close()
+}
+
+// recompressIdle is how long the vault must be quiet (no block stored,
+// no chunk read) before packs ingested with the fast codec are rewritten.
+const recompressIdle = time.Minute
 
 // openEngine opens (or on first start creates) the vault, the key that
 // seals SQL passwords, and the device with its certificates.
@@ -55,7 +64,10 @@ func openEngine(ctx context.Context, o serveOptions, catalog *db.DB, log *slog.L
 		v.Close()
 		return nil, err
 	}
-	return &engineParts{vault: v, device: d, secrets: secrets}, nil
+	rctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { defer close(done); v.RecompressWhenIdle(rctx, recompressIdle) }()
+	return &engineParts{vault: v, device: d, secrets: secrets, stopRecompress: func() { stop(); <-done }}, nil
 }
 
 // openEngineSecrets is the key that seals SQL login passwords in the
@@ -126,7 +138,7 @@ func openVault(ctx context.Context, o serveOptions, pass []byte, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
-	opts := vault.Options{Logger: log, Hook: crashHook(), Codec: o.codec}
+	opts := vault.Options{Logger: log, Hook: crashHook(), Codec: o.codec, IngestCodec: o.ingestCodec}
 	v, err := vault.Open(ctx, b, pass, opts)
 	if errors.Is(err, vault.ErrNoVault) {
 		log.Info("creating a new vault", "location", loc, "compression", o.codec)

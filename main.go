@@ -40,6 +40,7 @@ func commands() map[string]command {
 		"user":    {runUser, "portal users: user add|passwd|disable|enable|rm|list --data DIR --name NAME"},
 		"bench":   {runBench, "measure the vault's throughput per stage and end to end"},
 		"restore": {runRestore, "export a restore chain as .bak files: restore --as-files DIR --item ID ..."},
+		"verify":  {runVerify, "verify an item's recovery point on a verification instance: verify --item ID [--point-in-time T]"},
 		"vault":   {runVault, "the vault on its own: vault list|verify|rebuild-catalog --data DIR"},
 		"version": {runVersion, "print the version"},
 	}

@@ -180,11 +180,13 @@ func (s Service) ChangeOwnPassword(ctx context.Context, id int64, current, next,
 }
 
 // Creator is who makes a token: its name for people, its role (the
-// token's ceiling) and the user it comes from, if any.
+// token's ceiling), the user it comes from, if any, and the token it
+// signed in with, if it did (Token).
 type Creator struct {
 	Name   string
 	Role   db.Role
 	UserID *int64
+	Token  *db.Token
 }
 
 // CreateToken makes a token no stronger than its creator, shown once.
@@ -203,7 +205,23 @@ func (s Service) CreateToken(ctx context.Context, by Creator, name string, role 
 	if expires != nil && !expires.After(now()) {
 		return "", db.Token{}, refuse(engine.CodeInvalidRequest, "expires_at", "must be in the future")
 	}
-	secret, t, err := s.DB.CreateTokenFor(ctx, db.NewToken{Name: name, Role: role, CreatedBy: by.Name, CreatorID: by.UserID, ExpiresAt: expires})
+	n := db.NewToken{Name: name, Role: role, CreatedBy: by.Name, CreatorID: by.UserID, ExpiresAt: expires}
+	if p := by.Token; p != nil {
+		// A token made with a token never outlives it: revoked with it,
+		// and expiring no later.
+		n.ParentID = &p.ID
+		if p.ExpiresAt != nil {
+			if expires != nil && expires.After(*p.ExpiresAt) {
+				return "", db.Token{}, refuse(engine.CodeInvalidRequest, "expires_at",
+					"must not be later than the expiry of the token making it (%s)", p.ExpiresAt.UTC().Format(time.RFC3339))
+			}
+			n.ExpiresAt = p.ExpiresAt
+			if expires != nil {
+				n.ExpiresAt = expires
+			}
+		}
+	}
+	secret, t, err := s.DB.CreateTokenFor(ctx, n)
 	return secret, t, catalogErr(err, "name")
 }
 
