@@ -36,6 +36,8 @@ type serveOptions struct {
 	deviceKey        string
 	perServer        int
 	jobs             int // jobs run at once in all
+	logsPerServer    int // log backups run at once on one instance, beside perServer
+	logs             int // log backups run at once in all, beside jobs
 	webhook          string
 	codec            string        // chunk compression of a new vault
 	ingestCodec      string        // chunk compression as backups arrive; recompressed to codec when idle
@@ -60,6 +62,8 @@ func (o *serveOptions) register(fs *flag.FlagSet, defAddr string) {
 	fs.StringVar(&o.deviceKey, "device-key", envOr("SQLVAULT_DEVICE_KEY", ""), "PEM private key of --device-cert (env SQLVAULT_DEVICE_KEY)")
 	fs.IntVar(&o.perServer, "jobs-per-server", 4, "jobs run at once on one SQL Server instance")
 	fs.IntVar(&o.jobs, "jobs", 8, "jobs run at once in all, over every instance")
+	fs.IntVar(&o.logsPerServer, "log-jobs-per-server", 4, "log backups run at once on one instance, in slots of their own beside --jobs-per-server so fulls cannot delay them")
+	fs.IntVar(&o.logs, "log-jobs", 8, "log backups run at once in all, in slots of their own beside --jobs")
 	fs.StringVar(&o.webhook, "alert-webhook", envOr("SQLVAULT_ALERT_WEBHOOK", ""), "URL that receives every new alert as a JSON POST (env SQLVAULT_ALERT_WEBHOOK)")
 	fs.BoolVar(&o.newCatalog, "new-catalog", false, "start even though the catalog is empty and the vault holds recovery points (otherwise refused: run sqlvault vault rebuild-catalog)")
 	o.web.register(fs)
@@ -135,7 +139,7 @@ func startApp(ctx context.Context, o serveOptions, log *slog.Logger, stdout io.W
 
 	reg := newRegistry()
 	a.coord = coordinator.New(coordinator.Config{DB: a.catalog, Vault: a.eng.vault, Device: a.eng.device, DeviceName: o.deviceName,
-		Secrets: a.eng.secrets, Logger: log, PerInstance: o.perServer, Global: o.jobs, Registry: reg, Limits: o.limits, Hook: crashHook(), Webhook: o.webhook})
+		Secrets: a.eng.secrets, Logger: log, PerInstance: o.perServer, Global: o.jobs, LogsPerInstance: o.logsPerServer, Logs: o.logs, Registry: reg, Limits: o.limits, Hook: crashHook(), Webhook: o.webhook})
 	if err := a.coord.Start(ctx); err != nil {
 		return nil, err
 	}
