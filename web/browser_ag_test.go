@@ -55,18 +55,7 @@ func TestBrowserProtectsAGroupDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	bctx := newBrowser(t)
-	if err := chromedp.Do(bctx); err != nil { // start the browser on the long-lived context
-		t.Fatal(err)
-	}
-	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(bctx, 20*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			html, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector('main') ? document.querySelector('main').innerText : ''`))
-			t.Fatalf("%s: %v\nthe page shows:\n%.3000s", step, err, html)
-		}
-	}
+	do := browserSteps(t, bctx)
 	do("sign in", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(ts.URL+"/servers"),
 		chromedp.WaitVisible(css(`#username`)), chromedp.SendKeys(css(`#username`), "admin"),
 		chromedp.SendKeys(css(`#password`), "admin-pw"), chromedp.Click(css(`button[type=submit]`)),

@@ -1,11 +1,9 @@
 package web
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -25,18 +23,7 @@ func TestBrowserMUAApproval(t *testing.T) {
 	id := req.num("approval_id")
 
 	ctx := newBrowser(t)
-	if err := chromedp.Do(ctx); err != nil { // starts the browser for the whole test
-		t.Fatal(err)
-	}
-	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			html, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + "\n" + (document.querySelector('main') ? document.querySelector('main').innerText : document.documentElement.outerHTML)`))
-			t.Fatalf("%s: %v\nthe page shows:\n%.3000s", step, err, html)
-		}
-	}
+	do := browserSteps(t, ctx)
 	do("sign in as bea", chromedp.EmulateViewport(1280, 900),
 		chromedp.Navigate(ts.URL+"/"),
 		chromedp.WaitVisible(css(`#username`)),

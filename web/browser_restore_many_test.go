@@ -82,18 +82,7 @@ func TestBrowserRestoreSeveralDatabasesToOneSecond(t *testing.T) {
 	latest := common[len(common)-1].To.UTC().Format("2006-01-02 15:04:05")
 
 	bctx := newBrowser(t)
-	if err := chromedp.Do(bctx); err != nil { // start the browser on the long-lived context
-		t.Fatal(err)
-	}
-	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(bctx, 20*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			page, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`location.href + "\n" + (document.querySelector('main') || document.documentElement).innerText`))
-			t.Fatalf("%s: %v\nthe page shows:\n%.2000s", step, err, page)
-		}
-	}
+	do := browserSteps(t, bctx)
 	do("sign in and choose the instance", chromedp.EmulateViewport(1280, 900),
 		chromedp.Navigate(ts.URL+"/restore"),
 		chromedp.WaitVisible(`#username`),

@@ -44,6 +44,26 @@ func newBrowser(t *testing.T) context.Context {
 	return ctx
 }
 
+// browserSteps starts the browser on ctx, which lives as long as the test,
+// and answers a runner of named steps: each step gets its own time limit,
+// and one that fails stops the test with the step's name, the page's
+// address and what it shows.
+func browserSteps(t *testing.T, ctx context.Context) func(step string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return func(step string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
+			page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + "\n" + (document.querySelector('main') ? document.querySelector('main').innerText : document.documentElement.outerHTML)`))
+			t.Fatalf("%s: %v\nthe page shows:\n%.3000s", step, err, page)
+		}
+	}
+}
+
 // navBoosted waits until htmx has boosted the navigation links of the page
 // it just swapped in (a click before that is a plain, full page load).
 var navBoosted = waitFor(`[...document.querySelectorAll('nav.side a')].every(a => a['htmx-internal-data'] && a['htmx-internal-data'].boosted)`)
@@ -171,18 +191,7 @@ func TestBrowserUserJourney(t *testing.T) {
 		"INSERT INTO Sales.dbo.t VALUES (1, SYSUTCDATETIME()), (2, SYSUTCDATETIME()), (3, SYSUTCDATETIME())")
 	dir := shots(t)
 	ctx := newBrowser(t)
-	if err := chromedp.Do(ctx); err != nil { // start the browser on the long-lived context
-		t.Fatal(err)
-	}
-	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			html, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + "\n" + (document.querySelector('main') ? document.querySelector('main').innerText : document.documentElement.outerHTML)`))
-			t.Fatalf("%s: %v\nthe page shows:\n%.3000s", step, err, html)
-		}
-	}
+	do := browserSteps(t, ctx)
 	labelled := func(page string) {
 		t.Helper()
 		bad, err := chromedp.Run(ctx, chromedp.Evaluate[string](unlabelled))

@@ -1,11 +1,9 @@
 package web
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -18,18 +16,7 @@ func TestBrowserUsersTokensAndAudit(t *testing.T) {
 	ts := newTestServer(t)
 	dir := shots(t)
 	ctx := newBrowser(t)
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatal(err)
-	}
-	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			html, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + "\n" + (document.querySelector('main') ? document.querySelector('main').innerText : document.documentElement.outerHTML)`))
-			t.Fatalf("%s: %v\nthe page shows:\n%.3000s", step, err, html)
-		}
-	}
+	do := browserSteps(t, ctx)
 	text := func(sel string) string {
 		t.Helper()
 		s, err := chromedp.Run(ctx, chromedp.Text(css(sel)))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -49,18 +48,7 @@ func TestBrowserVerifyNow(t *testing.T) {
 	waitJob(t, ts, job)
 
 	bctx := newBrowser(t)
-	if err := chromedp.Do(bctx); err != nil { // start the browser on the long-lived context
-		t.Fatal(err)
-	}
-	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(bctx, 20*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			page, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`location.href + "\n" + (document.querySelector('main') || document.documentElement).innerText`))
-			t.Fatalf("%s: %v\nthe page shows:\n%.2000s", step, err, page)
-		}
-	}
+	do := browserSteps(t, bctx)
 	item := "/items/" + strconvI(it.ID)
 	// The points table's last column is Verified.
 	pointVerified := `[...document.querySelectorAll('section[aria-labelledby=rp-h] tbody tr td:last-child')].map(td => td.innerText.trim())`
