@@ -14,7 +14,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/sqlvault/sqlvault/db"
-	"github.com/sqlvault/sqlvault/engine/coordinator"
 	"github.com/sqlvault/sqlvault/engine/enginetest"
 	"github.com/sqlvault/sqlvault/engine/policy"
 )
@@ -40,28 +39,9 @@ func TestBrowserRestoreSeveralDatabasesToOneSecond(t *testing.T) {
 		sqlExec(t, dsn, "CREATE DATABASE "+n, "USE "+n+"; CREATE TABLE t (id int)")
 	}
 	ctx := context.Background()
-	srv, job, err := ts.coord.RegisterServer(ctx, coordinator.ServerInput{Name: "SQL01", Host: "127.0.0.1", Port: sim.Port(), Username: "sa", Password: "Sa-Passw0rd!", Encrypt: "disable"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitJob(t, ts, job)
-	pol, err := ts.coord.CreatePolicy(ctx, policy.Policy{Name: "Daily", Full: policy.FullSchedule{Frequency: "daily", Time: "22:00", Timezone: "UTC"},
-		Log: policy.LogSchedule{Enabled: true, EveryMinutes: 15}, Retention: policy.Retention{DailyDays: 30, LogDays: 15}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dbs, _ := ts.db.ListDatabases(ctx, srv.ID)
-	var items []db.Item
-	for _, d := range dbs {
-		if slices.Contains(names, d.Name) {
-			it, job, err := ts.coord.Protect(ctx, d.ID, pol.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			waitJob(t, ts, job)
-			items = append(items, it)
-		}
-	}
+	srv := ts.registerSim(t, sim)
+	items := ts.protect(t, srv, policy.Policy{Name: "Daily", Full: policy.FullSchedule{Frequency: "daily", Time: "22:00", Timezone: "UTC"},
+		Log: policy.LogSchedule{Enabled: true, EveryMinutes: 15}, Retention: policy.Retention{DailyDays: 30, LogDays: 15}}, names...)
 	at := t0.Add(10 * time.Minute)
 	for i, d := range []time.Duration{-time.Second, 0, time.Second} {
 		clock.Set(at.Add(d))

@@ -10,7 +10,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/sqlvault/sqlvault/db"
-	"github.com/sqlvault/sqlvault/engine/coordinator"
 	"github.com/sqlvault/sqlvault/engine/policy"
 )
 
@@ -25,30 +24,11 @@ func TestBrowserTimelineClickAndPicker(t *testing.T) {
 	dsn := "sqlserver://sa:Sa-Passw0rd!@127.0.0.1:" + strconv.Itoa(sim.Port()) + "?encrypt=disable"
 	sqlExec(t, dsn, "CREATE DATABASE Sales", "USE Sales; CREATE TABLE t (id int)", "INSERT INTO Sales.dbo.t VALUES (1)")
 	ctx := context.Background()
-	srv, job, err := ts.coord.RegisterServer(ctx, coordinator.ServerInput{Name: "SQL01", Host: "127.0.0.1", Port: sim.Port(), Username: "sa", Password: "Sa-Passw0rd!", Encrypt: "disable"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitJob(t, ts, job)
-	pol, err := ts.coord.CreatePolicy(ctx, policy.Policy{Name: "Daily", Full: policy.FullSchedule{Frequency: "daily", Time: "22:00", Timezone: "UTC"},
-		Log: policy.LogSchedule{Enabled: true, EveryMinutes: 15}, Retention: policy.Retention{DailyDays: 30, LogDays: 15}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dbs, _ := ts.db.ListDatabases(ctx, srv.ID)
-	var it db.Item
-	for _, d := range dbs {
-		if d.Name == "Sales" {
-			it, job, err = ts.coord.Protect(ctx, d.ID, pol.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	waitJob(t, ts, job)
+	it := ts.protect(t, ts.registerSim(t, sim), policy.Policy{Name: "Daily", Full: policy.FullSchedule{Frequency: "daily", Time: "22:00", Timezone: "UTC"},
+		Log: policy.LogSchedule{Enabled: true, EveryMinutes: 15}, Retention: policy.Retention{DailyDays: 30, LogDays: 15}}, "Sales")[0]
 	time.Sleep(2 * time.Second) // a log range a few seconds wide
 	sqlExec(t, dsn, "INSERT INTO Sales.dbo.t VALUES (2)")
-	job, err = ts.coord.BackupNow(ctx, it.ID, "log", 0)
+	job, err := ts.coord.BackupNow(ctx, it.ID, "log", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,8 +7,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/sqlvault/sqlvault/db"
-	"github.com/sqlvault/sqlvault/engine/coordinator"
 	"github.com/sqlvault/sqlvault/engine/policy"
 )
 
@@ -24,28 +22,11 @@ func TestBrowserVerifyNow(t *testing.T) {
 	dsn := "sqlserver://sa:Sa-Passw0rd!@127.0.0.1:" + strconv.Itoa(sim.Port()) + "?encrypt=disable"
 	sqlExec(t, dsn, "CREATE DATABASE Sales", "USE Sales; CREATE TABLE Orders (id int)", "INSERT INTO Sales.dbo.Orders VALUES (1), (2), (3)")
 	ctx := context.Background()
-	srv, job, err := ts.coord.RegisterServer(ctx, coordinator.ServerInput{Name: "SQL01", Host: "127.0.0.1", Port: sim.Port(), Username: "sa", Password: "Sa-Passw0rd!", Encrypt: "disable"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitJob(t, ts, job)
+	srv := ts.registerSim(t, sim)
 	// The policy names the verification instance but schedules nothing:
 	// the only verification is the one clicked.
-	pol, err := ts.coord.CreatePolicy(ctx, policy.Policy{Name: "Daily", Full: policy.FullSchedule{Frequency: "daily", Time: "22:00", Timezone: "UTC"},
-		Retention: policy.Retention{DailyDays: 30}, Verify: &policy.Verify{ServerID: srv.ID}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dbs, _ := ts.db.ListDatabases(ctx, srv.ID)
-	var it db.Item
-	for _, d := range dbs {
-		if d.Name == "Sales" {
-			if it, job, err = ts.coord.Protect(ctx, d.ID, pol.ID); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	waitJob(t, ts, job)
+	it := ts.protect(t, srv, policy.Policy{Name: "Daily", Full: policy.FullSchedule{Frequency: "daily", Time: "22:00", Timezone: "UTC"},
+		Retention: policy.Retention{DailyDays: 30}, Verify: &policy.Verify{ServerID: srv.ID}}, "Sales")[0]
 
 	bctx := newBrowser(t)
 	do := browserSteps(t, bctx)
@@ -70,7 +51,7 @@ func TestBrowserVerifyNow(t *testing.T) {
 			return cells.join('|') === 'Orders|3|3' })()`))
 	// A log lands after the verification: the panel still shows the last
 	// verification, the new point is not verified, the full is.
-	job, err = ts.coord.BackupNow(ctx, it.ID, "log", 0)
+	job, err := ts.coord.BackupNow(ctx, it.ID, "log", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
