@@ -219,7 +219,7 @@ func (b *restoreBench) pointInTime(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := benchWait(ctx, b.coord, job); err != nil {
+	if err := waitJob(ctx, b.coord, job, 30*time.Minute); err != nil {
 		return err
 	}
 	pol, err := b.coord.CreatePolicy(ctx, policy.Policy{Name: "bench", Full: policy.FullSchedule{Frequency: "daily", Time: "03:00", Timezone: "UTC"},
@@ -239,7 +239,7 @@ func (b *restoreBench) pointInTime(ctx context.Context) error {
 			}
 		}
 	}
-	if err := benchWait(ctx, b.coord, job); err != nil {
+	if err := waitJob(ctx, b.coord, job, 30*time.Minute); err != nil {
 		return err
 	}
 	kinds := []string{mssql.KindDifferential}
@@ -261,7 +261,7 @@ func (b *restoreBench) pointInTime(ctx context.Context) error {
 		if job, err = b.coord.BackupNow(ctx, item.ID, kind, 0); err != nil {
 			return err
 		}
-		if err := benchWait(ctx, b.coord, job); err != nil {
+		if err := waitJob(ctx, b.coord, job, 30*time.Minute); err != nil {
 			return err
 		}
 	}
@@ -271,7 +271,7 @@ func (b *restoreBench) pointInTime(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := benchWait(ctx, b.coord, job); err != nil {
+	if err := waitJob(ctx, b.coord, job, 30*time.Minute); err != nil {
 		return err
 	}
 	elapsed := time.Since(start)
@@ -294,26 +294,4 @@ func (b *restoreBench) pointInTime(ctx context.Context) error {
 	vault.BenchRate(b.w, fmt.Sprintf("point-in-time restore, planner to ONLINE (%d backups)", len(plan.Steps)), total, elapsed)
 	fmt.Fprintf(b.w, "%-40s %9.2f s\n", "  wall time", elapsed.Seconds())
 	return nil
-}
-
-// benchWait waits for a job to complete.
-func benchWait(ctx context.Context, c *coordinator.Coordinator, id int64) error {
-	for deadline := time.Now().Add(30 * time.Minute); time.Now().Before(deadline); {
-		j, err := c.Job(ctx, id)
-		if err != nil {
-			return err
-		}
-		switch j.Status {
-		case "completed":
-			return nil
-		case "failed", "cancelled":
-			return fmt.Errorf("job %d (%s %s) %s: %s", id, j.Operation, j.Kind, j.Status, j.ErrorMessage)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("job %d did not finish", id)
 }

@@ -178,7 +178,7 @@ func seedDemo(ctx context.Context, c *coordinator.Coordinator, sims []*sqlsim.In
 		if i == 1 {
 			continue // its login lacks sysadmin: the portal shows why and the script
 		}
-		if err := waitJob(ctx, c, job); err != nil {
+		if err := waitJob(ctx, c, job, demoJobLimit); err != nil {
 			return err
 		}
 		dbs, err := c.Databases(ctx, srv.ID)
@@ -219,27 +219,6 @@ func reconnectDemo(ctx context.Context, c *coordinator.Coordinator, sims []*sqls
 		}
 	}
 	return nil
-}
-
-func waitJob(ctx context.Context, c *coordinator.Coordinator, id int64) error {
-	for range 300 {
-		j, err := c.Job(ctx, id)
-		if err != nil {
-			return err
-		}
-		switch j.Status {
-		case "completed":
-			return nil
-		case "failed", "cancelled":
-			return fmt.Errorf("job %d %s: %s", id, j.Status, j.ErrorMessage)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("job %d did not finish", id)
 }
 
 func sa(in *sqlsim.Instance) (*sql.DB, error) {

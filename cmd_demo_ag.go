@@ -106,7 +106,7 @@ func seedDemoListener(ctx context.Context, c *coordinator.Coordinator, g *sqlsim
 	if err != nil {
 		return fmt.Errorf("register %s: %w", demoListener, err)
 	}
-	return waitJob(ctx, c, job)
+	return waitJob(ctx, c, job, demoJobLimit)
 }
 
 // seedDemoReplica registers SQLPROD03 and protects the group database.
@@ -126,7 +126,7 @@ func seedDemoReplica(ctx context.Context, c *coordinator.Coordinator, third *sql
 	if err != nil {
 		return fmt.Errorf("register SQLPROD03: %w", err)
 	}
-	if err := waitJob(ctx, c, job); err != nil {
+	if err := waitJob(ctx, c, job, demoJobLimit); err != nil {
 		return err
 	}
 	dbs, err := c.Databases(ctx, srv.ID)
