@@ -18,18 +18,7 @@ func (d *DB) oraclePointGaps(ctx context.Context, f ReportFilter, min, lookback 
 		FROM recovery_points t WHERE t.end_time >= ? AND t.end_time < ?`, []any{ms(f.Since.Add(-lookback)), ms(f.Until)})
 	q = `SELECT item_id, prev, end_time FROM (` + q + `) WHERE prev IS NOT NULL AND end_time >= ? AND end_time - prev > ?`
 	args = append(args, ms(f.Since), min.Milliseconds())
-	var out []PointGap
-	err := d.eachRow(ctx, q, args, func(s scanner) error {
-		var g PointGap
-		var from, to int64
-		if err := s.Scan(&g.ItemID, &from, &to); err != nil {
-			return err
-		}
-		g.From, g.To = fromMS(from), fromMS(to)
-		out = append(out, g)
-		return nil
-	})
-	return out, err
+	return d.scanPointGaps(ctx, q, args)
 }
 
 func samePointGaps(t *testing.T, d *DB, when string) {

@@ -148,6 +148,11 @@ func (d *DB) PointGaps(ctx context.Context, f ReportFilter, min, lookback time.D
 	q, args := f.where(`SELECT t.item_id, t.prev_end_time, t.end_time FROM recovery_points t INDEXED BY recovery_points_gap
 		WHERE t.end_time - t.prev_end_time > ? AND t.end_time >= ? AND t.end_time < ? AND t.prev_end_time >= ?`,
 		[]any{min.Milliseconds(), ms(f.Since), ms(f.Until), ms(f.Since.Add(-lookback))})
+	return d.scanPointGaps(ctx, q, args)
+}
+
+// scanPointGaps reads gaps as rows of item_id, gap start, gap end (ms).
+func (d *DB) scanPointGaps(ctx context.Context, q string, args []any) ([]PointGap, error) {
 	var out []PointGap
 	err := d.eachRow(ctx, q, args, func(s scanner) error {
 		var g PointGap
