@@ -17,18 +17,7 @@ import (
 // rowsOn reads Sales.dbo.t's ids on replica i.
 func (a *agStack) rowsOn(i int) []int {
 	a.t.Helper()
-	rows, err := a.conns[i].QueryContext(a.ctx, "SELECT id FROM Sales.dbo.t ORDER BY id")
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	defer rows.Close()
-	var got []int
-	for rows.Next() {
-		var id int
-		rows.Scan(&id)
-		got = append(got, id)
-	}
-	return got
+	return column[int](a.t, a.ctx, a.conns[i], "SELECT id FROM Sales.dbo.t ORDER BY id")
 }
 
 // inGroupOn says whether replica i still has Sales joined to the group.

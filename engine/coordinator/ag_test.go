@@ -332,17 +332,7 @@ func TestAGFailoverKeepsTheChain(t *testing.T) {
 			}
 		}
 	}
-	var got []int
-	rows, err := target.QueryContext(a.ctx, "SELECT id FROM Sales_t3.dbo.t ORDER BY id")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var id int
-		rows.Scan(&id)
-		got = append(got, id)
-	}
-	rows.Close()
+	got := column[int](t, a.ctx, target, "SELECT id FROM Sales_t3.dbo.t ORDER BY id")
 	// Row 100 went in before the first log, row 4 after t3.
 	if !slices.Equal(got, []int{1, 2, 3, 100}) {
 		t.Errorf("restore to %v holds %v, want [1 2 3 100]", t3, got)

@@ -41,18 +41,7 @@ func (s *stack) backup(it db.Item, kind string) {
 
 func (s *stack) ids(database string) []int {
 	s.t.Helper()
-	rows, err := s.sql.QueryContext(s.ctx, "SELECT id FROM ["+database+"].dbo.t ORDER BY id")
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []int
-	for rows.Next() {
-		var id int
-		rows.Scan(&id)
-		out = append(out, id)
-	}
-	return out
+	return column[int](s.t, s.ctx, s.sql, "SELECT id FROM ["+database+"].dbo.t ORDER BY id")
 }
 
 // insertAt inserts row id and returns a time just after its commit, on a

@@ -37,18 +37,7 @@ func (s *stack) verification(it db.Item, pointID int64) db.Verification {
 
 func (s *stack) databaseNames() string {
 	s.t.Helper()
-	rows, err := s.sql.QueryContext(s.ctx, "SELECT name FROM sys.databases")
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer rows.Close()
-	var names []string
-	for rows.Next() {
-		var n string
-		rows.Scan(&n)
-		names = append(names, n)
-	}
-	return strings.Join(names, " ")
+	return strings.Join(column[string](s.t, s.ctx, s.sql, "SELECT name FROM sys.databases"), " ")
 }
 
 // TestVerificationIsCleanWithTheSourceRowCounts: a full and a log are
