@@ -12,7 +12,6 @@ import (
 	"github.com/sqlvault/sqlvault/db"
 	"github.com/sqlvault/sqlvault/engine"
 	"github.com/sqlvault/sqlvault/engine/coordinator"
-	"github.com/sqlvault/sqlvault/engine/enginetest"
 	"github.com/sqlvault/sqlvault/engine/policy"
 	"github.com/sqlvault/sqlvault/sqlsim"
 )
@@ -25,9 +24,7 @@ const dbaPW = "Dba1-Passw0rd!"
 // at 10:00:10.
 func healStack(t *testing.T, diff bool, autoHeal bool) (*stack, *clock, policy.Policy, db.Item, *sql.DB) {
 	s := newStack(t, sqlsim.Login{Name: "DBA1", Password: dbaPW, Sysadmin: true})
-	s.coord.Stop()
-	clk := enginetest.NewClock(at(10, 0))
-	s.coord = s.newCoordinator(clk)
+	clk := s.onClock(at(10, 0))
 	s.exec("CREATE DATABASE Sales")
 	s.exec("USE Sales; CREATE TABLE t (id int, note nvarchar(50))")
 	s.exec("INSERT INTO Sales.dbo.t VALUES (1, N'before the full')")

@@ -21,6 +21,15 @@ type clock = enginetest.Clock
 func at(hh, mm int) time.Time           { return time.Date(2026, 3, 2, hh, mm, 0, 0, time.UTC) }
 func (s *stack) restartWith(clk *clock) { s.coord = s.newCoordinator(clk) }
 
+// onClock stops the stack's coordinator and starts one on a fake clock set
+// to start, which the test moves.
+func (s *stack) onClock(start time.Time) *clock {
+	s.coord.Stop()
+	clk := enginetest.NewClock(start)
+	s.coord = s.newCoordinator(clk)
+	return clk
+}
+
 func (s *stack) newCoordinator(clk *clock) *coordinator.Coordinator {
 	s.t.Helper()
 	s.db.SetClock(clk.Now)
@@ -60,9 +69,7 @@ func (s *stack) lastJobID() int64 {
 // was running when the process died ends interrupted and runs again.
 func TestScheduleWithFakeClock(t *testing.T) {
 	s := newStack(t)
-	s.coord.Stop()
-	clk := enginetest.NewClock(at(9, 59))
-	s.coord = s.newCoordinator(clk)
+	clk := s.onClock(at(9, 59))
 	s.exec("CREATE DATABASE Sales")
 	s.exec("USE Sales; CREATE TABLE t (id int)")
 	srv := s.register("sa", saPW)
@@ -235,9 +242,7 @@ func lastLogLSN(points []db.Point) string {
 // SQL Server takes the log after the full has finished. Run with -race.
 func TestSimultaneousFiringsQueueOnce(t *testing.T) {
 	s := newStack(t)
-	s.coord.Stop()
-	clk := enginetest.NewClock(at(9, 59))
-	s.coord = s.newCoordinator(clk)
+	clk := s.onClock(at(9, 59))
 	s.exec("CREATE DATABASE Sales")
 	srv := s.register("sa", saPW)
 	p, err := s.coord.CreatePolicy(s.ctx, policy.Policy{Name: "Hourly", Full: policy.FullSchedule{Frequency: "hourly", Time: "00:00", Timezone: "UTC"},

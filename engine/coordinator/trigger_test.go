@@ -7,7 +7,6 @@ import (
 
 	"github.com/sqlvault/sqlvault/db"
 	"github.com/sqlvault/sqlvault/engine"
-	"github.com/sqlvault/sqlvault/engine/enginetest"
 	"github.com/sqlvault/sqlvault/engine/policy"
 	"github.com/sqlvault/sqlvault/templates"
 )
@@ -17,9 +16,7 @@ import (
 // downtime.
 func TestJobsSayWhoOrWhatStartedThem(t *testing.T) {
 	s := newStack(t)
-	s.coord.Stop()
-	clk := enginetest.NewClock(at(9, 59))
-	s.coord = s.newCoordinator(clk)
+	clk := s.onClock(at(9, 59))
 	s.exec("CREATE DATABASE Sales")
 	srv := s.register("sa", saPW)
 	p, err := s.coord.CreatePolicy(s.ctx, policy.Policy{Name: "Logs", Full: policy.FullSchedule{Frequency: "daily", Time: "22:00", Timezone: "UTC"},
