@@ -225,9 +225,12 @@ func (x *execCtx) createTable(p *parser, parts []string) error {
 		return err
 	}
 	var cols []ColDef
+	var keys []tableKey
 	for {
 		if p.is("PRIMARY") || p.is("CONSTRAINT") || p.is("UNIQUE") {
-			skipParens(p)
+			if k, ok := tableConstraint(p); ok {
+				keys = append(keys, k)
+			}
 		} else {
 			cn, err := p.name()
 			if err != nil {
@@ -237,8 +240,11 @@ func (x *execCtx) createTable(p *parser, parts []string) error {
 			if err != nil {
 				return err
 			}
-			cols = append(cols, ColDef{Name: cn, Type: typ})
-			skipParens(p) // NULL, NOT NULL, IDENTITY(1,1), PRIMARY KEY, DEFAULT ...
+			c, k := columnConstraints(p, ColDef{Name: cn, Type: typ}) // NULL, NOT NULL, IDENTITY(1,1), PRIMARY KEY, DEFAULT ...
+			cols = append(cols, c)
+			if k.kind != "" {
+				keys = append(keys, k)
+			}
 		}
 		if p.acceptOp(",") {
 			continue
@@ -255,6 +261,7 @@ func (x *execCtx) createTable(p *parser, parts []string) error {
 	if err != nil {
 		return err
 	}
+	applyKeys(name, cols, keys)
 	if _, ok := d.table(name); ok {
 		return sqlErr(2714, 16, fmt.Sprintf("There is already an object named '%s' in the database.", name))
 	}

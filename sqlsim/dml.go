@@ -78,7 +78,10 @@ func (x *execCtx) insert(p *parser) error {
 		}
 	}
 	now := in.cfg.Now().UTC()
-	for _, vals := range tuples {
+	// Every row is made and checked before any is written: a failed
+	// statement changes nothing.
+	rows, order := map[int64][]any{}, make([]int64, 0, len(tuples))
+	for n, vals := range tuples {
 		if len(vals) != len(idx) {
 			return sqlErr(110, 15, "There are fewer columns in the INSERT statement than values specified in the VALUES clause.")
 		}
@@ -90,9 +93,16 @@ func (x *execCtx) insert(p *parser) error {
 			}
 			row[idx[i]] = cv
 		}
+		id := -1 - int64(n) // not an existing row's id
+		rows[id], order = row, append(order, id)
+	}
+	if err := checkRows(d.Name, t, rows, order, "INSERT"); err != nil {
+		return err
+	}
+	for _, id := range order {
 		t.NextRow++
-		d.appendLog(now, LogRecord{Op: "insert", Table: t.Name, RowID: t.NextRow, Values: row})
-		t.Rows[t.NextRow] = row
+		d.appendLog(now, LogRecord{Op: "insert", Table: t.Name, RowID: t.NextRow, Values: rows[id]})
+		t.Rows[t.NextRow] = rows[id]
 	}
 	x.afterWrite(d)
 	if err := in.save(); err != nil {
@@ -205,6 +215,7 @@ func (x *execCtx) update(p *parser) error {
 	}
 	rs := tableRowset(t)
 	now := in.cfg.Now().UTC()
+	rows := map[int64][]any{} // every new row first: a failed statement changes nothing
 	for _, id := range ids {
 		row := append([]any(nil), t.Rows[id]...)
 		rc := &rowCtx{sources: []*boundRow{{alias: t.Name, rs: rs, vals: t.Rows[id]}}}
@@ -221,8 +232,14 @@ func (x *execCtx) update(p *parser) error {
 				return err
 			}
 		}
-		d.appendLog(now, LogRecord{Op: "update", Table: t.Name, RowID: id, Values: row})
-		t.Rows[id] = row
+		rows[id] = row
+	}
+	if err := checkRows(d.Name, t, rows, ids, "UPDATE"); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		d.appendLog(now, LogRecord{Op: "update", Table: t.Name, RowID: id, Values: rows[id]})
+		t.Rows[id] = rows[id]
 	}
 	x.afterWrite(d)
 	if err := in.save(); err != nil {

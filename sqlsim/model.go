@@ -55,6 +55,14 @@ type Credential struct {
 type ColDef struct {
 	Name string
 	Type string // int, bigint, nvarchar, datetime2, bit, float, decimal, uniqueidentifier, varbinary
+	// NotNull refuses NULL (515); it is set for NOT NULL and key columns
+	// without IDENTITY or DEFAULT, whose values sqlsim does not generate.
+	NotNull bool
+	// Key names the PRIMARY KEY or UNIQUE constraint the column belongs
+	// to ("" none); KeyKind is "PRIMARY KEY" or "UNIQUE KEY" (constraints.go).
+	Key, KeyKind string
+	// generated marks IDENTITY and DEFAULT while CREATE TABLE is read.
+	generated bool
 }
 
 // Table is a user table; rows are keyed by a stable row id.

@@ -68,12 +68,15 @@ type execCtx struct {
 	// tryDepth and catchDepth count the TRY and CATCH blocks running.
 	caught               *tds.Message
 	tryDepth, catchDepth int
+	// outer is the outer query's row while a subquery runs (subquery.go).
+	outer *rowCtx
 }
 
 // Exec runs a batch. As SQL Server, it compiles the whole batch first
 // (learn.microsoft.com/sql/t-sql/language-elements/batches): a syntax
-// error runs none of it. Then statements run one after another until one
-// fails, as SQL Server aborts a batch on the errors the simulator raises.
+// error runs none of it. Then statements run one after another; an error
+// ends its statement only or the whole batch as SQL Server decides
+// (errors.go).
 // A USE inside sp_executesql lasts until the call returns, as with
 // EXECUTE (learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-executesql-transact-sql).
 func (s *session) Exec(ctx context.Context, sql string, params []tds.Param, w tds.ResultWriter) error {
@@ -95,26 +98,19 @@ func (s *session) Exec(ctx context.Context, sql string, params []tds.Param, w td
 	if params != nil {
 		defer s.restoreDB(s.db)
 	}
-	p := &parser{toks: toks}
 	x := &execCtx{ctx: ctx, s: s, w: &stmtWriter{ResultWriter: w}, params: ps}
-	for {
-		for p.acceptOp(";") {
-		}
-		if p.peek().kind == tEOF {
-			return s.endBatch(w)
-		}
-		x.line, x.now = p.peek().line, time.Time{}
-		if err := x.run(p); err != nil {
-			if errors.Is(err, context.Canceled) || errors.Is(err, errConnectionCut) {
-				return err
-			}
-			if errors.Is(err, errContinue) {
-				continue
-			}
-			s.abortTran(w, err)
-			return s.fail(w, err, x.line)
-		}
+	err = x.runStatements(&parser{toks: toks})
+	switch {
+	case err == nil:
+		return s.endBatch(w)
+	case errors.Is(err, context.Canceled) || errors.Is(err, errConnectionCut):
+		return err
 	}
+	s.abortTran(w, err)
+	if ferr := s.fail(w, err, x.line); ferr != nil || !isFatal(err) {
+		return ferr
+	}
+	return fatalErr(err) // severity 20+: the connection closes after the message
 }
 
 // restoreDB puts the session back in database name after sp_executesql.

@@ -105,7 +105,9 @@ func block(toks []token, start, end int) []token {
 }
 
 // runStatements runs statements until EOF or the first error that ends
-// the batch; a message without a line gets its statement's.
+// the batch (or, in a TRY block, goes to CATCH); an error that ends only
+// its statement is sent and the next statement runs (errors.go). A
+// message without a line gets its statement's.
 func (x *execCtx) runStatements(p *parser) error {
 	for {
 		for p.acceptOp(";") {
@@ -114,8 +116,17 @@ func (x *execCtx) runStatements(p *parser) error {
 			return nil
 		}
 		x.line, x.now = p.peek().line, time.Time{}
+		start := p.pos
 		err := x.run(p)
 		if err == nil || errors.Is(err, errContinue) {
+			continue
+		}
+		if x.endsStatementOnly(err) {
+			x.reportStatementError(err)
+			if p.pos == start {
+				p.next()
+			}
+			skipRest(p) // the statement may have failed before its end was read
 			continue
 		}
 		var m *tds.Message
@@ -240,4 +251,19 @@ func (r raisedErr) Unwrap() error { return r.m }
 func isRaised(err error) bool {
 	var r raisedErr
 	return errors.As(err, &r)
+}
+
+// skipRest moves past the rest of a failed statement: to the next
+// statement start outside parentheses.
+func skipRest(p *parser) {
+	depth := 0
+	for p.peek().kind != tEOF && (depth > 0 || !p.atStmtEnd()) {
+		switch {
+		case p.isOp("("):
+			depth++
+		case p.isOp(")") && depth > 0:
+			depth--
+		}
+		p.next()
+	}
 }

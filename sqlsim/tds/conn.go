@@ -404,6 +404,11 @@ func (c *conn) run(ctx context.Context, msgs <-chan message, inProc bool,
 				return io.ErrUnexpectedEOF
 			case attention:
 				return w.finishCancelled()
+			case errors.Is(err, ErrFatal):
+				if ferr := finish(w); ferr != nil {
+					return ferr
+				}
+				return err
 			case err != nil:
 				return fmt.Errorf("exec: %w", err)
 			}

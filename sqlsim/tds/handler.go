@@ -4,7 +4,10 @@
 // databases or T-SQL; the engine behind Handler does.
 package tds
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // Handler is the engine behind the wire: it authenticates logins and opens
 // one Session per connection.
@@ -39,6 +42,12 @@ type Session interface {
 	Database() string
 	Close()
 }
+
+// ErrFatal, wrapped in what Exec returns, ends the connection once the
+// answer written so far is sent: an error of severity 20 or above, after
+// which "the client connection is terminated after receiving the
+// message" (learn.microsoft.com/sql/t-sql/language-elements/raiserror-transact-sql).
+var ErrFatal = errors.New("tds: fatal error, the connection closes")
 
 // Param is one sp_executesql parameter, e.g. @p1 nvarchar(4000) = N'x'.
 type Param struct {
