@@ -10,9 +10,11 @@ import (
 	"github.com/sqlvault/sqlvault/sqlsim/tds"
 )
 
-// rowCtx binds the current row of each source of a query.
+// rowCtx binds the current row of each source of a query; in a
+// subquery, outer is the row of the query around it (subquery.go).
 type rowCtx struct {
 	sources []*boundRow
+	outer   *rowCtx
 }
 
 type boundRow struct {
@@ -22,19 +24,21 @@ type boundRow struct {
 }
 
 func (r *rowCtx) lookup(qual, name string) (any, *tds.Column, error) {
-	if r == nil {
-		return nil, nil, sqlErr(207, 16, fmt.Sprintf("Invalid column name '%s'.", name))
-	}
-	for _, b := range r.sources {
-		if qual != "" && !strings.EqualFold(qual, b.alias) && !strings.HasSuffix(strings.ToLower(qual), "."+strings.ToLower(b.alias)) {
-			continue
-		}
-		if i := b.rs.col(name); i >= 0 {
-			var v any
-			if b.vals != nil {
-				v = b.vals[i]
+	// The innermost query's sources first, then each outer query's: a
+	// subquery's unqualified name is its own table's column when it has
+	// one (learn.microsoft.com/sql/relational-databases/performance/subqueries).
+	for ; r != nil; r = r.outer {
+		for _, b := range r.sources {
+			if qual != "" && !strings.EqualFold(qual, b.alias) && !strings.HasSuffix(strings.ToLower(qual), "."+strings.ToLower(b.alias)) {
+				continue
 			}
-			return v, &b.rs.cols[i], nil
+			if i := b.rs.col(name); i >= 0 {
+				var v any
+				if b.vals != nil {
+					v = b.vals[i]
+				}
+				return v, &b.rs.cols[i], nil
+			}
 		}
 	}
 	if qual != "" {
@@ -109,9 +113,9 @@ func (x *execCtx) eval(e expr, row *rowCtx) (any, error) {
 	case funcExpr:
 		return x.call(e, row)
 	case existsExpr:
-		return x.exists(e)
+		return x.exists(e, row)
 	case subqueryExpr:
-		return x.scalarSubquery(e)
+		return x.scalarSubquery(e, row)
 	}
 	return nil, fmt.Errorf("sqlsim: cannot evaluate %T", e)
 }

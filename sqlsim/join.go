@@ -74,7 +74,7 @@ func indexColumn(rs *rowset, name string) map[int64][]int {
 // earlier sources' rows in cur, and false when the probe is not an
 // integer there (the caller then tests every row).
 func (j *joinIndex) candidates(x *execCtx, cur []*boundRow) ([]int, bool) {
-	v, err := x.eval(j.probe, &rowCtx{sources: cur})
+	v, err := x.eval(j.probe, &rowCtx{sources: cur, outer: x.outer})
 	if err != nil {
 		return nil, false
 	}

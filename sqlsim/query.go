@@ -199,6 +199,7 @@ func (x *execCtx) selectStmt(p *parser) error {
 
 // runSelect evaluates a SELECT; callers hold in.mu.
 func (x *execCtx) runSelect(st *selectStmt) (*rowset, error) {
+	outer := x.outer // the outer query's row in a correlated subquery, else nil
 	var srcs []*rowset
 	for _, s := range st.from {
 		rs, err := x.source(s.parts)
@@ -219,7 +220,7 @@ func (x *execCtx) runSelect(st *selectStmt) (*rowset, error) {
 	var walk func(i int, cur []*boundRow) error
 	walk = func(i int, cur []*boundRow) error {
 		if i == len(st.from) {
-			rc := &rowCtx{sources: slices.Clone(cur)}
+			rc := &rowCtx{sources: slices.Clone(cur), outer: outer}
 			if st.where != nil {
 				v, err := x.eval(st.where, rc)
 				if err != nil {
@@ -236,7 +237,7 @@ func (x *execCtx) runSelect(st *selectStmt) (*rowset, error) {
 		for _, r := range joinRows(x, idx[i], srcs[i], cur) {
 			b := &boundRow{alias: st.from[i].alias, rs: srcs[i], vals: r}
 			if st.from[i].on != nil {
-				v, err := x.eval(st.from[i].on, &rowCtx{sources: append(slices.Clone(cur), b)})
+				v, err := x.eval(st.from[i].on, &rowCtx{sources: append(slices.Clone(cur), b), outer: outer})
 				if err != nil {
 					return err
 				}
@@ -255,7 +256,20 @@ func (x *execCtx) runSelect(st *selectStmt) (*rowset, error) {
 		return nil
 	}
 	if len(st.from) == 0 {
-		matched = []*rowCtx{nil}
+		var rc *rowCtx
+		if outer != nil {
+			rc = &rowCtx{outer: outer}
+		}
+		matched = []*rowCtx{rc}
+		if st.where != nil { // SELECT ... WHERE without FROM: one row or none
+			v, err := x.eval(st.where, rc)
+			if err != nil {
+				return nil, err
+			}
+			if v == nil || !truthy(v) {
+				matched = nil
+			}
+		}
 	} else if err := walk(0, nil); err != nil {
 		return nil, err
 	}
@@ -333,7 +347,7 @@ func (x *execCtx) project(st *selectStmt, srcs []*rowset, rows []*rowCtx) (*rows
 			col.Nullable = true
 		}
 		if _, ok := it.e.(binExpr); ok || isConstant(it.e) { // constants and concatenations of text
-			scope := &rowCtx{sources: boundEmpty(st, srcs)}
+			scope := &rowCtx{sources: boundEmpty(st, srcs), outer: x.outer}
 			if len(rows) > 0 && rows[0] != nil {
 				scope = rows[0]
 			}
@@ -348,7 +362,7 @@ func (x *execCtx) project(st *selectStmt, srcs []*rowset, rows []*rowCtx) (*rows
 					col = *c
 				}
 			} else if len(srcs) > 0 {
-				_, c, err := (&rowCtx{sources: boundEmpty(st, srcs)}).lookup(ce.qual, ce.name)
+				_, c, err := (&rowCtx{sources: boundEmpty(st, srcs), outer: x.outer}).lookup(ce.qual, ce.name)
 				if err != nil {
 					return nil, err
 				}

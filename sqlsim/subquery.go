@@ -9,9 +9,11 @@ import (
 // EXISTS (SELECT ...) is TRUE when the query returns a row
 // (learn.microsoft.com/sql/t-sql/language-elements/exists-transact-sql);
 // (SELECT ...) as a value is its one column's value, NULL without a row,
-// 512 with more than one, 116 with more than one column. They do not see
-// the outer query's row (not simulated: its columns are 207). Evaluated
-// with the instance's lock held, as a query is.
+// 512 with more than one, 116 with more than one column. A subquery sees
+// the row of the query around it (a correlated subquery, run again for
+// each outer row): a name its own tables lack is looked up in the outer
+// query's, innermost first (rowCtx.lookup). Evaluated with the instance's
+// lock held, as a query is.
 
 type (
 	existsExpr   struct{ st *selectStmt }
@@ -33,16 +35,24 @@ func (p *parser) subquery() (*selectStmt, error) {
 	return st, p.expectOp(")")
 }
 
-func (x *execCtx) exists(e existsExpr) (any, error) {
-	rs, err := x.runSelect(e.st)
+// inner runs a subquery with row as its outer query's row.
+func (x *execCtx) inner(st *selectStmt, row *rowCtx) (*rowset, error) {
+	saved := x.outer
+	x.outer = row
+	defer func() { x.outer = saved }()
+	return x.runSelect(st)
+}
+
+func (x *execCtx) exists(e existsExpr, row *rowCtx) (any, error) {
+	rs, err := x.inner(e.st, row)
 	if err != nil {
 		return nil, err
 	}
 	return len(rs.rows) > 0, nil
 }
 
-func (x *execCtx) scalarSubquery(e subqueryExpr) (any, error) {
-	rs, err := x.runSelect(e.st)
+func (x *execCtx) scalarSubquery(e subqueryExpr, row *rowCtx) (any, error) {
+	rs, err := x.inner(e.st, row)
 	switch {
 	case err != nil:
 		return nil, err
