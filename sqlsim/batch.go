@@ -391,6 +391,8 @@ func children(e expr) []expr {
 		return []expr{e.e}
 	case inExpr:
 		return append([]expr{e.e}, e.list...)
+	case inSubqueryExpr:
+		return []expr{e.e}
 	case likeExpr:
 		return []expr{e.e, e.pat}
 	case funcExpr:

@@ -82,16 +82,17 @@ func (x *execCtx) eval(e expr, row *rowCtx) (any, error) {
 		if err != nil || v == nil {
 			return nil, err
 		}
+		vals := make([]any, 0, len(e.list))
 		for _, le := range e.list {
 			lv, err := x.eval(le, row)
 			if err != nil {
 				return nil, err
 			}
-			if c, ok := compare(v, lv); ok && c == 0 {
-				return !e.neg, nil
-			}
+			vals = append(vals, lv)
 		}
-		return e.neg, nil
+		return inValues(v, vals, e.neg), nil
+	case inSubqueryExpr:
+		return x.inSubquery(e, row)
 	case likeExpr:
 		v, err := x.eval(e.e, row)
 		if err != nil || v == nil {

@@ -106,6 +106,10 @@ func (p *parser) cmpExpr() (expr, error) {
 		n := p.accept("NOT")
 		return isNullExpr{l, n}, p.expect("NULL")
 	case p.accept("IN"):
+		if p.isOp("(") && word(p.peekAt(1), "SELECT") {
+			st, err := p.subquery()
+			return inSubqueryExpr{l, st, neg}, err
+		}
 		if err := p.expectOp("("); err != nil {
 			return nil, err
 		}

@@ -86,7 +86,7 @@ func isPredicate(e expr) bool {
 		case "=", "<", ">", "<=", ">=", "<>", "!=", "AND", "OR":
 			return true
 		}
-	case notExpr, isNullExpr, inExpr, likeExpr, existsExpr:
+	case notExpr, isNullExpr, inExpr, inSubqueryExpr, likeExpr, existsExpr:
 		return true
 	}
 	return false

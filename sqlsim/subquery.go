@@ -18,6 +18,12 @@ import (
 type (
 	existsExpr   struct{ st *selectStmt }
 	subqueryExpr struct{ st *selectStmt }
+	// inSubqueryExpr is e [NOT] IN (SELECT ...).
+	inSubqueryExpr struct {
+		e   expr
+		st  *selectStmt
+		neg bool
+	}
 )
 
 // subquery reads ( SELECT ... ) at p.
@@ -66,11 +72,54 @@ func (x *execCtx) scalarSubquery(e subqueryExpr, row *rowCtx) (any, error) {
 	return rs.rows[0][0], nil
 }
 
+// inSubquery is e [NOT] IN (SELECT col ...) (learn.microsoft.com/sql/t-sql/language-elements/in-transact-sql):
+// the subquery has one column (116 otherwise) and may read the outer row.
+func (x *execCtx) inSubquery(e inSubqueryExpr, row *rowCtx) (any, error) {
+	v, err := x.eval(e.e, row)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := x.inner(e.st, row)
+	switch {
+	case err != nil:
+		return nil, err
+	case len(rs.cols) != 1:
+		return nil, sqlErr(116, 16, "Only one expression can be specified in the select list when the subquery is not introduced with EXISTS.")
+	case v == nil:
+		return nil, nil
+	}
+	vals := make([]any, len(rs.rows))
+	for i, r := range rs.rows {
+		vals[i] = r[0]
+	}
+	return inValues(v, vals, e.neg), nil
+}
+
+// inValues is IN over values, as the IN page says: TRUE when one equals
+// v; else UNKNOWN (NULL) when one is NULL, as a NULL compared with IN or
+// NOT IN gives UNKNOWN; else FALSE. NOT IN negates TRUE and FALSE.
+func inValues(v any, vals []any, neg bool) any {
+	sawNull := false
+	for _, lv := range vals {
+		if lv == nil {
+			sawNull = true
+			continue
+		}
+		if c, ok := compare(v, lv); ok && c == 0 {
+			return !neg
+		}
+	}
+	if sawNull {
+		return nil
+	}
+	return neg
+}
+
 // hasSubquery reports whether e holds a subquery, which needs the lock
 // where an expression is evaluated outside a query (DECLARE, SET).
 func hasSubquery(e expr) bool {
 	switch e.(type) {
-	case existsExpr, subqueryExpr:
+	case existsExpr, subqueryExpr, inSubqueryExpr:
 		return true
 	}
 	for _, c := range children(e) {

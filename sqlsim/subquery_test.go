@@ -41,6 +41,25 @@ func TestCorrelatedSubqueries(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tc.q, got, tc.want)
 		}
 	}
+	// IN (SELECT ...) (learn.microsoft.com/sql/t-sql/language-elements/in-transact-sql):
+	// a NULL among the values makes a non-matching IN and every NOT IN
+	// UNKNOWN, so no row.
+	c.exec("CREATE TABLE n (x int); INSERT INTO n VALUES (1), (NULL)")
+	for _, tc := range []struct {
+		q    string
+		want []int64
+	}{
+		{"SELECT x FROM a WHERE x IN (SELECT x FROM b) ORDER BY x", []int64{1, 3}},
+		{"SELECT x FROM a WHERE x NOT IN (SELECT x FROM b)", []int64{2}},
+		{"SELECT x FROM a WHERE v IN (SELECT w / 10 FROM b WHERE b.x = a.x) ORDER BY x", []int64{1, 3}},
+		{"SELECT x FROM a WHERE x NOT IN (SELECT x FROM n)", nil},
+		{"SELECT x FROM a WHERE x IN (SELECT x FROM n)", []int64{1}},
+		{"SELECT x FROM a WHERE x NOT IN (1, NULL)", nil},
+	} {
+		if got := c.ints(tc.q); !eqInts(got, tc.want...) {
+			t.Errorf("%s: %v, want %v", tc.q, got, tc.want)
+		}
+	}
 	if err := c.exec("UPDATE a SET v = 0 WHERE EXISTS (SELECT 1 FROM b WHERE b.x = a.x); DELETE FROM b WHERE NOT EXISTS (SELECT 1 FROM a WHERE a.x = b.x AND a.v = 0 AND b.w > 100)"); err != nil {
 		t.Fatal(err)
 	}
