@@ -65,9 +65,15 @@ func TestStoredHealthFollowsEveryTransition(t *testing.T) {
 	if target <= 0 {
 		t.Fatalf("the policy's RPO target is %v", target)
 	}
+	// A job's health is stored just after its row ends, so a test that saw
+	// the job end may read the catalog a moment before; it gets a while.
 	step := func(what, want string) {
 		t.Helper()
 		stored, computed := s.storedState(clk, it), s.computedState(it)
+		for deadline := time.Now().Add(5 * time.Second); stored != computed && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+			stored, computed = s.storedState(clk, it), s.computedState(it)
+		}
 		if stored != computed || computed != want {
 			t.Fatalf("%s: stored health %s, computed %s, want %s", what, stored, computed, want)
 		}
