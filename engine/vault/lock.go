@@ -308,11 +308,12 @@ func (v *Vault) RetainVault(ctx context.Context, now time.Time) error {
 	return v.retainOwn(ctx, l, until)
 }
 
-// retainOwn holds every version of config and settings sqlvault wrote:
-// a version someone else put there (it is not the config Open used, or
-// not sealed with the vault key) is left to expire.
+// retainOwn holds every version of config, settings and deleted/since
+// (which dates the delete marks, marks.go) sqlvault wrote: a version
+// someone else put there (it is not the config Open used, or not sealed
+// with the vault key) is left to expire.
 func (v *Vault) retainOwn(ctx context.Context, l Locker, until time.Time) error {
-	for _, name := range []string{configName, settingsName} {
+	for _, name := range []string{configName, settingsName, marksSinceName} {
 		vs, err := storedVersions(ctx, v.b, name)
 		if err != nil {
 			return fmt.Errorf("retain the vault's %s: %w", name, err)

@@ -151,7 +151,10 @@ func TestS3BackendAgainstSeaweedFS(t *testing.T) {
 // holds; deleting and collecting in sqlvault leaves the data in place.
 func TestS3ObjectLockAgainstSeaweedFS(t *testing.T) {
 	sw := startSeaweed(t)
-	t.Run("hidden", func(t *testing.T) { hiddenOnS3(t, sw) }) // delete markers over a point: seaweedfs_hidden_test.go
+	t.Run("hidden", func(t *testing.T) { hiddenOnS3(t, sw) })                       // delete markers over a point: seaweedfs_hidden_test.go
+	t.Run("hidden-before-open", func(t *testing.T) { hiddenBeforeOpenOnS3(t, sw) }) // seaweedfs_marks_test.go
+	t.Run("gc-marks", func(t *testing.T) { gcMarksOnS3(t, sw) })
+	t.Run("marks-upgrade", func(t *testing.T) { marksUpgradeOnS3(t, sw) })
 	url := sw.bucket(t, "locked", true)
 	ctx := context.Background()
 	b, err := NewBucketBackend(ctx, url)

@@ -139,6 +139,10 @@ type Vault struct {
 	ownUntil atomic.Int64 // unix seconds config and settings are retained until
 	held     heldDates    // blob -> the date Retain last held it until
 	hidden   hiddenSet    // objects read from under a delete marker (hidden.go)
+
+	recovered recoveredSet // indexes and manifests Open read from under someone's delete marker (marks.go)
+	markOnce  sync.Once
+	markKey   []byte // names sqlvault's delete marks (marks.go)
 }
 
 // staging is an upload in progress: its blocks by id.
@@ -189,6 +193,9 @@ func Open(ctx context.Context, b Backend, passphrase []byte, opts Options) (*Vau
 		staged: map[string]*staging{}, cache: newChunkCache(opts.CacheItems), blobs: map[string]*blobIndex{}, config: config}
 	v.written, v.up = sync.NewCond(&v.mu), newUploads()
 	if err := v.loadIndex(ctx); err != nil {
+		return nil, err
+	}
+	if err := v.recoverHidden(ctx); err != nil { // marks.go
 		return nil, err
 	}
 	if err := v.loadSettings(ctx); err != nil {
@@ -580,7 +587,7 @@ func (v *Vault) Manifest(ctx context.Context, blob string) (Manifest, error) {
 }
 
 func (v *Vault) readManifest(ctx context.Context, name string) (Manifest, error) {
-	sealed, err := v.b.Get(ctx, name)
+	sealed, err := v.getRecovered(ctx, name)
 	if err != nil {
 		return Manifest{}, err
 	}
@@ -624,8 +631,16 @@ func (v *Vault) DeleteBlob(ctx context.Context, blob string) error {
 	v.mu.Unlock()
 	v.forgetBlob(blob)
 	defer v.forgetBlob(blob)
+	// On a locked bucket the delete is a marker: mark it as sqlvault's
+	// (marks.go). An Annotate of the same blob between the mark and the
+	// delete would leave its new version unmarked; nothing annotates a
+	// point being deleted.
+	if err := v.markDeleted(ctx, manifestName(blob)); err != nil {
+		return err
+	}
 	err := v.b.Delete(ctx, manifestName(blob))
 	if err == nil || errors.Is(err, ErrNotExist) {
+		v.recovered.forget(manifestName(blob))
 		v.noteSize(blob, 0, false)
 	}
 	return err
@@ -639,9 +654,10 @@ func (v *Vault) AbortBlob(blob string) {
 }
 
 // List returns the manifests of committed blobs whose names start with
-// prefix, read from the backend alone.
+// prefix, read from the backend alone (with those Open found hidden by
+// someone's delete marker, marks.go).
 func (v *Vault) List(ctx context.Context, prefix string) ([]Manifest, error) {
-	names, err := v.b.List(ctx, "manifests/")
+	names, err := v.listWithRecovered(ctx, "manifests/")
 	if err != nil {
 		return nil, err
 	}
@@ -668,26 +684,34 @@ func (v *Vault) loadIndex(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		plain, err := open(v.k.aead, sealed)
-		if err != nil {
-			return fmt.Errorf("index %s: %w", n, err)
+		if err := v.addIndex(n, sealed); err != nil {
+			return err
 		}
-		var entries map[string]location
-		if err := json.Unmarshal(plain, &entries); err != nil {
-			return fmt.Errorf("index %s: %w", n, err)
-		}
-		ids := make([]ChunkID, 0, len(entries))
-		pack := "packs/" + strings.TrimPrefix(n, "index/")
-		for hexID, loc := range entries {
-			var id ChunkID
-			if _, err := hex.Decode(id[:], []byte(hexID)); err != nil || loc.Pack != pack {
-				return fmt.Errorf("index %s: bad entry %q", n, hexID)
-			}
-			v.index[id] = loc
-			ids = append(ids, id)
-		}
-		v.packs[pack] = ids
 	}
+	return nil
+}
+
+// addIndex opens the index object n and adds its entries.
+func (v *Vault) addIndex(n string, sealed []byte) error {
+	plain, err := open(v.k.aead, sealed)
+	if err != nil {
+		return fmt.Errorf("index %s: %w", n, err)
+	}
+	var entries map[string]location
+	if err := json.Unmarshal(plain, &entries); err != nil {
+		return fmt.Errorf("index %s: %w", n, err)
+	}
+	ids := make([]ChunkID, 0, len(entries))
+	pack := "packs/" + strings.TrimPrefix(n, "index/")
+	for hexID, loc := range entries {
+		var id ChunkID
+		if _, err := hex.Decode(id[:], []byte(hexID)); err != nil || loc.Pack != pack {
+			return fmt.Errorf("index %s: bad entry %q", n, hexID)
+		}
+		v.index[id] = loc
+		ids = append(ids, id)
+	}
+	v.packs[pack] = ids
 	return nil
 }
 
