@@ -30,20 +30,25 @@ type StoredHealth struct {
 // SetItemHealth stores the health of items, writing only the rows that
 // changed (the minute's check rewrites every item).
 func (d *DB) SetItemHealth(ctx context.Context, hs []StoredHealth) error {
-	return d.tx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `UPDATE items SET health = ?1, health_why = ?2, rpo_due_at = ?3
-			WHERE id = ?4 AND (health != ?1 OR health_why != ?2 OR rpo_due_at IS NOT ?3)`)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		for _, h := range hs {
-			if _, err := st.ExecContext(ctx, h.State, h.Why, msPtr(h.RPODue), h.ItemID); err != nil {
-				return fmt.Errorf("store the health of item %d: %w", h.ItemID, err)
-			}
-		}
+	return d.tx(ctx, func(tx *sql.Tx) error { return setItemHealth(ctx, tx, hs) })
+}
+
+func setItemHealth(ctx context.Context, tx *sql.Tx, hs []StoredHealth) error {
+	if len(hs) == 0 {
 		return nil
-	})
+	}
+	st, err := tx.PrepareContext(ctx, `UPDATE items SET health = ?1, health_why = ?2, rpo_due_at = ?3
+		WHERE id = ?4 AND (health != ?1 OR health_why != ?2 OR rpo_due_at IS NOT ?3)`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, h := range hs {
+		if _, err := st.ExecContext(ctx, h.State, h.Why, msPtr(h.RPODue), h.ItemID); err != nil {
+			return fmt.Errorf("store the health of item %d: %w", h.ItemID, err)
+		}
+	}
+	return nil
 }
 
 // ItemsWithoutHealth lists the items whose health was never stored (the

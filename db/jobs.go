@@ -266,8 +266,8 @@ func (d *DB) JobSteps(ctx context.Context, id int64, steps []JobStep) error {
 }
 
 // FinishJob ends a job as completed, failed or cancelled, with the error's
-// code and message when it failed.
-func (d *DB) FinishJob(ctx context.Context, id int64, status, code, message string) error {
+// code and message when it failed, and stores the item health given.
+func (d *DB) FinishJob(ctx context.Context, id int64, status, code, message string, health ...StoredHealth) error {
 	if status != JobCompleted && status != JobFailed && status != JobCancelled {
 		return fmt.Errorf("finish job %d: bad status %q", id, status)
 	}
@@ -275,9 +275,15 @@ func (d *DB) FinishJob(ctx context.Context, id int64, status, code, message stri
 	if status == JobCompleted {
 		pct = "100"
 	}
-	_, err := d.write.ExecContext(ctx, `UPDATE jobs SET status = ?, error_code = ?, error_message = ?, ended_at = ?,
-		progress_percent = `+pct+` WHERE id = ?`, status, code, message, d.nowMS(), id)
-	return err
+	// The job's end and the health it leaves its item are one write, so
+	// whoever sees the job ended sees its item's health too.
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET status = ?, error_code = ?, error_message = ?, ended_at = ?,
+			progress_percent = `+pct+` WHERE id = ?`, status, code, message, d.nowMS(), id); err != nil {
+			return err
+		}
+		return setItemHealth(ctx, tx, health)
+	})
 }
 
 // ActiveJob returns the id of a queued or running job of the same operation

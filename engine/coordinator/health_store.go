@@ -108,14 +108,28 @@ func (c *Coordinator) EnsureHealth(ctx context.Context) error {
 	return c.storeHealth(ctx, items, c.HealthOf(ctx, items))
 }
 
-// afterJobHealth stores the health a finished job may have changed: its
-// item's, or for a job of no item (retention, rediscovery) that of every
-// item it may have touched.
-func (c *Coordinator) afterJobHealth(ctx context.Context, j db.Job) {
+// finishJob writes the end of j (its Status, ErrorCode and ErrorMessage
+// set) and the health it leaves: its item's in the same write, so whoever
+// sees the job ended sees the item's health; for a job of no item
+// (rediscovery, retention), every item it may have touched, just after.
+func (c *Coordinator) finishJob(ctx context.Context, j db.Job) {
+	var health []db.StoredHealth
+	if j.ItemID != nil {
+		h, err := c.healthAfter(ctx, j)
+		if err != nil {
+			c.log.Warn("store item health", "job", j.ID, "err", err) // the minute's check stores it
+		} else {
+			health = append(health, h)
+		}
+	}
+	if err := c.cfg.DB.FinishJob(ctx, j.ID, j.Status, j.ErrorCode, j.ErrorMessage, health...); err != nil {
+		c.log.Error("record the job's end", "job", j.ID, "err", err)
+		return
+	}
+	c.hook("job-ended")
 	var err error
 	switch {
 	case j.ItemID != nil:
-		c.refreshItemHealth(ctx, *j.ItemID)
 	case j.ServerID != nil:
 		err = c.RefreshHealth(ctx, db.ItemFilter{ServerID: *j.ServerID})
 	case j.Operation == "retention":
@@ -124,4 +138,27 @@ func (c *Coordinator) afterJobHealth(ctx context.Context, j db.Job) {
 	if err != nil {
 		c.log.Warn("store item health", "job", j.ID, "err", err)
 	}
+}
+
+// healthAfter is the health j's item has once j has ended as j says: a
+// backup that completed or failed is the item's last finished backup
+// unless a newer one ended first.
+func (c *Coordinator) healthAfter(ctx context.Context, j db.Job) (db.StoredHealth, error) {
+	it, err := c.cfg.DB.ItemByID(ctx, *j.ItemID)
+	if err != nil {
+		return db.StoredHealth{}, err
+	}
+	last, err := c.cfg.DB.LastBackupStatus(ctx, it.ID)
+	if err != nil {
+		return db.StoredHealth{}, err
+	}
+	var lastJob *db.Job
+	if l, ok := last[it.ID]; ok {
+		lastJob = &l
+	}
+	ends := j.Status == db.JobCompleted || j.Status == db.JobFailed // as LastBackupStatus counts them
+	if j.Operation == "backup" && ends && (lastJob == nil || lastJob.ID < j.ID) {
+		lastJob = &j
+	}
+	return storedHealth(it, lastJob, c.HealthOf(ctx, []db.Item{it})[0]), nil
 }

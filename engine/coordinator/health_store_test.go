@@ -1,11 +1,13 @@
 package coordinator_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/sqlvault/sqlvault/db"
 	"github.com/sqlvault/sqlvault/engine/coordinator"
+	"github.com/sqlvault/sqlvault/engine/policy"
 )
 
 // storedState is the health state the catalog's stored health gives the
@@ -65,15 +67,9 @@ func TestStoredHealthFollowsEveryTransition(t *testing.T) {
 	if target <= 0 {
 		t.Fatalf("the policy's RPO target is %v", target)
 	}
-	// A job's health is stored just after its row ends, so a test that saw
-	// the job end may read the catalog a moment before; it gets a while.
 	step := func(what, want string) {
 		t.Helper()
 		stored, computed := s.storedState(clk, it), s.computedState(it)
-		for deadline := time.Now().Add(5 * time.Second); stored != computed && time.Now().Before(deadline); {
-			time.Sleep(10 * time.Millisecond)
-			stored, computed = s.storedState(clk, it), s.computedState(it)
-		}
 		if stored != computed || computed != want {
 			t.Fatalf("%s: stored health %s, computed %s, want %s", what, stored, computed, want)
 		}
@@ -128,6 +124,49 @@ func TestStoredHealthFollowsEveryTransition(t *testing.T) {
 	}
 	s.coord.CheckHealth(s.ctx)
 	step("with a broken chain", db.HealthBreached)
+}
+
+// Whoever sees a job ended sees the health it left its item: the two are
+// one write. The hook runs right after the job's end is written; a failed
+// backup must already list the item as failed there, and the next full as
+// healthy.
+func TestAnEndedJobAndItsItemsHealthAreOneWrite(t *testing.T) {
+	s, clk, _, it, _ := healStack(t, false, true)
+	s.coord.Stop()
+	seen := make(chan string, 8)
+	s.coord = s.env.Coordinator(s.db, func(c *coordinator.Config) {
+		c.Now, c.Limits, c.NoCron = clk.Now, policy.Limits{MinLogMinutes: 1, AllowHourly: true}, true
+		c.Hook = func(point string) {
+			if point != "job-ended" {
+				return
+			}
+			failed, err := s.db.ListItemsByHealth(context.Background(), db.ItemFilter{}, db.HealthFailed, clk.Now())
+			switch {
+			case err != nil:
+				seen <- err.Error()
+			case len(failed) == 1 && failed[0].ID == it.ID:
+				seen <- db.HealthFailed
+			default:
+				seen <- "not " + db.HealthFailed
+			}
+		}
+	})
+	s.exec("ALTER DATABASE Sales SET OFFLINE")
+	id, err := s.coord.BackupNow(s.ctx, it.ID, "full", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j := s.wait(id); j.Status != db.JobFailed {
+		t.Fatalf("the backup of an offline database ended %s", j.Status)
+	}
+	if got := <-seen; got != db.HealthFailed {
+		t.Errorf("as the failed backup's end was written, the item was %s", got)
+	}
+	s.exec("ALTER DATABASE Sales SET ONLINE")
+	s.backup(it, "full")
+	if got := <-seen; got == db.HealthFailed {
+		t.Errorf("as the next full's end was written, the item was still %s", got)
+	}
 }
 
 // A catalog whose items have no stored health yet (just migrated) gets it

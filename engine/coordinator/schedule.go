@@ -37,7 +37,7 @@ func (c *Coordinator) schedulePolicy(p policy.Policy) error {
 	c.unschedulePolicy(p.ID)
 	var ids []cron.EntryID
 	for _, s := range p.CronSpecs() {
-		id, err := c.cron.AddFunc(s.Cron, func() { c.RunDue(context.Background(), p.ID) })
+		id, err := c.addCron(s.Cron, func() { c.RunDue(context.Background(), p.ID) })
 		if err != nil {
 			return err
 		}
