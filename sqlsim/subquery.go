@@ -57,13 +57,21 @@ func (x *execCtx) exists(e existsExpr, row *rowCtx) (any, error) {
 	return len(rs.rows) > 0, nil
 }
 
+// innerColumn runs a subquery that must give one column, as a value or
+// IN subquery must (error 116 otherwise).
+func (x *execCtx) innerColumn(st *selectStmt, row *rowCtx) (*rowset, error) {
+	rs, err := x.inner(st, row)
+	if err == nil && len(rs.cols) != 1 {
+		return nil, sqlErr(116, 16, "Only one expression can be specified in the select list when the subquery is not introduced with EXISTS.")
+	}
+	return rs, err
+}
+
 func (x *execCtx) scalarSubquery(e subqueryExpr, row *rowCtx) (any, error) {
-	rs, err := x.inner(e.st, row)
+	rs, err := x.innerColumn(e.st, row)
 	switch {
 	case err != nil:
 		return nil, err
-	case len(rs.cols) != 1:
-		return nil, sqlErr(116, 16, "Only one expression can be specified in the select list when the subquery is not introduced with EXISTS.")
 	case len(rs.rows) > 1:
 		return nil, sqlErr(512, 16, "Subquery returned more than 1 value. This is not permitted when the subquery follows =, !=, <, <= , >, >= or when the subquery is used as an expression.")
 	case len(rs.rows) == 0:
@@ -79,12 +87,10 @@ func (x *execCtx) inSubquery(e inSubqueryExpr, row *rowCtx) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	rs, err := x.inner(e.st, row)
+	rs, err := x.innerColumn(e.st, row)
 	switch {
 	case err != nil:
 		return nil, err
-	case len(rs.cols) != 1:
-		return nil, sqlErr(116, 16, "Only one expression can be specified in the select list when the subquery is not introduced with EXISTS.")
 	case v == nil:
 		return nil, nil
 	}
