@@ -52,6 +52,17 @@ func (c *Coordinator) storeHealth(ctx context.Context, items []db.Item, healths 
 	if len(items) == 0 {
 		return nil
 	}
+	rows, err := c.healthRows(ctx, items, healths, nil)
+	if err != nil {
+		return err
+	}
+	return c.cfg.DB.SetItemHealth(ctx, rows)
+}
+
+// healthRows is the stored health of items, each with its last finished
+// backup job; ended, if given, is a job whose end is not written yet and
+// counts as its item's last backup (see healthAfter).
+func (c *Coordinator) healthRows(ctx context.Context, items []db.Item, healths []ItemHealth, ended *db.Job) ([]db.StoredHealth, error) {
 	var ids []int64
 	if len(items) <= 100 { // a few: ask for those; many: for all
 		for _, it := range items {
@@ -60,7 +71,14 @@ func (c *Coordinator) storeHealth(ctx context.Context, items []db.Item, healths 
 	}
 	last, err := c.cfg.DB.LastBackupStatus(ctx, ids...)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	// A backup that completed or failed, as LastBackupStatus counts them,
+	// is the last unless a newer one ended first.
+	if j := ended; j != nil && j.ItemID != nil && j.Operation == "backup" && (j.Status == db.JobCompleted || j.Status == db.JobFailed) {
+		if l, ok := last[*j.ItemID]; !ok || l.ID < j.ID {
+			last[*j.ItemID] = *j
+		}
 	}
 	rows := make([]db.StoredHealth, len(items))
 	for i, it := range items {
@@ -70,7 +88,7 @@ func (c *Coordinator) storeHealth(ctx context.Context, items []db.Item, healths 
 		}
 		rows[i] = storedHealth(it, j, healths[i])
 	}
-	return c.cfg.DB.SetItemHealth(ctx, rows)
+	return rows, nil
 }
 
 // RefreshHealth computes and stores the health of the items f selects
@@ -85,7 +103,7 @@ func (c *Coordinator) RefreshHealth(ctx context.Context, f db.ItemFilter) error 
 }
 
 // refreshItemHealth stores one item's health after something changed it
-// (a job ended, protection stopped or resumed, its policy changed); a
+// (protection started, stopped or resumed, its policy changed); a
 // failure is logged, and the minute's check stores it again.
 func (c *Coordinator) refreshItemHealth(ctx context.Context, id int64) {
 	it, err := c.cfg.DB.ItemByID(ctx, id)
@@ -140,25 +158,16 @@ func (c *Coordinator) finishJob(ctx context.Context, j db.Job) {
 	}
 }
 
-// healthAfter is the health j's item has once j has ended as j says: a
-// backup that completed or failed is the item's last finished backup
-// unless a newer one ended first.
+// healthAfter is the health j's item has once j has ended as j says.
 func (c *Coordinator) healthAfter(ctx context.Context, j db.Job) (db.StoredHealth, error) {
 	it, err := c.cfg.DB.ItemByID(ctx, *j.ItemID)
 	if err != nil {
 		return db.StoredHealth{}, err
 	}
-	last, err := c.cfg.DB.LastBackupStatus(ctx, it.ID)
+	items := []db.Item{it}
+	rows, err := c.healthRows(ctx, items, c.HealthOf(ctx, items), &j)
 	if err != nil {
 		return db.StoredHealth{}, err
 	}
-	var lastJob *db.Job
-	if l, ok := last[it.ID]; ok {
-		lastJob = &l
-	}
-	ends := j.Status == db.JobCompleted || j.Status == db.JobFailed // as LastBackupStatus counts them
-	if j.Operation == "backup" && ends && (lastJob == nil || lastJob.ID < j.ID) {
-		lastJob = &j
-	}
-	return storedHealth(it, lastJob, c.HealthOf(ctx, []db.Item{it})[0]), nil
+	return rows[0], nil
 }
